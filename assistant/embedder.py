@@ -1,0 +1,156 @@
+"""Batched CLIP embedding of texts, photos and products into one L2-normalised float32 space."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from .images import ImageError, decode_image, load_image
+from .models import DEFAULT_MODEL_SPEC, LoadedModel, ModelSpec, create_model
+
+#: progress(done, total): how far a long embedding job has got; the CLI draws a tqdm bar with it.
+ProgressCallback = Callable[[int, int], None]
+ImageSource = str | Path | bytes | Image.Image
+
+
+def configure_cpu_threads() -> int:
+    """Use every core this process may run on for intra-op parallelism (torch defaults can be lower)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    threads = int(os.environ.get("ASSISTANT_THREADS", cores))
+    torch.set_num_threads(max(1, threads))
+    return threads
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation to float32; zero rows stay zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def blend(parts: Sequence[tuple[np.ndarray | None, float]]) -> np.ndarray:
+    """Weighted sum of unit vectors (missing parts skipped), re-normalised: the hybrid of two views."""
+    present = [(v, w) for v, w in parts if v is not None and w > 0]
+    if not present:
+        raise ValueError("nothing to blend: every part is missing or has zero weight")
+    return normalize(sum(w * np.asarray(v, dtype=np.float32) for v, w in present))
+
+
+@dataclass
+class ImageEmbeddings:
+    """Vectors for the photos that decoded, in input order, and why the others failed."""
+
+    vectors: np.ndarray
+    ok: list[int]
+    failures: dict[int, str] = field(default_factory=dict)
+
+
+class _PreprocessedImages(Dataset):
+    def __init__(self, sources: Sequence[ImageSource], preprocess):
+        self.sources = sources
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, i: int):
+        source = self.sources[i]
+        try:
+            if isinstance(source, Image.Image):
+                image = source.convert("RGB")
+            elif isinstance(source, bytes):
+                image = decode_image(source, f"image #{i}")
+            else:
+                image = load_image(source)
+            return i, self.preprocess(image), None
+        except ImageError as exc:
+            return i, None, str(exc)
+
+
+def _collate(items):
+    good = [(i, t) for i, t, _ in items if t is not None]
+    failures = {i: err for i, _, err in items if err is not None}
+    tensor = torch.stack([t for _, t in good]) if good else None
+    return [i for i, _ in good], tensor, failures
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)  # decoding workers must not compete with the model's threads
+
+
+class Embedder:
+    """One CLIP model and its preprocessing; every output row is a unit float32 vector."""
+
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+        self.spec: ModelSpec = loaded.spec
+        self.dim: int = loaded.dim
+        self.model = loaded.model
+        self.preprocess = loaded.preprocess
+        self.tokenizer = loaded.tokenizer
+
+    @classmethod
+    def from_spec(cls, spec: str | ModelSpec = DEFAULT_MODEL_SPEC, cache_dir: str | None = None) -> "Embedder":
+        configure_cpu_threads()
+        return cls(create_model(spec, cache_dir=cache_dir))
+
+    @torch.inference_mode()
+    def embed_texts(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            tokens = self.tokenizer(list(texts[start : start + batch_size]))
+            out[start : start + len(tokens)] = self.model.encode_text(tokens).float().numpy()
+        return normalize(out)
+
+    def embed_text(self, text: str) -> np.ndarray:
+        return self.embed_texts([text])[0]
+
+    @torch.inference_mode()
+    def embed_images(
+        self,
+        sources: Sequence[ImageSource],
+        batch_size: int = 32,
+        num_workers: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ImageEmbeddings:
+        """Embed photos; decoding and preprocessing run in DataLoader workers, overlapped with the model."""
+        if num_workers is None:
+            num_workers = 1 if len(sources) > 2 * batch_size else 0
+        loader = DataLoader(
+            _PreprocessedImages(sources, self.preprocess),
+            batch_size=batch_size,
+            num_workers=num_workers,
+            collate_fn=_collate,
+            worker_init_fn=_worker_init if num_workers else None,
+            prefetch_factor=4 if num_workers else None,
+        )
+        vectors = np.zeros((len(sources), self.dim), dtype=np.float32)
+        ok: list[int] = []
+        failures: dict[int, str] = {}
+        done = 0
+        for indices, tensor, batch_failures in loader:
+            failures.update(batch_failures)
+            if tensor is not None:
+                vectors[indices] = self.model.encode_image(tensor).float().numpy()
+                ok.extend(indices)
+            done += len(indices) + len(batch_failures)
+            if progress:
+                progress(done, len(sources))
+        ok.sort()
+        return ImageEmbeddings(vectors=normalize(vectors[ok]), ok=ok, failures=failures)
+
+    def embed_image(self, source: ImageSource) -> np.ndarray:
+        result = self.embed_images([source], num_workers=0)
+        if result.failures:
+            raise ImageError(result.failures[0])
+        return result.vectors[0]

@@ -1,0 +1,29 @@
+"""Settings shared by the CLI and the app: flags win over environment variables, which win over defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .models import DEFAULT_MODEL_SPEC
+
+DEFAULT_CATALOG_DIR = "catalog"
+ENV_CATALOG = "ASSISTANT_CATALOG"
+ENV_MODEL = "ASSISTANT_MODEL"
+ENV_MODEL_CACHE = "ASSISTANT_MODEL_CACHE"
+
+
+@dataclass(frozen=True)
+class Settings:
+    catalog_dir: Path
+    model_spec: str
+    model_cache: str | None = None
+
+    @classmethod
+    def resolve(cls, catalog: str | None = None, model: str | None = None, model_cache: str | None = None) -> "Settings":
+        return cls(
+            catalog_dir=Path(catalog or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG_DIR).expanduser(),
+            model_spec=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL_SPEC,
+            model_cache=model_cache or os.environ.get(ENV_MODEL_CACHE) or None,
+        )
