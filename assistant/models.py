@@ -14,8 +14,10 @@ registered with open_clip under its file name.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +62,7 @@ class ModelSpec:
 
     @property
     def is_random(self) -> bool:
-        return self.schema is None and self.arch in RANDOM_WEIGHT_MODELS
+        return self.schema is None and self.arch in RANDOM_WEIGHT_MODELS and self.pretrained is None
 
     def __str__(self) -> str:
         return self.name
@@ -84,11 +86,9 @@ def parse_model_spec(spec: str | ModelSpec) -> ModelSpec:
                 target = str(Path(target).expanduser().resolve())
             return ModelSpec(arch=target, schema=schema)
     arch, _, pretrained = spec.partition(":")
-    if arch in RANDOM_WEIGHT_MODELS:
-        if pretrained:
-            raise ModelSpecError(f"model spec {spec!r}: {arch} has seeded random weights and takes no tag")
+    if arch in RANDOM_WEIGHT_MODELS and not pretrained:
         return ModelSpec(arch=arch)
-    if arch not in open_clip.list_models():
+    if arch not in open_clip.list_models():  # our own configs are registered there too
         raise ModelSpecError(
             f"model spec {spec!r}: unknown architecture {arch!r}. "
             f"Known: {', '.join(sorted(open_clip.list_models())[:12])}, ... (see open_clip.list_models())"
@@ -99,7 +99,7 @@ def parse_model_spec(spec: str | ModelSpec) -> ModelSpec:
             f"model spec {spec!r} names no weights; use {arch}:TAG (tags: {', '.join(tags) or 'none'}) "
             f"or {arch}:/path/to/checkpoint"
         )
-    if _looks_like_path(pretrained):
+    if _looks_like_path(pretrained) or arch in RANDOM_WEIGHT_MODELS:
         path = Path(pretrained).expanduser().resolve()
         return ModelSpec(arch=arch, pretrained=str(path))
     if not open_clip.pretrained.get_pretrained_cfg(arch, pretrained):
@@ -188,6 +188,19 @@ def resolve_weights(spec: ModelSpec, cache_dir: str | None = None) -> str | None
         raise _missing(spec, f"download from hf-hub:{repo_id} failed", str(exc)) from exc
 
 
+@contextmanager
+def _quiet_root_logger(quiet: bool):
+    """open_clip warns on the root logger that random weights are random; for test models we know."""
+    root = logging.getLogger()
+    level = root.level
+    if quiet:
+        root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 @dataclass
 class LoadedModel:
     spec: ModelSpec
@@ -205,7 +218,7 @@ def create_model(spec: str | ModelSpec = DEFAULT_MODEL_SPEC, cache_dir: str | No
         model_name, pretrained = f"{spec.schema}:{spec.arch}", None
     else:
         model_name, pretrained = spec.arch, checkpoint
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _quiet_root_logger(spec.is_random):
         torch.manual_seed(RANDOM_WEIGHT_SEED)
         model, _, preprocess = open_clip.create_model_and_transforms(
             model_name, pretrained=pretrained, cache_dir=cache_dir

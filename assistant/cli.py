@@ -1,0 +1,63 @@
+"""Command line: ``python -m assistant [--catalog DIR] [--model SPEC] COMMAND ...``.
+
+Each feature module owns its commands and registers them here through ``register(commands, evals,
+trains)``; this file only parses the shared settings and reports errors the user can act on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .settings import ENV_CATALOG, ENV_MODEL, ENV_MODEL_CACHE, Settings
+
+#: Modules with a ``register(commands, evals, trains)`` function, in help order.
+COMMAND_MODULES = [
+    "assistant.catalog_commands",
+]
+
+
+class UserError(Exception):
+    """An error the user caused and can fix; printed without a traceback, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant",
+        description="Multimodal, zero-shot jewelry shopping assistant: catalog, search, categories, personalisation.",
+    )
+    parser.add_argument("--catalog", help=f"catalog folder (env {ENV_CATALOG}, default ./catalog)")
+    parser.add_argument("--model", help=f"model spec, e.g. ViT-B-32:laion2b_s34b_b79k, ViT-B-32:/path/ckpt, tiny-test (env {ENV_MODEL})")
+    parser.add_argument("--model-cache", help=f"where downloaded weights are cached (env {ENV_MODEL_CACHE})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    evals = commands.add_parser("eval", help="evaluate categories or personalisation").add_subparsers(
+        dest="eval_command", required=True, metavar="WHAT"
+    )
+    trains = commands.add_parser("train", help="train a model head").add_subparsers(
+        dest="train_command", required=True, metavar="WHAT"
+    )
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands, evals, trains)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .catalog import CatalogError
+    from .images import ImageError
+    from .models import ModelSpecError, ModelWeightsMissing
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    args.settings = Settings.resolve(args.catalog, args.model, args.model_cache)
+    try:
+        return int(args.handler(args) or 0)
+    except (UserError, CatalogError, ModelSpecError, ModelWeightsMissing, ImageError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,44 @@
+"""Shared fixtures: the tiny random-weight CLIP model and generated catalogs, so every path runs in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.catalog import Catalog
+from assistant.embedder import Embedder
+from assistant.ingest import ingest_csv
+from assistant.models import TEST_MODEL_SPEC
+from assistant.synthetic import write_synthetic_catalog
+
+#: Real jewelry photos for development checks; absent on a user's fresh clone, so tests using them skip.
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder() -> Embedder:
+    return Embedder.from_spec(TEST_MODEL_SPEC)
+
+
+@pytest.fixture(scope="session")
+def synthetic_source(tmp_path_factory) -> Path:
+    """A generated 60-product CSV with photos in ``images/`` beside it (read-only for tests)."""
+    return write_synthetic_catalog(tmp_path_factory.mktemp("synthetic"), n=60, seed=0)
+
+
+@pytest.fixture
+def catalog(tmp_path, tiny_embedder, synthetic_source) -> Catalog:
+    """A fresh catalog folder holding the 60 synthetic products."""
+    cat = Catalog.open(tmp_path / "catalog", tiny_embedder.spec.name, tiny_embedder.dim)
+    report = ingest_csv(cat, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
+    assert report.added == 60 and not report.rejected
+    return cat
+
+
+@pytest.fixture
+def jc5() -> Path:
+    root = SHARED_DATA / "jc5"
+    if not (root / "labels.csv").exists():
+        pytest.skip("../shared/data/jc5 is not present (development data, not redistributable)")
+    return root
