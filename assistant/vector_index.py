@@ -94,10 +94,11 @@ class VectorIndex:
 
     def remove(self, ids: np.ndarray) -> None:
         """Remove ids; only exact indexes can (HNSW graphs can't drop nodes: the catalog rebuilds those)."""
+        if not len(ids):
+            return
         if not self.supports_remove:
             raise NotImplementedError("HNSW indexes cannot remove vectors; rebuild instead")
-        if len(ids):
-            self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+        self.index.remove_ids(np.asarray(ids, dtype=np.int64))
 
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None

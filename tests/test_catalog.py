@@ -1,0 +1,132 @@
+"""Catalog store: edits, deletes, model-spec guard, reindex, and consistency after crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.catalog import INDEX_NAME, Catalog, CatalogError
+from assistant.embedder import Embedder
+from assistant.reindex import reindex
+from assistant.synthetic import write_synthetic_catalog
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_delete_removes_rows_vectors_and_unused_photos(catalog):
+    victim = catalog.get_by_sku("SYN-00010")
+    photo = catalog.image_path(victim)
+    assert photo.exists()
+    assert catalog.delete(["SYN-00010", "NOPE"]) == ["NOPE"]
+    assert catalog.get_by_sku("SYN-00010") is None and not photo.exists()
+    assert catalog.count() == catalog.indexed_count() == 59
+    assert victim.id not in catalog.ensure_index().ids()
+    reopened = Catalog.open(catalog.root, catalog.model_spec)
+    assert reopened.count() == reopened.indexed_count() == 59
+
+
+def test_update_fields_edits_shop_data(catalog):
+    updated = catalog.update_fields("SYN-00001", title="Renamed", price=42.5, metal="Rose Gold")
+    assert (updated.title, updated.price, updated.metal) == ("Renamed", 42.5, "rose gold")
+    with pytest.raises(CatalogError, match="cannot edit vector"):
+        catalog.update_fields("SYN-00001", vector=b"")
+    with pytest.raises(CatalogError, match="no product with sku"):
+        catalog.update_fields("NOPE", title="x")
+
+
+def test_other_model_spec_is_refused_with_the_reindex_command(catalog, tmp_path, tiny_embedder):
+    with pytest.raises(CatalogError) as err:
+        Catalog.open(catalog.root, "ViT-B-32:laion2b_s34b_b79k")
+    assert "built with model 'tiny-test'" in str(err.value) and "reindex" in str(err.value)
+
+
+def test_reindex_moves_every_vector_to_the_new_model(catalog, tmp_path, tiny_embedder):
+    import torch
+
+    state = {k: v + 0.05 * torch.randn_like(v) for k, v in tiny_embedder.model.state_dict().items()}
+    torch.save(state, tmp_path / "other.pt")
+    other = Embedder.from_spec(f"tiny-test:{tmp_path / 'other.pt'}")
+    cat = Catalog.open(catalog.root, other.spec.name, allow_reindex=True)
+    assert reindex(cat, other) == 60
+    reopened = Catalog.open(catalog.root, other.spec.name)
+    assert reopened.count() == reopened.indexed_count() == 60
+    ids, vectors = reopened.vectors()
+    product = reopened.get([int(ids[0])])[0]
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert reopened.search_vector(vectors[0], k=1)[0].product.sku == product.sku
+    with pytest.raises(CatalogError, match="built with model"):
+        Catalog.open(catalog.root, "tiny-test")
+
+
+def test_stale_or_corrupt_index_is_repaired_on_open(catalog):
+    index_file = catalog.root / INDEX_NAME
+    catalog.delete(["SYN-00002"])
+    stale = index_file.read_bytes()
+    catalog.delete(["SYN-00003"])
+    index_file.write_bytes(stale)  # as if the process died after the database commit
+    reopened = Catalog.open(catalog.root, catalog.model_spec)
+    assert reopened.count() == reopened.indexed_count() == 58
+    index_file.write_bytes(b"garbage")
+    reopened = Catalog.open(catalog.root, catalog.model_spec)
+    assert reopened.count() == reopened.indexed_count() == 58
+
+
+def test_other_process_writes_are_seen(catalog, tiny_embedder):
+    reader = Catalog.open(catalog.root, catalog.model_spec)
+    assert reader.indexed_count() == 60
+    catalog.delete(["SYN-00004"])
+    assert reader.indexed_count() == 59 and reader.count() == 59
+
+
+KILLED_INGEST = """
+import sys
+from assistant.catalog import Catalog
+from assistant.embedder import Embedder
+from assistant.ingest import ingest_csv
+e = Embedder.from_spec("tiny-test")
+c = Catalog.open(sys.argv[1], e.spec.name, e.dim)
+def tell(report):
+    print("batch", report.added, flush=True)
+ingest_csv(c, e, sys.argv[2], sys.argv[3], batch_size=8, on_batch=tell)
+print("done", flush=True)
+"""
+
+
+def test_sigkill_during_ingest_leaves_a_consistent_resumable_catalog(tmp_path):
+    source = write_synthetic_catalog(tmp_path / "src", n=400, seed=3)
+    root = tmp_path / "cat"
+    args = [sys.executable, "-c", KILLED_INGEST, str(root), str(source), str(source.parent / "images")]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    batches = 0
+    for line in proc.stdout:
+        batches += line.startswith("batch")
+        if batches == 3:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+    cat = Catalog.open(root, "tiny-test")
+    assert 24 <= cat.count() < 400
+    assert cat.count() == cat.indexed_count()
+    done_before = cat.count()
+
+    resumed = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    info = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "assistant", "--catalog", str(root), "info", "--json"],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
+        ).stdout
+    )
+    assert info["products"] == info["indexed"] == 400
+    first_added = int(resumed.stdout.split("batch ")[1].split()[0])
+    assert first_added <= 8 and done_before + sum(1 for l in resumed.stdout.splitlines() if l.startswith("batch")) * 8 >= 400

@@ -1,0 +1,80 @@
+"""The command line gives the same answers as Python, and the documented exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.catalog import Catalog, Filters
+from assistant.cli import main
+from assistant.search import SearchEngine
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env_catalog: Path | None = None) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "ASSISTANT_MODEL": "tiny-test"}
+    if env_catalog:
+        env["ASSISTANT_CATALOG"] = str(env_catalog)
+    return subprocess.run([sys.executable, "-m", "assistant", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+def bad_csv(tmp_path, synthetic_source) -> Path:
+    rows = list(csv.reader(open(synthetic_source, encoding="utf-8")))
+    rows[3][6] = "cheap"  # row 4 gets a bad price
+    path = tmp_path / "with-bad-row.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows[:11])
+    return path
+
+
+def test_ingest_search_info_delete_from_the_shell(tmp_path, bad_csv, synthetic_source, tiny_embedder):
+    root = tmp_path / "cat"
+    images = str(synthetic_source.parent / "images")
+    ingest = run_cli("ingest", str(bad_csv), "--images", images, env_catalog=root)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "added 9" in ingest.stdout and "rejected 1" in ingest.stdout
+    assert "SYN-00003" in ingest.stdout and "4" in ingest.stdout and "price" in ingest.stdout
+
+    strict = run_cli("--catalog", str(root), "ingest", str(bad_csv), "--images", images, "--strict")
+    assert strict.returncode == 1 and "unchanged 9" in strict.stdout
+
+    found = run_cli("--catalog", str(root), "search", "rose gold hoops", "--k", "5", "--max-price", "2000", "--json")
+    hits = json.loads(found.stdout)
+    assert {"sku", "title", "category", "price", "score"} <= set(hits[0])
+    python_hits = SearchEngine(Catalog.open(root, "tiny-test"), tiny_embedder).search(
+        "rose gold hoops", filters=Filters(max_price=2000), k=5
+    )
+    assert [h["sku"] for h in hits] == [h.product.sku for h in python_hits]
+    assert [h["score"] for h in hits] == pytest.approx([h.score for h in python_hits], abs=1e-5)
+
+    by_photo = json.loads(run_cli("--catalog", str(root), "search", "--image", f"{images}/SYN-00002.png", "--json").stdout)
+    assert len(by_photo) == 9
+
+    info = json.loads(run_cli("--catalog", str(root), "info", "--json").stdout)
+    assert (info["products"], info["indexed"], info["model"], info["index_kind"]) == (9, 9, "tiny-test", "flat")
+
+    assert run_cli("--catalog", str(root), "delete", "SYN-00001").returncode == 0
+    assert run_cli("--catalog", str(root), "delete", "NOPE").returncode == 1
+    assert json.loads(run_cli("--catalog", str(root), "info", "--json").stdout)["indexed"] == 8
+
+
+def test_user_errors_print_one_line_not_a_traceback(tmp_path, capsys):
+    assert main(["--catalog", str(tmp_path / "none"), "--model", "tiny-test", "info"]) == 2
+    assert main(["--catalog", str(tmp_path / "c"), "--model", "NoSuchArch:x", "search", "ring"]) == 2
+    assert main(["--catalog", str(tmp_path / "c"), "--model", "tiny-test", "ingest", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "no catalog at" in err and "unknown architecture" in err and "missing.csv" in err
+    assert "Traceback" not in err
+
+
+def test_model_mismatch_from_the_shell_names_the_fix(catalog):
+    result = run_cli("--catalog", str(catalog.root), "--model", "ViT-B-32:laion2b_s34b_b79k", "search", "ring")
+    assert result.returncode == 2
+    assert "reindex" in result.stderr or "not available" in result.stderr
