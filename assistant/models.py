@@ -139,6 +139,12 @@ def _cached_hub_file(repo_id: str, cache_dir: str | None) -> str | None:
     return None
 
 
+def _cached_hub_config(repo_id: str, cache_dir: str | None) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "open_clip_config.json", cache_dir=cache_dir), str)
+
+
 def _missing(spec: ModelSpec, looked: str, cause: str = "") -> ModelWeightsMissing:
     arch = spec.arch if spec.schema is None else "ViT-B-32"
     return ModelWeightsMissing(
@@ -178,11 +184,15 @@ def resolve_weights(spec: ModelSpec, cache_dir: str | None = None) -> str | None
                 raise _missing(spec, f"not in {cached.parent} and {url} is unreachable")
             return open_clip.pretrained.download_pretrained_from_url(url, cache_dir=cache_dir)
     cached = _cached_hub_file(repo_id, cache_dir)
-    if cached:
+    if cached and (spec.schema != "hf-hub" or _cached_hub_config(repo_id, cache_dir)):
         return cached
     if not _hub_reachable():
         raise _missing(spec, f"not in the Hugging Face cache {_hf_cache_dir(cache_dir)} and the hub is unreachable")
     try:
+        if spec.schema == "hf-hub":  # the architecture comes from the repository too
+            from huggingface_hub import hf_hub_download
+
+            hf_hub_download(repo_id, "open_clip_config.json", cache_dir=cache_dir)
         return open_clip.pretrained.download_pretrained_from_hf(repo_id, cache_dir=cache_dir)
     except Exception as exc:  # network errors come in many types; all mean the same to the user
         raise _missing(spec, f"download from hf-hub:{repo_id} failed", str(exc)) from exc
