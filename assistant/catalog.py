@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write_bytes, atomic_write_json
 from .vector_index import INDEX_KINDS, VectorIndex, resolve_kind
 
 log = logging.getLogger(__name__)
@@ -74,27 +74,10 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that readers (and crashes) see the old content or the new, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+@dataclass(kw_only=True)
+class ProductFields:
+    """What a shop says about a product."""
 
-
-def atomic_write_json(path: Path, obj: object) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8"))
-
-
-@dataclass
-class Product:
-    id: int
     sku: str
     title: str
     description: str = ""
@@ -106,6 +89,13 @@ class Product:
     image: str | None = None
     image_sha256: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class Product(ProductFields):
+    """A stored product, as read back from the catalog."""
+
+    id: int
     created_at: str = ""
     updated_at: str = ""
 
@@ -119,23 +109,12 @@ class Product:
         return asdict(self)
 
 
-@dataclass
-class ProductRecord:
+@dataclass(kw_only=True)
+class ProductRecord(ProductFields):
     """What a write needs: the product's fields, its embedding, and the hash of what was embedded."""
 
-    sku: str
-    title: str
     vector: np.ndarray
     content_hash: str
-    description: str = ""
-    category: str = ""
-    metal: str = ""
-    stone: str = ""
-    price: float | None = None
-    currency: str = ""
-    image: str | None = None
-    image_sha256: str | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
