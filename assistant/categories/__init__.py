@@ -1,0 +1,1 @@
+"""Zero-shot and few-shot jewelry categories: registry, prototypes in FAISS, MAML, evaluation, preview."""

@@ -1,0 +1,172 @@
+"""Classify vectors against prototypes held in a FAISS index: softmax probabilities, hierarchy, "unknown".
+
+Probabilities are CLIP's: softmax over ``logit_scale * cosine``, with the model's learned logit scale
+(100 for pretrained CLIP). A category's probability includes its sub-categories' ("stud" counts for
+"earring"); a product gets the most specific category whose probability reaches the threshold, and
+"unknown" when none does, so that new kinds of product are not forced into old categories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from ..embedder import Embedder
+from .registry import UNKNOWN
+
+MAX_LOGIT_SCALE = 100.0
+
+
+def clip_logit_scale(embedder: Embedder) -> float:
+    """The temperature CLIP was trained with (exp of its learned log scale, capped at 100 as in training)."""
+    scale = getattr(embedder.model, "logit_scale", None)
+    return min(MAX_LOGIT_SCALE, float(scale.exp().item())) if scale is not None else MAX_LOGIT_SCALE
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+class LabelSet:
+    """Named prototypes (unit rows) in a FAISS inner-product index, with optional parent links."""
+
+    def __init__(self, keys: Sequence[str], vectors: np.ndarray, parents: dict[str, str | None] | None = None):
+        self.keys = list(keys)
+        self.vectors = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+        if len(self.keys) != len(self.vectors) or len(set(self.keys)) != len(self.keys):
+            raise ValueError("a label set needs one vector per distinct key")
+        self.parents = {k: (parents or {}).get(k) for k in self.keys}
+        self.index = faiss.IndexFlatIP(self.vectors.shape[1])
+        self.index.add(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def dim(self) -> int:
+        return self.vectors.shape[1]
+
+    def position(self, key: str) -> int:
+        return self.keys.index(key)
+
+    def similarities(self, vectors: np.ndarray) -> np.ndarray:
+        """Cosine of every vector to every prototype, [n, len(self)] in key order (one FAISS search)."""
+        queries = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+        out = np.zeros((len(queries), len(self)), dtype=np.float32)
+        if len(self) and len(queries):
+            scores, positions = self.index.search(queries, len(self))
+            np.put_along_axis(out, positions, scores, axis=1)
+        return out
+
+    def nearest(self, vector: np.ndarray, k: int = 1) -> list[tuple[str, float]]:
+        if not len(self):
+            return []
+        scores, positions = self.index.search(np.atleast_2d(vector).astype(np.float32), min(k, len(self)))
+        return [(self.keys[p], float(s)) for p, s in zip(positions[0], scores[0])]
+
+    def with_label(self, key: str, vector: np.ndarray, parent: str | None = None) -> "LabelSet":
+        """A copy with ``key`` added (or its prototype replaced)."""
+        keys, vectors, parents = list(self.keys), self.vectors.copy(), dict(self.parents)
+        if key in parents:
+            vectors[keys.index(key)] = vector
+        else:
+            keys.append(key)
+            vectors = np.concatenate([vectors, np.atleast_2d(vector).astype(np.float32)])
+        parents[key] = parent
+        return LabelSet(keys, vectors, parents)
+
+    def ancestry(self) -> tuple[np.ndarray, np.ndarray]:
+        """(M, depth): ``M[j, i] = 1`` when label i is label j or one of its ancestors; depth 0 for roots."""
+        positions = {key: i for i, key in enumerate(self.keys)}
+        matrix = np.zeros((len(self.keys), len(self.keys)), dtype=np.float32)
+        depth = np.zeros(len(self.keys), dtype=np.float32)
+        for j, key in enumerate(self.keys):
+            node = key
+            while node in positions:
+                matrix[j, positions[node]] = 1.0
+                node = self.parents.get(node)
+            depth[j] = matrix[j].sum() - 1
+        return matrix, depth
+
+
+@dataclass
+class Classification:
+    """What a vector is: ``label`` (a key or "unknown"), its probability, the top keys on their own."""
+
+    label: str
+    probability: float
+    top: list[tuple[str, float]]
+    similarity: float
+
+    @property
+    def is_unknown(self) -> bool:
+        return self.label == UNKNOWN
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "probability": round(self.probability, 6),
+            "top": [{"label": k, "probability": round(p, 6)} for k, p in self.top],
+            "similarity": round(self.similarity, 6),
+        }
+
+
+@dataclass
+class Decisions:
+    """Vectorised classification of n rows: label positions (-1 = unknown) and their probabilities."""
+
+    probabilities: np.ndarray  # [n, C] per label, on its own
+    label_index: np.ndarray  # [n] int, -1 for unknown
+    label_probability: np.ndarray  # [n] probability of the chosen label with its sub-labels (best one when unknown)
+
+
+class Classifier:
+    """Softmax over scaled cosines to a label set, with the hierarchy and the unknown threshold."""
+
+    def __init__(self, labels: LabelSet, logit_scale: float, unknown_below: float):
+        if not 0.0 <= unknown_below <= 1.0:
+            raise ValueError(f"the unknown threshold is a probability in [0, 1], got {unknown_below}")
+        self.labels = labels
+        self.logit_scale = float(logit_scale)
+        self.unknown_below = float(unknown_below)
+        self._ancestry, self._depth = labels.ancestry()
+
+    def decide(self, similarities: np.ndarray) -> Decisions:
+        """Pick, per row, the deepest label whose probability (with its sub-labels) reaches the threshold."""
+        similarities = np.atleast_2d(similarities)
+        n = len(similarities)
+        if not len(self.labels):
+            return Decisions(np.zeros((n, 0), np.float32), np.full(n, -1), np.zeros(n, np.float32))
+        probabilities = softmax(self.logit_scale * similarities)
+        rolled = probabilities @ self._ancestry
+        eligible = rolled >= self.unknown_below
+        preference = np.where(eligible, 2.0 * self._depth + rolled, -1.0)
+        choice = preference.argmax(axis=1)
+        known = eligible[np.arange(n), choice]
+        label_probability = np.where(known, rolled[np.arange(n), choice], rolled.max(axis=1))
+        return Decisions(probabilities, np.where(known, choice, -1), label_probability.astype(np.float32))
+
+    def explain(self, similarities: np.ndarray, top_k: int = 3) -> list[Classification]:
+        similarities = np.atleast_2d(similarities)
+        decisions = self.decide(similarities)
+        out = []
+        for row, (probs, choice, prob) in enumerate(zip(decisions.probabilities, decisions.label_index, decisions.label_probability)):
+            order = np.argsort(-probs)[:top_k]
+            out.append(
+                Classification(
+                    label=self.labels.keys[choice] if choice >= 0 else UNKNOWN,
+                    probability=float(prob),
+                    top=[(self.labels.keys[i], float(probs[i])) for i in order],
+                    similarity=float(similarities[row].max()) if similarities.shape[1] else 0.0,
+                )
+            )
+        return out
+
+    def classify(self, vectors: np.ndarray, top_k: int = 3) -> list[Classification]:
+        """Top labels with probabilities for each unit vector; "unknown" below the threshold."""
+        return self.explain(self.labels.similarities(vectors), top_k)

@@ -1,0 +1,346 @@
+"""Evaluate zero-shot and few-shot categorisation on a labelled image set.
+
+Protocol. Images are deduplicated by content hash first (a duplicate with another label is dropped
+with it; a duplicate across splits is kept only in the test split). Labels are matched to registry
+categories (any case, singular or plural); a label no category matches becomes a category by name
+only. Zero-shot classifies every test image among the dataset's categories by text prototypes alone.
+Few-shot samples N-way K-shot episodes from the test split and compares, on the same episodes,
+zero-shot, the prototype blend (text prior + K photos) and MAML meta-trained on the training split.
+The held-out mode removes categories from meta-training altogether and measures them when added by
+name only and by K photos. Without a split column, each class is split in two halves by content hash.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..embedder import Embedder
+from ..images import ImageError, read_image_bytes, sha256_bytes
+from .classifier import clip_logit_scale
+from .episodes import EpisodeSampler
+from .fewshot import EpisodeTensors, Maml, MamlConfig
+from .prototypes import PrototypeBuilder, blend_prototype, category_prompts
+from .registry import Category, CategoryRegistry, normalize_name
+
+METHODS = ("zero_shot", "prototype_blend", "maml")
+#: The few-shot method the product uses for categories with example photos (see README, "Categories").
+DEFAULT_FEWSHOT_METHOD = "prototype_blend"
+TRAIN_SPLITS = {"train", "training"}
+TEST_SPLITS = {"test", "testing", "val", "valid", "validation", "eval"}
+Z95 = 1.959964
+
+
+class EvalError(ValueError):
+    """The labels file or image folder cannot be evaluated; the message names the file and row."""
+
+
+@dataclass
+class LabelledImage:
+    row: int
+    path: Path
+    label: str
+    split: str  # "train" or "test"
+    sha256: str = ""
+
+
+@dataclass
+class EvalSettings:
+    shots: Sequence[int] = (1, 5)
+    episodes: int = 200
+    ways: int = 5
+    queries: int = 15
+    holdout: Sequence[str] = ()
+    maml: MamlConfig = field(default_factory=MamlConfig)
+    seed: int = 0
+
+
+# ---------------------------------------------------------------------- data
+def read_labels(labels_csv: Path, images_dir: Path) -> list[LabelledImage]:
+    """Rows of ``path,label[,split]``; every problem names its row. Paths are relative to ``images_dir``."""
+    labels_csv, images_dir = Path(labels_csv), Path(images_dir)
+    if not images_dir.is_dir():
+        raise EvalError(f"image folder {images_dir} does not exist")
+    try:
+        with open(labels_csv, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            columns = {c.strip().lower(): c for c in reader.fieldnames or []}
+            missing = {"path", "label"} - set(columns)
+            if missing:
+                raise EvalError(f"{labels_csv}: missing column(s) {', '.join(sorted(missing))}; need path,label[,split]")
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EvalError(f"cannot read {labels_csv}: {exc}") from exc
+    items, split_given = [], "split" in columns
+    for number, row in enumerate(rows, start=2):
+        rel, label = (row.get(columns["path"]) or "").strip(), (row.get(columns["label"]) or "").strip()
+        if not rel or not label:
+            raise EvalError(f"{labels_csv}, row {number}: empty {'path' if not rel else 'label'}")
+        split = (row.get(columns["split"]) or "").strip().lower() if split_given else ""
+        if split and split not in TRAIN_SPLITS | TEST_SPLITS:
+            raise EvalError(f"{labels_csv}, row {number}: split {split!r} is neither train nor test")
+        path = images_dir / rel
+        if not path.is_file():
+            raise EvalError(f"{labels_csv}, row {number}: image {path} does not exist")
+        items.append(LabelledImage(number, path, label, "train" if split in TRAIN_SPLITS else "test" if split else ""))
+    if not items:
+        raise EvalError(f"{labels_csv} has no rows")
+    return items
+
+
+@dataclass
+class DedupReport:
+    images: int
+    kept: int
+    duplicates_removed: int
+    conflicting_labels_removed: int
+
+
+def deduplicate(items: list[LabelledImage]) -> tuple[list[LabelledImage], DedupReport]:
+    """One image per content hash; a hash seen with two labels is dropped; test copies win over train ones."""
+    groups: dict[str, list[LabelledImage]] = {}
+    for item in items:
+        try:
+            item.sha256 = sha256_bytes(read_image_bytes(item.path))
+        except ImageError as exc:
+            raise EvalError(f"row {item.row}: {exc}") from exc
+        groups.setdefault(item.sha256, []).append(item)
+    kept, conflicting = [], 0
+    for group in groups.values():
+        if len({normalize_name(i.label) for i in group}) > 1:
+            conflicting += len(group)
+            continue
+        kept.append(min(group, key=lambda i: (i.split != "test", i.row)))
+    kept.sort(key=lambda i: i.row)
+    dropped = len(items) - len(kept) - conflicting
+    return kept, DedupReport(len(items), len(kept), dropped, conflicting)
+
+
+def assign_splits(items: list[LabelledImage]) -> None:
+    """Items without a split alternate train/test within their label, in content-hash order."""
+    by_label: dict[str, list[LabelledImage]] = {}
+    for item in items:
+        if not item.split:
+            by_label.setdefault(normalize_name(item.label), []).append(item)
+    for group in by_label.values():
+        for n, item in enumerate(sorted(group, key=lambda i: i.sha256)):
+            item.split = "train" if n % 2 == 0 else "test"
+
+
+def resolve_categories(labels: Sequence[str], registry: CategoryRegistry) -> tuple[list[Category], dict[str, str]]:
+    """The category of each distinct label (a name-only category when the registry has none)."""
+    label_map: dict[str, str] = {}
+    categories: dict[str, Category] = {}
+    for label in sorted(set(labels)):
+        name = registry.match_label(label)
+        category = registry.get(name) if name else Category(name=label).validated()
+        label_map[label] = category.name
+        categories.setdefault(category.name, category)
+    return [categories[n] for n in sorted(categories)], label_map
+
+
+# ---------------------------------------------------------------------- metrics
+def mean_ci95(values: Sequence[float]) -> tuple[float, list[float]]:
+    """Mean and normal-approximation 95% interval of per-episode accuracies, clipped to [0, 1]."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    half = Z95 * float(values.std(ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return mean, [max(0.0, mean - half), min(1.0, mean + half)]
+
+
+def zero_shot_report(predicted: np.ndarray, truth: np.ndarray, class_names: list[str]) -> dict:
+    confusion = np.zeros((len(class_names), len(class_names)), dtype=int)
+    np.add.at(confusion, (truth, predicted), 1)
+    per_class = {
+        name: round(float(confusion[i, i] / confusion[i].sum()), 4) if confusion[i].sum() else None
+        for i, name in enumerate(class_names)
+    }
+    return {
+        "top1": round(float((predicted == truth).mean()), 4),
+        "images": int(len(truth)),
+        "per_class": per_class,
+        "confusion": {"labels": class_names, "matrix": confusion.tolist()},
+    }
+
+
+# ---------------------------------------------------------------------- evaluation
+class CategoryEvaluation:
+    """Embeds a labelled set once, then runs the zero-shot, few-shot and held-out evaluations on it."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        items: list[LabelledImage],
+        registry: CategoryRegistry | None = None,
+        settings: EvalSettings | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ):
+        self.embedder = embedder
+        self.settings = settings or EvalSettings()
+        self.progress = progress
+        self.registry = registry or CategoryRegistry.defaults()
+        items, self.dedup = deduplicate(items)
+        assign_splits(items)
+        self.categories, self.label_map = resolve_categories([i.label for i in items], self.registry)
+        self.class_names = [c.name for c in self.categories]
+        result = embedder.embed_images([i.path for i in items], progress=self._reporter("embedding images"))
+        self.unreadable = {str(items[i].path): message for i, message in result.failures.items()}
+        self.items = [items[i] for i in result.ok]
+        self.vectors = result.vectors
+        position = {n: i for i, n in enumerate(self.class_names)}
+        self.item_classes = np.array([position[self.label_map[i.label]] for i in self.items], dtype=int)
+        self.is_test = np.array([i.split == "test" for i in self.items])
+        builder = PrototypeBuilder(embedder)
+        self.class_text = np.stack([builder.text_prototype(category_prompts(c)) for c in self.categories])
+        self.logit_scale = clip_logit_scale(embedder)
+
+    def _reporter(self, stage: str):
+        return (lambda done, total: self.progress(stage, done, total)) if self.progress else None
+
+    def _class_indices(self, names: Sequence[str]) -> list[int]:
+        wanted = []
+        for name in names:
+            category = self.registry.match_label(name) or normalize_name(name)
+            if category not in self.class_names:
+                raise EvalError(f"held-out category {name!r} is not among the dataset's categories ({', '.join(self.class_names)})")
+            wanted.append(self.class_names.index(category))
+        return wanted
+
+    def run(self) -> dict:
+        report = {
+            "model": self.embedder.spec.name,
+            "dataset": {
+                **asdict(self.dedup),
+                "unreadable": self.unreadable,
+                "train_images": int((~self.is_test).sum()),
+                "test_images": int(self.is_test.sum()),
+                "test_per_class": {n: int(((self.item_classes == i) & self.is_test).sum()) for i, n in enumerate(self.class_names)},
+            },
+            "label_map": self.label_map,
+            "zero_shot": self.zero_shot(),
+            "few_shot": {},
+            "default_method": DEFAULT_FEWSHOT_METHOD,
+            "maml": {**asdict(self.settings.maml), "logit_scale_start": self.logit_scale},
+        }
+        for shots in self.settings.shots:
+            report["few_shot"][str(shots)] = self.few_shot(shots)
+        if self.settings.holdout:
+            report["held_out"] = self.held_out(self._class_indices(self.settings.holdout))
+        return report
+
+    def zero_shot(self) -> dict:
+        test = np.flatnonzero(self.is_test)
+        predicted = (self.vectors[test] @ self.class_text.T).argmax(axis=1)
+        return zero_shot_report(predicted, self.item_classes[test], self.class_names)
+
+    def _test_pool(self, shots: int) -> tuple[list[int], int, int]:
+        """Classes with enough test images for K shots and at least one query, the ways and the queries."""
+        counts = np.bincount(self.item_classes[self.is_test], minlength=len(self.class_names))
+        classes = [c for c in range(len(self.class_names)) if counts[c] > shots]
+        if len(classes) < 2:
+            raise EvalError(f"{shots}-shot episodes need two categories with more than {shots} test images each")
+        queries = int(min(self.settings.queries, min(counts[c] for c in classes) - shots))
+        return classes, min(self.settings.ways, len(classes)), queries
+
+    def _meta_train(self, shots: int, classes: list[int], stage: str) -> tuple[Maml, dict]:
+        """MAML meta-trained on training-split images of ``classes`` only."""
+        train = np.flatnonzero(~self.is_test & np.isin(self.item_classes, classes))
+        counts = np.bincount(self.item_classes[train], minlength=len(self.class_names))
+        usable = [c for c in classes if counts[c] >= shots + 2]
+        if len(usable) < 2:
+            raise EvalError(f"meta-training needs two categories with at least {shots + 2} training images each")
+        queries = int(min(self.settings.maml.queries, min(counts[c] for c in usable) - shots))
+        config = MamlConfig(**{**asdict(self.settings.maml), "shots": shots, "queries": queries, "ways": min(self.settings.maml.ways, len(usable))})
+        maml = Maml(self.embedder.dim, self.logit_scale, config)
+        # Meta-training sees only these rows: held-out or test images cannot enter an episode.
+        pool_classes = np.full(len(self.items), -1)
+        pool_classes[train] = self.item_classes[train]
+        trained = maml.meta_train(self.vectors, pool_classes, self.class_text, usable, progress=self._reporter(stage))
+        seen = {
+            "classes": sorted(self.class_names[c] for c in trained.classes_seen),
+            "items": len(trained.items_seen),
+            "test_items_seen": int(self.is_test[sorted(trained.items_seen)].sum()),
+            "final_loss": round(float(np.mean(trained.losses[-20:])), 4),
+        }
+        return maml, seen
+
+    def _episode_accuracies(self, sampler: EpisodeSampler, maml: Maml, focus: list[int] = ()) -> dict:
+        """Per-method mean accuracy with 95% CI over the sampler's episodes (and on the ``focus`` classes' queries)."""
+        episodes = sampler.batch(self.settings.episodes)
+        correct = {m: [] for m in METHODS}
+        focus_hits = {m: [] for m in METHODS}
+        maml_predictions = np.concatenate(
+            [maml.predict(EpisodeTensors.build(episodes[i : i + 50], self.vectors, self.class_text)) for i in range(0, len(episodes), 50)]
+        )
+        for episode, maml_pred in zip(episodes, maml_predictions):
+            text = self.class_text[episode.classes]
+            support = self.vectors[episode.support]
+            blended = np.stack([blend_prototype(text[n], support[episode.support_labels == n]) for n in range(len(text))])
+            query = self.vectors[episode.query]
+            predictions = {
+                "zero_shot": (query @ text.T).argmax(axis=1),
+                "prototype_blend": (query @ blended.T).argmax(axis=1),
+                "maml": maml_pred,
+            }
+            in_focus = np.isin(episode.classes[episode.query_labels], focus)
+            for method, predicted in predictions.items():
+                hits = predicted == episode.query_labels
+                correct[method].append(hits.mean())
+                focus_hits[method].extend(hits[in_focus].tolist())
+        out = {}
+        for method in METHODS:
+            mean, ci = mean_ci95(correct[method])
+            out[method] = {"accuracy": round(mean, 4), "ci95": [round(x, 4) for x in ci]}
+            if focus:
+                out[method]["held_out_accuracy"] = round(float(np.mean(focus_hits[method])), 4)
+        return out
+
+    def few_shot(self, shots: int) -> dict:
+        classes, ways, queries = self._test_pool(shots)
+        maml, seen = self._meta_train(shots, classes, f"meta-training MAML, {shots}-shot")
+        test_classes = np.where(self.is_test, self.item_classes, -1)
+        sampler = EpisodeSampler(test_classes, classes, ways, shots, queries, seed=self.settings.seed + shots)
+        methods = self._episode_accuracies(sampler, maml)
+        best = max(METHODS, key=lambda m: methods[m]["accuracy"])
+        return {
+            **methods[DEFAULT_FEWSHOT_METHOD],
+            "method": DEFAULT_FEWSHOT_METHOD,
+            "best": best,
+            "episodes": self.settings.episodes,
+            "ways": ways,
+            "queries_per_class": queries,
+            "methods": methods,
+            "meta_training": seen,
+        }
+
+    def held_out(self, held: list[int]) -> dict:
+        """Remove ``held`` from meta-training; add them back by name only and by K photos."""
+        names = [self.class_names[c] for c in held]
+        known = [c for c in range(len(self.class_names)) if c not in held]
+        zero = self.zero_shot()
+        out = {
+            "categories": names,
+            "name_only": {"per_class": {n: zero["per_class"][n] for n in names}, "top1_all": zero["top1"]},
+            "few_shot": {},
+        }
+        for shots in self.settings.shots:
+            classes, ways, queries = self._test_pool(shots)
+            if not set(held) <= set(classes):
+                raise EvalError(f"held-out categories need more than {shots} test images each")
+            maml, seen = self._meta_train(shots, known, f"meta-training MAML without {', '.join(names)}")
+            leaked = sorted(set(seen["classes"]) & set(names))
+            test_classes = np.where(self.is_test, self.item_classes, -1)
+            if len(held) > ways:
+                raise EvalError(f"hold out at most {ways} categories: every {ways}-way test episode includes all of them")
+            sampler = EpisodeSampler(test_classes, classes, ways, shots, queries, seed=self.settings.seed + 100 + shots, always_include=held)
+            out["few_shot"][str(shots)] = {
+                "methods": self._episode_accuracies(sampler, maml, focus=held),
+                "meta_training": seen,
+                "held_out_seen_in_meta_training": leaked,
+            }
+        return out

@@ -1,0 +1,161 @@
+"""Category and attribute prototypes: prompt-ensemble text vectors, blended with example photos.
+
+A text prototype is the normalised mean of CLIP text vectors over prompt templates x (name and
+synonyms), plus the description. With K example photos the prototype is
+``blend(text, 1 - w; image mean, w)`` with ``w = K / (K + PRIOR_STRENGTH)``: the text prior counts as
+PRIOR_STRENGTH photos, so one photo nudges the prototype and many photos dominate it.
+Vectors are cached by content fingerprint (per model), so only what changed is embedded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_write_bytes
+from ..embedder import Embedder, ImageSource, blend, normalize
+from ..images import ImageError
+from .attributes import Attribute
+from .classifier import LabelSet
+from .registry import CATEGORIES_DIR, Category, CategoryRegistry
+
+PROMPT_TEMPLATES = (
+    "a product photo of a {}.",
+    "a photo of a {}, a type of jewelry.",
+    "a close-up photo of a {}.",
+    "a {} on a white background.",
+)
+#: How many photos the text prior is worth in a blended prototype.
+PRIOR_STRENGTH = 2.0
+VECTOR_CACHE_NAME = "vectors.npz"
+
+
+def category_prompts(category: Category, templates: Sequence[str] = PROMPT_TEMPLATES) -> list[str]:
+    """Every template over the category's English names, and its description as one more prompt."""
+    prompts = [t.format(name) for name in category.names for t in templates]
+    return prompts + ([category.description] if category.description else [])
+
+
+def mean_prototype(vectors: np.ndarray) -> np.ndarray:
+    """The normalised mean of unit vectors: the direction they share."""
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    if len(vectors) == 0:
+        raise ValueError("a prototype needs at least one vector")
+    return normalize(vectors.mean(axis=0))
+
+
+def image_weight(shots: int, prior_strength: float = PRIOR_STRENGTH) -> float:
+    """Share of the photo mean in a blended prototype: K / (K + prior_strength)."""
+    if shots < 0 or prior_strength < 0:
+        raise ValueError("shots and prior strength must be non-negative")
+    return 0.0 if shots == 0 else shots / (shots + prior_strength)
+
+
+def blend_prototype(text_vector: np.ndarray, image_vectors: np.ndarray | None, prior_strength: float = PRIOR_STRENGTH) -> np.ndarray:
+    """Text prior blended with the mean of K example photo vectors (just the text when K = 0)."""
+    shots = 0 if image_vectors is None else len(np.atleast_2d(image_vectors))
+    if shots == 0:
+        return normalize(text_vector)
+    w = image_weight(shots, prior_strength)
+    return blend([(normalize(text_vector), 1.0 - w), (mean_prototype(image_vectors), w)])
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+
+
+class VectorCache:
+    """Vectors by key for one model, in ``<catalog>/categories/vectors.npz`` (or only in memory)."""
+
+    def __init__(self, model_spec: str, path: Path | None = None):
+        self.model_spec = model_spec
+        self.path = path
+        self._vectors: dict[str, np.ndarray] = {}
+        self._dirty = False
+        if path is not None and path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    if str(data["model"]) == model_spec:
+                        self._vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
+            except (OSError, ValueError, KeyError):
+                self._vectors = {}  # a damaged cache only costs re-embedding
+
+    @classmethod
+    def for_catalog(cls, catalog_root: Path, model_spec: str) -> "VectorCache":
+        return cls(model_spec, Path(catalog_root) / CATEGORIES_DIR / VECTOR_CACHE_NAME)
+
+    def get(self, key: str) -> np.ndarray | None:
+        return self._vectors.get(key)
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        self._vectors[key] = np.asarray(vector, dtype=np.float32)
+        self._dirty = True
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        keys = sorted(self._vectors)
+        buffer = io.BytesIO()
+        np.savez(buffer, model=np.array(self.model_spec), keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.path, buffer.getvalue())
+        self._dirty = False
+
+
+class PrototypeBuilder:
+    """Builds prototypes with one embedder, embedding only prompts and photos not yet in the cache."""
+
+    def __init__(self, embedder: Embedder, cache: VectorCache | None = None, prior_strength: float = PRIOR_STRENGTH):
+        self.embedder = embedder
+        self.cache = cache or VectorCache(embedder.spec.name)
+        self.prior_strength = prior_strength
+
+    def text_prototype(self, prompts: Sequence[str]) -> np.ndarray:
+        key = "text:" + fingerprint(list(prompts))
+        vector = self.cache.get(key)
+        if vector is None:
+            vector = mean_prototype(self.embedder.embed_texts(list(prompts)))
+            self.cache.put(key, vector)
+        return vector
+
+    def photo_vectors(self, photos: Sequence[ImageSource]) -> np.ndarray:
+        """Embed draft photos (paths, bytes or PIL images); a photo that won't decode is an error."""
+        if not photos:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        result = self.embedder.embed_images(list(photos), num_workers=0)
+        if result.failures:
+            index, message = next(iter(result.failures.items()))
+            raise ImageError(f"example photo #{index + 1}: {message}")
+        return result.vectors
+
+    def example_vectors(self, registry: CategoryRegistry, category: Category) -> np.ndarray:
+        """Vectors of a category's stored example photos, cached by their content-hash file names."""
+        rows = {name: self.cache.get("photo:" + name) for name in category.examples}
+        missing = [name for name, vector in rows.items() if vector is None]
+        if missing:
+            for name, vector in zip(missing, self.photo_vectors([registry.example_path(n) for n in missing])):
+                self.cache.put("photo:" + name, vector)
+                rows[name] = vector
+        return np.stack([rows[n] for n in category.examples]) if category.examples else np.zeros((0, self.embedder.dim), np.float32)
+
+    def category_prototype(
+        self, registry: CategoryRegistry, category: Category, extra_photo_vectors: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The category's text prototype blended with its example photos (and any draft photos)."""
+        photos = self.example_vectors(registry, category)
+        if extra_photo_vectors is not None and len(extra_photo_vectors):
+            photos = np.concatenate([photos, extra_photo_vectors])
+        return blend_prototype(self.text_prototype(category_prompts(category)), photos, self.prior_strength)
+
+    def category_labels(self, registry: CategoryRegistry) -> LabelSet:
+        vectors = [self.category_prototype(registry, c) for c in registry]
+        return LabelSet(registry.names, np.stack(vectors) if vectors else np.zeros((0, self.embedder.dim), np.float32), registry.parents())
+
+    def attribute_labels(self, attribute: Attribute) -> LabelSet:
+        vectors = np.stack([self.text_prototype(attribute.prompt_texts(v)) for v in attribute.values])
+        return LabelSet([v.name for v in attribute.values], vectors)
