@@ -1,0 +1,61 @@
+"""The app's UI-agnostic helpers in assistant/: price and facts wording, kiosk rules, staging uploads."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.catalog import Product
+from assistant.catalog_upload import stage_photos
+from assistant.display import format_price, is_synthetic, product_facts
+from assistant.ingest import IngestError
+from assistant.kiosk import DEFAULT_IDLE_SECONDS, ENV_IDLE_SECONDS, KioskSession, idle_seconds_from_env
+
+
+@pytest.mark.parametrize(
+    ("price", "currency", "shown"),
+    [(1250, "USD", "$1,250"), (523.4, "usd", "$523.40"), (80, "CHF", "80 CHF"), (None, "EUR", "Price on request"), (9.5, "", "9.50")],
+)
+def test_format_price(price, currency, shown):
+    assert format_price(price, currency) == shown
+
+
+def test_product_facts_leave_out_what_is_unknown():
+    ring = Product(id=1, sku="SYN-00001", title="t", category="ring", metal="rose gold", stone="none")
+    assert product_facts(ring) == "Ring · Rose gold"
+    assert is_synthetic(ring) and not is_synthetic(Product(id=2, sku="R-1", title="t"))
+
+
+def test_idle_seconds_from_the_environment():
+    assert idle_seconds_from_env({}) == DEFAULT_IDLE_SECONDS
+    assert idle_seconds_from_env({ENV_IDLE_SECONDS: " 45 "}) == 45.0
+    for bad in ("soon", "0.5", "nan", "-3"):
+        with pytest.raises(ValueError, match=ENV_IDLE_SECONDS):
+            idle_seconds_from_env({ENV_IDLE_SECONDS: bad})
+
+
+def test_kiosk_session_goes_idle_and_resets():
+    session = KioskSession(idle_seconds=60, last_activity=100.0)
+    assert session.toggle("A") and session.toggle("B") and not session.toggle("A")
+    assert session.shortlist == ["B"]
+    assert not session.is_idle(now=159.9) and session.is_idle(now=160.0)
+    old_key = session.widget_key("camera")
+    session.reset(now=170.0)
+    assert session.shortlist == [] and session.widget_key("camera") != old_key and not session.is_idle(now=229.0)
+
+
+def test_staged_uploads_keep_only_file_names(tmp_path):
+    images = stage_photos([("C:\\shoot\\a.png", b"1"), ("b.jpg", b"2")], tmp_path)
+    assert sorted(p.name for p in images.iterdir()) == ["a.png", "b.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("photos", "problem"),
+    [
+        ([("a.png", b"1"), ("x/a.png", b"2")], "both named 'a.png'"),
+        ([("photos.zip", b"z"), ("a.png", b"1")], "one .zip"),
+        ([(".hidden", b"1")], "no usable file name"),
+    ],
+)
+def test_staging_refuses_ambiguous_uploads(tmp_path, photos, problem):
+    with pytest.raises(IngestError, match=problem):
+        stage_photos(photos, tmp_path)
