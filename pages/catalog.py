@@ -1,0 +1,151 @@
+"""Catalog (staff): import products and photos with a progress bar, see rejected rows, browse, edit, delete."""
+
+import base64
+
+import pandas as pd
+import streamlit as st
+
+from assistant.catalog import CatalogError, Filters
+from assistant.catalog_upload import ingest_upload
+from assistant.display import facet_label
+from assistant.images import IMAGE_SUFFIXES
+from assistant.ingest import CSV_COLUMNS, IngestError, IngestReport
+from ui.cards import thumbnail
+from ui.resources import current_shop
+from ui.style import page_header
+
+PAGE_SIZE = 50
+shop = current_shop()
+catalog = shop.catalog
+
+
+def show_report(report: IngestReport) -> None:
+    """The outcome of the last import, with one row per rejected product and the reason."""
+    summary = f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged}."
+    if not report.rejected:
+        st.success(summary + " Every row went in.")
+        return
+    st.warning(f"{summary} {len(report.rejected)} row(s) were rejected; fix them and import the same file again.")
+    rejected = pd.DataFrame(
+        [{"row": p.row, "sku": p.sku, "column": p.column, "problem": p.message} for p in report.rejected]
+    )
+    st.dataframe(rejected, hide_index=True, width="stretch", key="import-rejected")
+    st.download_button("Download the rejected rows (CSV)", rejected.to_csv(index=False), "rejected-rows.csv", "text/csv")
+
+
+def import_tab() -> None:
+    st.markdown(
+        f"A CSV with the header `{','.join(CSV_COLUMNS)}` (extra columns are kept as attributes). "
+        "Add the photos its `image` column names: the files themselves, or one .zip when they sit in folders."
+    )
+    csv_file = st.file_uploader("Products CSV", type=["csv"], key="import-csv")
+    photos = st.file_uploader(
+        "Photos, or one .zip of them", type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES) + ["zip"],
+        accept_multiple_files=True, key="import-photos",
+    )
+    if st.button("Import", type="primary", disabled=csv_file is None, key="import-run"):
+        bar = st.progress(0.0, text="Checking every row…")
+        try:
+            report = ingest_upload(
+                catalog, shop.embedder, csv_file.name, csv_file.getvalue(), [(f.name, f.getvalue()) for f in photos or []],
+                progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Embedding {done} of {total} products…"),
+            )
+        except IngestError as exc:
+            bar.empty()
+            st.error(f"Nothing was imported: {exc}")
+        else:
+            st.session_state["import-report"] = report
+            st.rerun()  # the navigation and the counts above follow the new catalog
+    if report := st.session_state.get("import-report"):
+        show_report(report)
+
+
+def browse_tab() -> None:
+    find_col, category_col = st.columns([3, 1])
+    needle = find_col.text_input("Find by sku or title", key="browse-find").strip().lower()
+    categories = catalog.facet_values("category")
+    category = category_col.selectbox("Category", ["all", *categories], format_func=facet_label, key="browse-category")
+    filters = Filters(category=None if category == "all" else category)
+    if needle:  # a substring match on two columns: the page size keeps this list short to show
+        matching = [p for p in catalog.products(filters) if needle in p.sku.lower() or needle in p.title.lower()]
+        total = len(matching)
+    else:
+        matching, total = None, catalog.count(filters)
+    if not total:
+        st.info("No products match.")
+        return
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="browse-page") if pages > 1 else 1
+    start = (page - 1) * PAGE_SIZE
+    shown = matching[start : start + PAGE_SIZE] if matching is not None else catalog.products(filters, PAGE_SIZE, start)
+    table = pd.DataFrame([
+        {
+            "photo": "data:image/jpeg;base64," + base64.b64encode(thumbnail(str(catalog.image_path(p) or "") or None, 96)).decode(),
+            "sku": p.sku, "title": p.title, "category": p.category, "metal": p.metal, "stone": p.stone,
+            "price": p.price, "currency": p.currency, "updated": p.updated_at,
+        }
+        for p in shown
+    ])
+    st.dataframe(
+        table, hide_index=True, width="stretch", row_height=56, key="browse-table",
+        column_config={"photo": st.column_config.ImageColumn("photo", width="small"),
+                       "price": st.column_config.NumberColumn("price", format="%.2f")},
+    )
+    edit_product(st.selectbox(
+        "Edit or delete", [p.sku for p in shown], key="edit-sku",
+        format_func=lambda sku: f"{sku} · {next(p.title for p in shown if p.sku == sku)}",
+    ))
+
+
+def edit_product(sku: str) -> None:
+    product = catalog.get_by_sku(sku)
+    if product is None:
+        return
+    with st.form(f"edit-{sku}"):
+        title = st.text_input("Title", product.title)
+        description = st.text_area("Description", product.description)
+        c1, c2, c3, c4, c5 = st.columns(5)
+        category = c1.text_input("Category", product.category)
+        metal = c2.text_input("Metal", product.metal)
+        stone = c3.text_input("Stone", product.stone)
+        price = c4.number_input("Price", min_value=0.0, value=product.price, step=1.0, format="%.2f")
+        currency = c5.text_input("Currency", product.currency, max_chars=3)
+        st.caption("Search keeps the product's stored vector; re-import the CSV row to re-embed changed words.")
+        save = st.form_submit_button("Save changes", type="primary")
+    if save:
+        if not title.strip():
+            st.error("The title cannot be empty.")
+            return
+        try:
+            catalog.update_fields(
+                sku, title=title.strip(), description=description.strip(), category=category, metal=metal,
+                stone=stone, price=price, currency=currency.strip().upper(),
+            )
+        except CatalogError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["catalog-message"] = f"Saved {sku}."
+        st.rerun()
+    confirm = st.checkbox(f"Yes, delete {sku} and its photo", key=f"delete-confirm-{sku}")
+    if st.button("Delete product", disabled=not confirm, key=f"delete-{sku}"):
+        catalog.delete([sku])
+        st.session_state["catalog-message"] = f"Deleted {sku}."
+        st.rerun()
+
+
+page_header("Catalog", "Import products, fix rejected rows, edit and delete.")
+if message := st.session_state.pop("catalog-message", None):
+    st.success(message)
+info = catalog.info()
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Products", f"{info['products']:,}")
+m2.metric("In the search index", f"{info['indexed']:,}")
+m3.metric("Index", info["index_kind"], help=f"setting: {info['index_kind_setting']} (flat = exact; hnsw = approximate, for large catalogs)")
+m4.metric("Categories", len(info["categories"]))
+st.caption(f"Model `{info['model']}` · {info['dim']}-dimensional vectors · folder `{info['catalog']}`")
+
+import_, browse = st.tabs(["Import", "Browse and edit"])
+with import_:
+    import_tab()
+with browse:
+    browse_tab()

@@ -1,0 +1,73 @@
+"""Helpers for the app tests: run app.py in Streamlit's AppTest against a catalog folder with the tiny model."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from assistant.catalog import Catalog
+from assistant.ingest import ingest_csv
+from assistant.models import TEST_MODEL_SPEC
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app.py"
+#: The first run loads the tiny model (a few seconds); later runs reuse it (st.cache_resource).
+RUN_TIMEOUT = 60
+
+
+def build_catalog(root: Path, embedder, source_csv: Path) -> Path:
+    """Ingest the synthetic source into ``root`` and close it, so that its folder can be copied."""
+    catalog = Catalog.open(root, embedder.spec.name, embedder.dim)
+    report = ingest_csv(catalog, embedder, source_csv, source_csv.parent / "images")
+    assert report.added > 0 and not report.rejected
+    catalog.close()
+    return root
+
+
+def copy_catalog(template: Path, target: Path) -> Path:
+    shutil.copytree(template, target)
+    return target
+
+
+def run_app(monkeypatch: pytest.MonkeyPatch, catalog_dir: Path, page: str | None = None, model: str = TEST_MODEL_SPEC,
+            **env: str) -> AppTest:
+    """Start the app on ``catalog_dir`` (and switch to ``page``, e.g. "pages/kiosk.py"); fails on any exception."""
+    monkeypatch.setenv("ASSISTANT_CATALOG", str(catalog_dir))
+    monkeypatch.setenv("ASSISTANT_MODEL", model)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def card_titles(at: AppTest) -> list[str]:
+    """Titles of the product cards on the page, in order."""
+    matches = (re.search(r'<div class="card-title">(.*?)</div>', m.value) for m in at.markdown)
+    return [html.unescape(m.group(1)) for m in matches if m]
+
+
+@pytest.fixture(scope="module")
+def catalog_template(tmp_path_factory, tiny_embedder, synthetic_source) -> Path:
+    """The 60 synthetic products, ingested once per test module; tests copy it before writing."""
+    return build_catalog(tmp_path_factory.mktemp("app-catalog") / "catalog", tiny_embedder, synthetic_source)
+
+
+@pytest.fixture
+def app_catalog(catalog_template, tmp_path) -> Path:
+    """A private copy of the template catalog for one test."""
+    return copy_catalog(catalog_template, tmp_path / "catalog")

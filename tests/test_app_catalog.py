@@ -1,0 +1,119 @@
+"""Catalog page: import with row-level problems, zip photos, whole-file errors, edit and delete, catalog facts."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from app_support import app_catalog, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+from assistant.catalog import Catalog
+from assistant.models import TEST_MODEL_SPEC
+
+HEADER = "sku,title,description,category,metal,stone,price,currency,image\n"
+
+
+def open_catalog(folder) -> Catalog:
+    return Catalog.open(folder, TEST_MODEL_SPEC, create=False)
+
+
+def import_files(at, csv_text: str, photos: list[tuple[str, bytes, str]]):
+    at.file_uploader(key="import-csv").set_value(("products.csv", csv_text.encode(), "text/csv"))
+    if photos:
+        at.file_uploader(key="import-photos").set_value(photos)
+    rerun(at)
+    at.button(key="import-run").click()
+    return rerun(at)
+
+
+def rejected_table(at):
+    tables = [d.value for d in at.dataframe if "problem" in d.value.columns]
+    assert len(tables) == 1, "the page shows one table of rejected rows"
+    return tables[0]
+
+
+def test_bad_upload_lists_each_rejected_row_and_imports_the_good_ones(monkeypatch, app_catalog, synthetic_source):
+    photo = (synthetic_source.parent / "images" / "SYN-00001.png").read_bytes()
+    csv_text = HEADER + (
+        "NEW-1,Hammered gold cuff,Wide cuff,bracelet,yellow gold,none,310,USD,cuff.png\n"
+        "NEW-2,,No title here,ring,silver,none,80,USD,\n"
+        "NEW-3,Pearl studs,Round studs,earring,silver,pearl,lots,USD,\n"
+        "NEW-4,Emerald drop,Drop pendant,pendant,platinum,emerald,900,USD,missing.png\n"
+    )
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    before = open_catalog(app_catalog).count()
+
+    import_files(at, csv_text, [("cuff.png", photo, "image/png")])
+
+    table = rejected_table(at)
+    assert table[["row", "sku", "column"]].values.tolist() == [[3, "NEW-2", "title"], [4, "NEW-3", "price"], [5, "NEW-4", "image"]]
+    assert "lots" in table.loc[1, "problem"] and "missing.png" in table.loc[2, "problem"]
+    assert not table["problem"].str.contains("assistant-upload-").any(), "messages name the user's files, not temp paths"
+    assert any("3 row(s) were rejected" in w.value for w in at.warning)
+    catalog = open_catalog(app_catalog)
+    assert catalog.count() == before + 1
+    assert catalog.get_by_sku("NEW-1").title == "Hammered gold cuff"
+    assert catalog.image_path(catalog.get_by_sku("NEW-1")).read_bytes() == photo
+
+
+def test_photos_in_a_zip_with_folders(monkeypatch, app_catalog, synthetic_source):
+    photo = (synthetic_source.parent / "images" / "SYN-00002.png").read_bytes()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("shoot/rings/band.png", photo)
+    csv_text = HEADER + "NEW-9,Plain band,,ring,platinum,none,640,EUR,rings/band.png\n"
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+
+    import_files(at, csv_text, [("photos.zip", archive.getvalue(), "application/zip")])
+
+    assert any("Added 1" in s.value and "Every row went in" in s.value for s in at.success)
+    assert open_catalog(app_catalog).get_by_sku("NEW-9").currency == "EUR"
+
+
+def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    before = open_catalog(app_catalog).count()
+
+    import_files(at, "name,cost\nring,10\n", [])
+
+    assert any("Nothing was imported" in e.value and "missing column(s) sku, title" in e.value for e in at.error)
+    assert open_catalog(app_catalog).count() == before
+
+
+def test_edit_then_delete_a_product(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at.selectbox(key="edit-sku").set_value("SYN-00002")
+    rerun(at)
+    next(t for t in at.text_input if t.label == "Title").input("Renamed earring")
+    next(n for n in at.number_input if n.label == "Price").set_value(99.5)
+    next(b for b in at.button if b.label == "Save changes").click()
+    rerun(at)
+
+    product = open_catalog(app_catalog).get_by_sku("SYN-00002")
+    assert (product.title, product.price) == ("Renamed earring", 99.5)
+    assert [s.value for s in at.success] == ["Saved SYN-00002."]
+
+    at.selectbox(key="edit-sku").set_value("SYN-00002")
+    rerun(at)
+    assert at.button(key="delete-SYN-00002").disabled, "deleting needs the confirmation box ticked"
+    at.checkbox(key="delete-confirm-SYN-00002").check()
+    rerun(at)
+    at.button(key="delete-SYN-00002").click()
+    rerun(at)
+
+    catalog = open_catalog(app_catalog)
+    assert catalog.get_by_sku("SYN-00002") is None and catalog.indexed_count() == catalog.count() == 59
+    assert [s.value for s in at.success] == ["Deleted SYN-00002."]
+
+
+def test_catalog_facts_and_browse_table(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Products": "60", "In the search index": "60", "Index": "flat", "Categories": "5"}
+    assert any(TEST_MODEL_SPEC in c.value for c in at.caption)
+    browse = next(d.value for d in at.dataframe if "sku" in d.value.columns)
+    assert len(browse) == 50 and browse["photo"].str.startswith("data:image/jpeg;base64,").all()
+
+    at.selectbox(key="browse-category").set_value("ring")
+    rerun(at)
+    browse = next(d.value for d in at.dataframe if "sku" in d.value.columns)
+    assert len(browse) == 12 and set(browse["category"]) == {"ring"}

@@ -1,0 +1,86 @@
+"""Product cards in a responsive grid: photo, title, price, facts, score, reasons, and the page's buttons."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import streamlit as st
+from PIL import Image, ImageDraw
+
+from assistant.catalog import Catalog, Product
+from assistant.display import format_price, is_synthetic, product_facts
+from assistant.images import ImageError, load_image
+
+THUMBNAIL_PIXELS = 480
+
+
+@dataclass
+class Card:
+    product: Product
+    score: float | None = None
+    reasons: Sequence[str] = field(default_factory=list)
+    badges: Sequence[str] = field(default_factory=list)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def thumbnail(path: str | None, size: int = THUMBNAIL_PIXELS) -> bytes:
+    """A JPEG no larger than size x size: the browser gets small files, whatever the shop uploaded.
+
+    Keyed by path, which is safe because catalog photos are stored under their content hash.
+    """
+    try:
+        image = load_image(path) if path else None
+    except ImageError:
+        image = None
+    if image is None:
+        image = _placeholder(size)
+    image.thumbnail((size, size))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=88)
+    return out.getvalue()
+
+
+def _placeholder(size: int) -> Image.Image:
+    """A quiet gem outline for products without a photo."""
+    image = Image.new("RGB", (size, size), (250, 246, 240))
+    d = ImageDraw.Draw(image)
+    s = size / 48
+    outline = [(6, 17), (15, 8), (33, 8), (42, 17), (24, 41), (6, 17)]
+    d.line([(x * s, y * s) for x, y in outline], fill=(214, 200, 178), width=max(2, size // 80))
+    return image
+
+
+def card_html(card: Card) -> str:
+    p = card.product
+    score = f'<span class="card-score">match {card.score:.2f}</span>' if card.score is not None else ""
+    labels = [*card.badges, *(["synthetic demo"] if is_synthetic(p) else [])]
+    badges = "".join(f'<span class="card-badge">{html.escape(b)}</span>' for b in labels)
+    reasons = "".join(f'<div class="card-reason">{html.escape(r)}</div>' for r in card.reasons)
+    return (
+        f'<div class="card-title">{html.escape(p.title)}</div>'
+        f'<div class="card-price">{html.escape(format_price(p.price, p.currency))}{score}</div>'
+        f'<div class="card-facts">{badges}{html.escape(product_facts(p))}</div>'
+        f"{reasons}"
+    )
+
+
+def product_grid(
+    catalog: Catalog,
+    cards: Sequence[Card],
+    key: str,
+    columns: int = 4,
+    min_column_width: int = 200,
+    actions: Callable[[Card], None] | None = None,
+) -> None:
+    """Cards in a grid that reflows with the window; ``actions`` draws each card's buttons."""
+    grid = st.grid(columns, min_column_width=min_column_width, gap="medium")
+    for card in cards:
+        with grid.container(key=f"card-{key}-{card.product.id}"):
+            path = catalog.image_path(card.product)
+            st.image(thumbnail(str(path) if path else None), width="stretch", alt=card.product.title)
+            st.markdown(card_html(card), unsafe_allow_html=True)
+            if actions is not None:
+                actions(card)

@@ -1,0 +1,28 @@
+"""The shop's facet filters (category, metal, stone, price range) as sidebar widgets -> engine Filters."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from assistant.catalog import Catalog, Filters
+from assistant.display import facet_label
+
+
+def filter_sidebar(catalog: Catalog, key: str) -> Filters:
+    """Multiselects for the facets the catalog has, and a price slider over its price range."""
+    st.header("Refine")
+    chosen = {}
+    for column, label in (("category", "Category"), ("metal", "Metal"), ("stone", "Stone")):
+        values = catalog.facet_values(column)
+        if values:
+            chosen[column] = st.multiselect(label, values, format_func=facet_label, key=f"{key}-{column}") or None
+    min_price = max_price = None
+    price_range = catalog.price_range()
+    if price_range and price_range[1] > price_range[0]:
+        low, high = math.floor(price_range[0]), math.ceil(price_range[1])
+        picked = st.slider("Price", low, high, (low, high), key=f"{key}-price")
+        min_price = picked[0] if picked[0] > low else None
+        max_price = picked[1] if picked[1] < high else None
+    return Filters(min_price=min_price, max_price=max_price, **chosen)

@@ -1,0 +1,50 @@
+"""What the app shows before it can be a shop: setup problems (missing weights) and an empty catalog."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+from assistant.ingest import ingest_csv
+from assistant.models import ModelWeightsMissing
+from assistant.synthetic import write_synthetic_catalog
+
+from .resources import Shop, current_settings
+
+DEMO_PRODUCTS = 120
+
+
+def setup_problem_page(problem: Exception) -> Callable[[], None]:
+    """A page that explains why the app cannot start and how to fix it: the loader's message, no traceback."""
+
+    def setup_needed() -> None:
+        settings = current_settings()
+        st.title("Setup needed")
+        if isinstance(problem, ModelWeightsMissing):
+            st.error("The image model's weights are not on this machine, so the shop cannot search yet.")
+        else:
+            st.error("The shop cannot open its catalog with the current settings.")
+        st.code(str(problem), language=None, wrap_lines=True)
+        st.markdown(
+            f"- catalog folder: `{settings.catalog_dir}` (environment variable `ASSISTANT_CATALOG`)\n"
+            f"- model spec: `{settings.model_spec}` (environment variable `ASSISTANT_MODEL`)\n\n"
+            "Fix the setting, then reload this page."
+        )
+
+    return setup_needed
+
+
+def fill_with_demo_products(shop: Shop, n: int = DEMO_PRODUCTS) -> str:
+    """Ingest n synthetic demo products (drawn pictures, sku SYN-...) with a progress bar; returns a summary."""
+    bar = st.progress(0.0, text="Drawing and embedding synthetic demo products…")
+    with tempfile.TemporaryDirectory(prefix="assistant-demo-") as tmp:
+        csv_path = write_synthetic_catalog(Path(tmp), n=n)
+        report = ingest_csv(
+            shop.catalog, shop.embedder, csv_path, Path(tmp) / "images",
+            progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Embedding {done} of {total}…"),
+        )
+    bar.empty()
+    return f"Added {report.added} synthetic demo products."
