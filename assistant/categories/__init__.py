@@ -1,1 +1,22 @@
-"""Zero-shot and few-shot jewelry categories: registry, prototypes in FAISS, MAML, evaluation, preview."""
+"""Zero-shot and few-shot jewelry categories: registry, prototypes in FAISS, MAML, evaluation, preview.
+
+Engine API for the app (no Streamlit here):
+
+- ``CategoryRegistry.load(catalog_root)`` / ``.save()`` / ``.add`` / ``.update`` / ``.remove``;
+- ``CatalogCategories(catalog, embedder)``: ``classify(vectors)``, ``product_labels()``, ``counts()``,
+  ``low_confidence()``, ``add/update/remove`` (saved, then re-classified incrementally), ``translator()``;
+- ``preview_category(catalog, embedder, name, description, photos=None) -> Preview`` with ``apply()``/``discard()``;
+- ``translate_query("珍珠耳环") -> "pearl earring"``.
+"""
+
+from .catalog_labels import CATEGORY, CatalogCategories, ProductLabel, RefreshReport
+from .classifier import Classification, Classifier, LabelSet
+from .preview import Preview, TakenProduct, preview_category, preview_draft
+from .registry import UNKNOWN, Category, CategoryRegistry, RegistryError
+from .translate import QueryTranslator, translate_query
+
+__all__ = [
+    "CATEGORY", "UNKNOWN", "CatalogCategories", "Category", "CategoryRegistry", "Classification", "Classifier",
+    "LabelSet", "Preview", "ProductLabel", "QueryTranslator", "RefreshReport", "RegistryError", "TakenProduct",
+    "preview_category", "preview_draft", "translate_query",
+]

@@ -80,18 +80,26 @@ class LabelSet:
         parents[key] = parent
         return LabelSet(keys, vectors, parents)
 
-    def ancestry(self) -> tuple[np.ndarray, np.ndarray]:
-        """(M, depth): ``M[j, i] = 1`` when label i is label j or one of its ancestors; depth 0 for roots."""
+    @property
+    def hierarchy(self) -> "Hierarchy":
+        return Hierarchy(self.keys, self.parents)
+
+
+class Hierarchy:
+    """Labels with parent links, as matrices: ``ancestry[j, i] = 1`` when label i is label j or one of
+    its ancestors; ``depth`` counts a label's ancestors among the labels (0 for roots)."""
+
+    def __init__(self, keys: Sequence[str], parents: dict[str, str | None] | None = None):
+        self.keys = list(keys)
+        parents = parents or {}
         positions = {key: i for i, key in enumerate(self.keys)}
-        matrix = np.zeros((len(self.keys), len(self.keys)), dtype=np.float32)
-        depth = np.zeros(len(self.keys), dtype=np.float32)
+        self.ancestry = np.zeros((len(self.keys), len(self.keys)), dtype=np.float32)
         for j, key in enumerate(self.keys):
             node = key
             while node in positions:
-                matrix[j, positions[node]] = 1.0
-                node = self.parents.get(node)
-            depth[j] = matrix[j].sum() - 1
-        return matrix, depth
+                self.ancestry[j, positions[node]] = 1.0
+                node = parents.get(node)
+        self.depth = self.ancestry.sum(axis=1) - 1
 
 
 @dataclass
@@ -128,24 +136,26 @@ class Decisions:
 class Classifier:
     """Softmax over scaled cosines to a label set, with the hierarchy and the unknown threshold."""
 
-    def __init__(self, labels: LabelSet, logit_scale: float, unknown_below: float):
+    def __init__(self, labels: LabelSet | Hierarchy, logit_scale: float, unknown_below: float):
+        """``labels`` is a LabelSet to classify vectors, or just a Hierarchy to decide from similarities."""
         if not 0.0 <= unknown_below <= 1.0:
             raise ValueError(f"the unknown threshold is a probability in [0, 1], got {unknown_below}")
-        self.labels = labels
+        self.labels = labels if isinstance(labels, LabelSet) else None
+        self.hierarchy = labels.hierarchy if isinstance(labels, LabelSet) else labels
+        self.keys = self.hierarchy.keys
         self.logit_scale = float(logit_scale)
         self.unknown_below = float(unknown_below)
-        self._ancestry, self._depth = labels.ancestry()
 
     def decide(self, similarities: np.ndarray) -> Decisions:
         """Pick, per row, the deepest label whose probability (with its sub-labels) reaches the threshold."""
         similarities = np.atleast_2d(similarities)
         n = len(similarities)
-        if not len(self.labels):
+        if not len(self.keys):
             return Decisions(np.zeros((n, 0), np.float32), np.full(n, -1), np.zeros(n, np.float32))
         probabilities = softmax(self.logit_scale * similarities)
-        rolled = probabilities @ self._ancestry
+        rolled = probabilities @ self.hierarchy.ancestry
         eligible = rolled >= self.unknown_below
-        preference = np.where(eligible, 2.0 * self._depth + rolled, -1.0)
+        preference = np.where(eligible, 2.0 * self.hierarchy.depth + rolled, -1.0)
         choice = preference.argmax(axis=1)
         known = eligible[np.arange(n), choice]
         label_probability = np.where(known, rolled[np.arange(n), choice], rolled.max(axis=1))
@@ -159,9 +169,9 @@ class Classifier:
             order = np.argsort(-probs)[:top_k]
             out.append(
                 Classification(
-                    label=self.labels.keys[choice] if choice >= 0 else UNKNOWN,
+                    label=self.keys[choice] if choice >= 0 else UNKNOWN,
                     probability=float(prob),
-                    top=[(self.labels.keys[i], float(probs[i])) for i in order],
+                    top=[(self.keys[i], float(probs[i])) for i in order],
                     similarity=float(similarities[row].max()) if similarities.shape[1] else 0.0,
                 )
             )
@@ -169,4 +179,6 @@ class Classifier:
 
     def classify(self, vectors: np.ndarray, top_k: int = 3) -> list[Classification]:
         """Top labels with probabilities for each unit vector; "unknown" below the threshold."""
+        if self.labels is None:
+            raise ValueError("this classifier has no prototypes; build it from a LabelSet to classify vectors")
         return self.explain(self.labels.similarities(vectors), top_k)

@@ -1,0 +1,269 @@
+"""Per-product categories and attributes of a catalog, kept up to date incrementally.
+
+For each vocabulary (the categories, and metal/stone/style) the catalog keeps a similarity table:
+the cosine of every product to every prototype, in ``<catalog>/categories/labels.npz``. Labels and
+probabilities are derived from it on demand (a softmax over a few dozen columns). When one category
+changes, only its prototype is embedded and only its column recomputed; when products change (the
+catalog generation moves), the rows are recomputed from cached prototypes, with no text embedding.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..atomic import atomic_write_bytes
+from ..catalog import Catalog, Product
+from ..embedder import Embedder, ImageSource
+from ..images import read_image_bytes
+from .attributes import AttributeVocabulary, load_attributes
+from .classifier import Classification, Classifier, Decisions, Hierarchy, LabelSet, clip_logit_scale
+from .prototypes import PrototypeBuilder, VectorCache, category_prompts, fingerprint
+from .registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry
+from .translate import QueryTranslator
+
+log = logging.getLogger(__name__)
+
+CATEGORY = "category"
+LABELS_NAME = "labels.npz"
+
+
+@dataclass
+class SimilarityTable:
+    """Cosines of products (rows, by id) to the prototypes of one vocabulary (columns, by key)."""
+
+    ids: np.ndarray  # [N] int64 product ids
+    keys: list[str]
+    fingerprints: list[str]  # what each column was computed from
+    matrix: np.ndarray  # [N, C] float32
+    generation: int  # catalog generation the rows belong to
+
+    def column(self, key: str) -> np.ndarray:
+        return self.matrix[:, self.keys.index(key)]
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh had to recompute: whole rows (products changed) or just some columns."""
+
+    rows_recomputed: bool = False
+    columns_recomputed: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class ProductLabel:
+    product: Product
+    classification: Classification
+
+
+class CatalogCategories:
+    """A catalog's category registry, prototypes and product labels; every edit refreshes incrementally."""
+
+    def __init__(self, catalog: Catalog, embedder: Embedder, registry: CategoryRegistry | None = None,
+                 attributes: AttributeVocabulary | None = None):
+        if embedder.spec.name != catalog.model_spec:
+            raise ValueError(f"embedder {embedder.spec.name!r} does not match catalog model {catalog.model_spec!r}")
+        self.catalog = catalog
+        self.embedder = embedder
+        self.registry = registry or CategoryRegistry.load(catalog.root)
+        self.attributes = attributes or load_attributes()
+        self.builder = PrototypeBuilder(embedder, VectorCache.for_catalog(catalog.root, catalog.model_spec))
+        self.logit_scale = clip_logit_scale(embedder)
+        self._tables: dict[str, SimilarityTable] = {}
+        self._vectors: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, ids, vectors)
+        self._load_tables()
+
+    @property
+    def kinds(self) -> list[str]:
+        return [CATEGORY, *self.attributes.kinds]
+
+    @property
+    def labels_path(self):
+        return self.catalog.root / CATEGORIES_DIR / LABELS_NAME
+
+    # ---------------------------------------------------------------- prototypes
+    def _label_fingerprints(self, kind: str) -> list[str]:
+        if kind == CATEGORY:
+            return [fingerprint(category_prompts(c), c.examples, self.builder.prior_strength) for c in self.registry]
+        attribute = self.attributes[kind]
+        return [fingerprint(attribute.prompt_texts(v)) for v in attribute.values]
+
+    def label_set(self, kind: str = CATEGORY) -> LabelSet:
+        if kind == CATEGORY:
+            return self.builder.category_labels(self.registry)
+        return self.builder.attribute_labels(self.attributes[kind])
+
+    def classifier(self, kind: str = CATEGORY, labels: LabelSet | None = None) -> Classifier:
+        return Classifier(labels or self.label_set(kind), self.logit_scale, self.registry.unknown_below)
+
+    def classify(self, vectors: np.ndarray, top_k: int = 3, kind: str = CATEGORY) -> list[Classification]:
+        """Top labels with probabilities for unit vectors (e.g. an uploaded photo); "unknown" below threshold."""
+        return self.classifier(kind).classify(vectors, top_k)
+
+    def translator(self) -> QueryTranslator:
+        """Chinese jewelry terms -> English from this catalog's categories and the attribute vocabularies."""
+        return QueryTranslator.from_vocabularies(self.registry, self.attributes)
+
+    # ---------------------------------------------------------------- product table
+    def product_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        generation = self.catalog.generation
+        if self._vectors is None or self._vectors[0] != generation:
+            ids, vectors = self.catalog.vectors()
+            self._vectors = (generation, ids, vectors)
+        return self._vectors[1], self._vectors[2]
+
+    def refresh(self) -> RefreshReport:
+        """Bring every vocabulary's table up to date with the catalog and the registry; saves what changed."""
+        report = RefreshReport()
+        generation = self.catalog.generation
+        for kind in self.kinds:
+            table = self._tables.get(kind)
+            fingerprints = self._label_fingerprints(kind)
+            keys = self.registry.names if kind == CATEGORY else [v.name for v in self.attributes[kind].values]
+            if table is not None and table.generation == generation and table.fingerprints == fingerprints and table.keys == keys:
+                continue
+            labels = self.label_set(kind)
+            ids, vectors = self.product_vectors()
+            if table is None or table.generation != generation or not np.array_equal(table.ids, ids):
+                report.rows_recomputed = True
+                matrix = labels.similarities(vectors) if len(ids) else np.zeros((0, len(labels)), np.float32)
+                report.columns_recomputed[kind] = list(keys)
+            else:
+                matrix, changed = self._update_columns(table, keys, fingerprints, labels, vectors)
+                report.columns_recomputed[kind] = changed
+            self._tables[kind] = SimilarityTable(ids, keys, fingerprints, matrix, generation)
+        if report.rows_recomputed or report.columns_recomputed:
+            self.builder.cache.save()
+            self._save_tables()
+        return report
+
+    @staticmethod
+    def _update_columns(table: SimilarityTable, keys, fingerprints, labels: LabelSet, vectors) -> tuple[np.ndarray, list[str]]:
+        """Keep columns whose prototype is unchanged; compute only the new or changed ones."""
+        old = dict(zip(zip(table.keys, table.fingerprints), range(len(table.keys))))
+        matrix = np.empty((len(table.ids), len(keys)), dtype=np.float32)
+        changed = []
+        for j, (key, print_) in enumerate(zip(keys, fingerprints)):
+            if (key, print_) in old:
+                matrix[:, j] = table.matrix[:, old[(key, print_)]]
+            else:
+                matrix[:, j] = vectors @ labels.vectors[j] if len(vectors) else 0.0
+                changed.append(key)
+        return matrix, changed
+
+    def table(self, kind: str = CATEGORY) -> SimilarityTable:
+        self.refresh()
+        return self._tables[kind]
+
+    def decisions(self, kind: str = CATEGORY) -> tuple[SimilarityTable, Decisions]:
+        table = self.table(kind)
+        return table, self._table_classifier(table, kind).decide(table.matrix)
+
+    def _table_classifier(self, table: SimilarityTable, kind: str) -> Classifier:
+        parents = self.registry.parents() if kind == CATEGORY else None
+        return Classifier(Hierarchy(table.keys, parents), self.logit_scale, self.registry.unknown_below)
+
+    def product_labels(self, kind: str = CATEGORY) -> dict[int, str]:
+        """Product id -> label ("unknown" below the threshold), for every product of the catalog."""
+        table, decided = self.decisions(kind)
+        return {int(i): (table.keys[c] if c >= 0 else UNKNOWN) for i, c in zip(table.ids, decided.label_index)}
+
+    def counts(self, kind: str = CATEGORY) -> dict[str, int]:
+        """How many products each label holds (sub-categories counted on their own), unknown included."""
+        table, decided = self.decisions(kind)
+        counts = {key: 0 for key in table.keys} | {UNKNOWN: 0}
+        for c in decided.label_index:
+            counts[table.keys[c] if c >= 0 else UNKNOWN] += 1
+        return counts
+
+    def explain(self, product_ids: Sequence[int], kind: str = CATEGORY, top_k: int = 3) -> list[ProductLabel]:
+        """Classifications of the given products, from the stored table."""
+        table = self.table(kind)
+        row = {int(i): n for n, i in enumerate(table.ids)}
+        products = [p for p in self.catalog.get(product_ids) if p.id in row]
+        if not products:
+            return []
+        classifications = self._table_classifier(table, kind).explain(table.matrix[[row[p.id] for p in products]], top_k)
+        return [ProductLabel(p, c) for p, c in zip(products, classifications)]
+
+    def low_confidence(self, limit: int = 50, kind: str = CATEGORY) -> list[ProductLabel]:
+        """The products the classifier is least sure of (unknown first, then lowest probability)."""
+        table, decided = self.decisions(kind)
+        order = np.lexsort((decided.label_probability, decided.label_index >= 0))[:limit]
+        return self.explain(table.ids[order].tolist(), kind)
+
+    # ---------------------------------------------------------------- edits
+    def _store_photos(self, photos: Sequence[ImageSource] | None) -> list[str]:
+        """Store example photos with the catalog; returns their file names (content hashes)."""
+        names = []
+        for n, photo in enumerate(photos or []):
+            if isinstance(photo, bytes):
+                names.append(self.registry.store_example(photo, f"photo{n}.img"))
+            elif hasattr(photo, "save"):  # a PIL image
+                buffer = io.BytesIO()
+                photo.convert("RGB").save(buffer, format="PNG")
+                names.append(self.registry.store_example(buffer.getvalue(), f"photo{n}.png"))
+            else:
+                names.append(self.registry.store_example(read_image_bytes(photo), str(photo)))
+        return names
+
+    def _commit(self) -> RefreshReport:
+        self.registry.save()
+        return self.refresh()
+
+    def add(self, category: Category, photos: Sequence[ImageSource] | None = None) -> RefreshReport:
+        """Add a category (with optional example photos), save the registry and re-classify incrementally."""
+        self.builder.photo_vectors(list(photos or []))  # fail on a bad photo before anything is stored
+        category.examples = [*category.examples, *self._store_photos(photos)]
+        self.registry.add(category)
+        return self._commit()
+
+    def update(self, name: str, photos: Sequence[ImageSource] | None = None, **changes) -> RefreshReport:
+        """Change a category; ``photos`` are added to its examples."""
+        if photos:
+            self.builder.photo_vectors(list(photos))
+            changes["examples"] = [*changes.get("examples", self.registry.get(name).examples), *self._store_photos(photos)]
+        self.registry.update(name, **changes)
+        return self._commit()
+
+    def remove(self, name: str) -> RefreshReport:
+        self.registry.remove(name)
+        return self._commit()
+
+    # ---------------------------------------------------------------- state files
+    def _save_tables(self) -> None:
+        arrays: dict[str, np.ndarray] = {"model": np.array(self.catalog.model_spec)}
+        for kind, table in self._tables.items():
+            arrays[f"{kind}.ids"] = table.ids
+            arrays[f"{kind}.keys"] = np.array(table.keys, dtype=str)
+            arrays[f"{kind}.fingerprints"] = np.array(table.fingerprints, dtype=str)
+            arrays[f"{kind}.matrix"] = table.matrix
+            arrays[f"{kind}.generation"] = np.array(table.generation)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        self.labels_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.labels_path, buffer.getvalue())
+
+    def _load_tables(self) -> None:
+        if not self.labels_path.exists():
+            return
+        try:
+            with np.load(self.labels_path, allow_pickle=False) as data:
+                if str(data["model"]) != self.catalog.model_spec:
+                    return
+                for kind in self.kinds:
+                    if f"{kind}.ids" in data:
+                        self._tables[kind] = SimilarityTable(
+                            ids=data[f"{kind}.ids"],
+                            keys=data[f"{kind}.keys"].tolist(),
+                            fingerprints=data[f"{kind}.fingerprints"].tolist(),
+                            matrix=data[f"{kind}.matrix"],
+                            generation=int(data[f"{kind}.generation"]),
+                        )
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable %s (%s): labels will be recomputed", self.labels_path, exc)
+            self._tables = {}

@@ -1,0 +1,237 @@
+"""CLI commands for categories: ``eval categories`` and ``categories list|add|remove|classify``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .atomic import atomic_write_json
+from .catalog import Catalog
+from .catalog_commands import open_existing_catalog, print_table
+from .categories import CatalogCategories, CategoryRegistry, RegistryError, preview_draft
+from .categories.catalog_labels import CATEGORY
+from .categories.evaluation import METHODS, CategoryEvaluation, EvalError, EvalSettings, read_labels
+from .categories.fewshot import MamlConfig
+from .cli import UserError
+from .embedder import Embedder
+
+
+def catalog_and_embedder(args: argparse.Namespace) -> tuple[Catalog, Embedder]:
+    """The catalog of ``--catalog`` and an embedder of the model it was built with."""
+    catalog = open_existing_catalog(args.settings)
+    return catalog, Embedder.from_spec(catalog.model_spec, cache_dir=args.settings.model_cache)
+
+
+def stage_progress():
+    """A progress(stage, done, total) callback that draws one tqdm bar per stage on stderr."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = tqdm(desc=stage, total=total, file=sys.stderr, disable=None)
+        bars[stage].n = done
+        bars[stage].refresh()
+        if done >= total:
+            bars[stage].close()
+
+    return update
+
+
+# ---------------------------------------------------------------------- eval categories
+def print_eval_report(report: dict, out=sys.stdout) -> None:
+    data = report["dataset"]
+    print(f"model {report['model']}: {data['kept']} of {data['images']} images after dedup "
+          f"({data['duplicates_removed']} duplicates, {data['conflicting_labels_removed']} with conflicting labels removed, "
+          f"{len(data['unreadable'])} unreadable); train {data['train_images']}, test {data['test_images']}", file=out)
+    zero = report["zero_shot"]
+    print(f"\nzero-shot top-1 on {zero['images']} test images: {zero['top1']:.3f}", file=out)
+    labels = zero["confusion"]["labels"]
+    rows = [[label, f"{zero['per_class'][label] if zero['per_class'][label] is not None else float('nan'):.3f}", *row]
+            for label, row in zip(labels, zero["confusion"]["matrix"])]
+    print_table(rows, ["true \\ predicted", "accuracy", *labels], out)
+    print(f"\nfew-shot accuracy, mean and 95% interval over episodes (default method: {report['default_method']})", file=out)
+    rows = []
+    for shots, result in report["few_shot"].items():
+        for method in METHODS:
+            m = result["methods"][method]
+            mark = " (best)" if method == result["best"] else ""
+            rows.append([f"{result['ways']}-way {shots}-shot", method + mark, f"{m['accuracy']:.3f}", f"[{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]"])
+    print_table(rows, ["task", "method", "accuracy", "95% CI"], out)
+    held = report.get("held_out")
+    if held:
+        print(f"\nheld out of meta-training: {', '.join(held['categories'])}", file=out)
+        name_only = ", ".join(f"{k} {v:.3f}" for k, v in held["name_only"]["per_class"].items())
+        print(f"added by name only (zero-shot recall): {name_only}", file=out)
+        rows = []
+        for shots, result in held["few_shot"].items():
+            for method in METHODS:
+                m = result["methods"][method]
+                rows.append([f"{shots}-shot", method, f"{m['accuracy']:.3f}", f"{m['held_out_accuracy']:.3f}"])
+            leaked = result["held_out_seen_in_meta_training"]
+            print(f"{shots}-shot meta-training saw {', '.join(result['meta_training']['classes'])}; held-out seen: {leaked or 'none'}", file=out)
+        print_table(rows, ["task", "method", "episode accuracy", "held-out class accuracy"], out)
+
+
+def cmd_eval_categories(args: argparse.Namespace) -> int:
+    if args.episodes < 1 or any(k < 1 for k in args.shots):
+        raise UserError("--episodes and --shots must be positive")
+    embedder = Embedder.from_spec(args.settings.model_spec, cache_dir=args.settings.model_cache)
+    maml = MamlConfig(meta_steps=args.meta_steps, inner_steps=args.inner_steps, first_order=args.first_order, seed=args.seed)
+    settings = EvalSettings(shots=args.shots, episodes=args.episodes, ways=args.ways, queries=args.queries,
+                            holdout=args.holdout or (), maml=maml, seed=args.seed)
+    try:
+        evaluation = CategoryEvaluation(embedder, read_labels(Path(args.labels), Path(args.images)), settings=settings, progress=stage_progress())
+        report = evaluation.run()
+    except (EvalError, ValueError) as exc:
+        raise UserError(str(exc)) from exc
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, report)
+    print_eval_report(report)
+    print(f"\nwrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------- categories ...
+def cmd_list(args: argparse.Namespace) -> int:
+    registry = CategoryRegistry.load(args.settings.catalog_dir)
+    counts = None
+    if args.counts:
+        catalog, embedder = catalog_and_embedder(args)
+        counts = CatalogCategories(catalog, embedder, registry).counts()
+    if args.json:
+        categories = [c.to_dict() | ({"products": counts.get(c.name, 0)} if counts else {}) for c in registry]
+        json.dump({"unknown_below": registry.unknown_below, "categories": categories, "unknown_products": counts and counts["unknown"]},
+                  sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    rows = [[c.name, c.parent or "", ", ".join(c.synonyms[:3]), "、".join(c.zh), len(c.examples), *([counts.get(c.name, 0)] if counts else [])]
+            for c in registry]
+    print_table(rows, ["category", "parent", "synonyms", "chinese", "photos", *(["products"] if counts else [])])
+    if counts:
+        print(f"\nunknown (below probability {registry.unknown_below}): {counts['unknown']}")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    catalog, embedder = catalog_and_embedder(args)
+    owner = CatalogCategories(catalog, embedder)
+    if args.name in owner.registry:
+        raise UserError(f"category {args.name!r} already exists; remove it first or pick another name")
+    try:
+        preview = preview_draft(owner, args.name, args.description or "", [Path(p) for p in args.photo or []],
+                                synonyms=args.synonym or (), zh=args.zh or (), parent=args.parent)
+    except RegistryError as exc:
+        raise UserError(str(exc)) from exc
+    summary = preview.to_dict(limit=args.show)
+    print(f"{summary['category']!r} would take {summary['taken']} product(s): "
+          + (", ".join(f"{n} from {k}" for k, n in summary["taken_from"].items()) or "none"))
+    if summary["nearest_category"]:
+        margin = "n/a" if summary["margin"] is None else f"{summary['margin']:.3f}"
+        print(f"nearest existing category: {summary['nearest_category']} (prototype cosine {summary['nearest_similarity']:.3f}); "
+              f"median margin over the taken products: {margin}")
+    if summary["products"]:
+        print_table([[p["sku"], p["title"][:48], f"{p['probability']:.3f}", p["previous"]] for p in summary["products"]],
+                    ["sku", "title", "probability", "was"])
+    if args.dry_run:
+        preview.discard()
+        print("\ndry run: nothing saved")
+        return 0
+    report = preview.apply()
+    print(f"\nsaved {args.name!r}; re-classified incrementally (new columns: {', '.join(report.columns_recomputed.get(CATEGORY, [])) or 'none'})")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    catalog, embedder = catalog_and_embedder(args)
+    owner = CatalogCategories(catalog, embedder)
+    try:
+        owner.remove(args.name)
+    except RegistryError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"removed {args.name!r}; {owner.counts()['unknown']} product(s) are now unknown")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    catalog, embedder = catalog_and_embedder(args)
+    owner = CatalogCategories(catalog, embedder)
+    if args.kind not in owner.kinds:
+        raise UserError(f"unknown kind {args.kind!r}; choose one of {', '.join(owner.kinds)}")
+    if args.sku:
+        products = [catalog.get_by_sku(s) for s in args.sku]
+        missing = [s for s, p in zip(args.sku, products) if p is None]
+        if missing:
+            raise UserError(f"not in the catalog: {', '.join(missing)}")
+        labelled = owner.explain([p.id for p in products], args.kind)
+        title = f"{args.kind} of {len(labelled)} product(s)"
+    else:
+        labelled = owner.low_confidence(args.low_confidence, args.kind)
+        title = f"the {len(labelled)} least confident {args.kind} label(s)"
+    counts = owner.counts(args.kind)
+    if args.json:
+        payload = {"kind": args.kind, "counts": counts,
+                   "products": [{"sku": pl.product.sku, **pl.classification.to_dict()} for pl in labelled]}
+        json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    print_table([[k, n] for k, n in counts.items() if n], [args.kind, "products"])
+    print(f"\n{title}:")
+    print_table(
+        [[pl.product.sku, pl.product.title[:40], pl.classification.label, f"{pl.classification.probability:.3f}",
+          ", ".join(f"{k} {p:.2f}" for k, p in pl.classification.top)] for pl in labelled],
+        ["sku", "title", args.kind, "probability", "top"],
+    )
+    return 0
+
+
+def register(commands, evals, trains) -> None:
+    p = evals.add_parser("categories", help="zero-shot and few-shot category accuracy on a labelled image set")
+    p.add_argument("--images", required=True, help="folder the paths in the labels CSV are relative to")
+    p.add_argument("--labels", required=True, help="CSV with path,label[,split] (split: train/training or test)")
+    p.add_argument("--shots", type=int, nargs="+", default=[1, 5], help="K photos per category (default: 1 5)")
+    p.add_argument("--episodes", type=int, default=200, help="few-shot episodes per K (default 200)")
+    p.add_argument("--holdout", nargs="+", metavar="CAT", help="categories removed from meta-training, then added by name / K photos")
+    p.add_argument("--json", required=True, help="where to write the JSON report")
+    p.add_argument("--ways", type=int, default=5, help="categories per episode (at most those in the data)")
+    p.add_argument("--queries", type=int, default=15, help="query photos per category and episode")
+    p.add_argument("--meta-steps", type=int, default=300, help="MAML meta-training steps")
+    p.add_argument("--inner-steps", type=int, default=5, help="MAML adaptation steps")
+    p.add_argument("--first-order", action="store_true", help="first-order MAML (no gradients through the inner loop)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=cmd_eval_categories)
+
+    group = commands.add_parser("categories", help="the catalog's categories: list, add (with preview), remove, classify")
+    sub = group.add_subparsers(dest="categories_command", required=True, metavar="ACTION")
+    p = sub.add_parser("list", help="categories with synonyms (and product counts with --counts)")
+    p.add_argument("--counts", action="store_true", help="classify the catalog and count products per category")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("add", help="add a category by name, description and optional photos; shows what it takes")
+    p.add_argument("name")
+    p.add_argument("--description", help="what the category is, in a sentence")
+    p.add_argument("--synonym", action="append", help="an English synonym (repeatable)")
+    p.add_argument("--zh", action="append", help="a Chinese name (repeatable)")
+    p.add_argument("--parent", help="broader category, e.g. earring for 'ear cuff'")
+    p.add_argument("--photo", action="append", help="an example photo (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="preview only; save nothing")
+    p.add_argument("--show", type=int, default=20, help="how many taken products to list")
+    p.set_defaults(handler=cmd_add)
+
+    p = sub.add_parser("remove", help="remove a category (its sub-categories move up to its parent)")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_remove)
+
+    p = sub.add_parser("classify", help="label counts and the least confident products (or given skus)")
+    p.add_argument("--kind", default=CATEGORY, help="category (default), metal, stone or style")
+    p.add_argument("--sku", nargs="+", help="classify these products")
+    p.add_argument("--low-confidence", type=int, default=20, help="how many least confident products to list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_classify)
