@@ -16,6 +16,7 @@ from .settings import ENV_CATALOG, ENV_MODEL, ENV_MODEL_CACHE, Settings
 #: Modules with a ``register(commands, evals, trains)`` function, in help order.
 COMMAND_MODULES = [
     "assistant.catalog_commands",
+    "assistant.category_commands",
 ]
 
 
