@@ -1,0 +1,200 @@
+"""Offline evaluation: nDCG@10, HR@10 and MRR of held-out clicks after K support clicks, per method.
+
+Shoppers are split into train (meta-training, popularity counts, the normally trained head), validation
+(tuning the baselines' knobs) and test (the numbers reported); the splits must not share a shopper.
+Every method ranks the same candidates for the same test shoppers, so differences are paired.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .baselines import CentroidRanker, HeadRanker, LogisticRegressionRanker, PopularityRanker, popularity_counts
+from .items import AttributeVocab, ItemTable
+from .maml import MetaTrainConfig
+from .tasks import QUERY_CLICKS, Sessions, TaskBatch, evaluation_batch
+from .training import train_maml, train_normally
+
+METRICS = ("ndcg@10", "hr@10", "mrr")
+CUTOFF = 10
+DEFAULT_CLICKS = (1, 3, 5, 10)
+METHODS = ("maml", "popularity", "centroid", "logreg", "prior", "finetune")
+BASELINES = METHODS[1:]
+#: K values at which MAML is expected to beat every baseline.
+DECISIVE_CLICKS = (3, 5)
+FINETUNE_GRID = [(steps, lr) for steps in (5, 20) for lr in (0.03, 0.1, 0.3, 1.0)]
+LOGREG_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+
+Progress = Callable[[str], None]
+
+
+def ranking_metrics(scores: torch.Tensor, batch: TaskBatch) -> dict[str, np.ndarray]:
+    """Per-shopper nDCG@10, HR@10 and MRR of the held-out clicks among the candidates."""
+    scores = scores.masked_fill(~batch.candidate_mask, -math.inf)
+    relevant = torch.zeros_like(scores).scatter_(1, batch.query_positives, batch.query_mask)
+    order = torch.argsort(scores, dim=1, descending=True, stable=True)
+    ranked = relevant.gather(1, order)
+    discounts = 1.0 / torch.log2(torch.arange(2, CUTOFF + 2, dtype=torch.float32))
+    dcg = (ranked[:, :CUTOFF] * discounts).sum(1)
+    n_relevant = ranked.sum(1).clamp(max=CUTOFF).long()
+    ideal = torch.cumsum(discounts, 0)[(n_relevant - 1).clamp(min=0)]
+    first = ranked.argmax(1)
+    has_relevant = ranked.sum(1) > 0
+    return {
+        "ndcg@10": torch.where(has_relevant, dcg / ideal, 0.0).numpy(),
+        "hr@10": (ranked[:, :CUTOFF].sum(1) > 0).float().numpy(),
+        "mrr": torch.where(has_relevant, 1.0 / (first + 1).float(), 0.0).numpy(),
+    }
+
+
+def mean_ci95(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and normal-approximation 95% interval of the mean."""
+    values = np.asarray(values, dtype=np.float64)
+    half = 1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return float(values.mean()), float(values.mean() - half), float(values.mean() + half)
+
+
+def summary(metrics: dict[str, np.ndarray]) -> dict:
+    """Means of each metric; ``ci95`` is the interval of nDCG@10 (``ci95_<metric>`` the others')."""
+    out: dict = {}
+    for name in METRICS:
+        mean, lo, hi = mean_ci95(metrics[name])
+        out[name] = round(mean, 4)
+        out["ci95" if name == "ndcg@10" else f"ci95_{name}"] = [round(lo, 4), round(hi, 4)]
+    return out
+
+
+def assert_disjoint(splits: dict[str, Sessions]) -> None:
+    """Refuse an evaluation where one shopper is in two splits (it would measure memory, not adaptation)."""
+    seen: dict[str, str] = {}
+    for name, sessions in splits.items():
+        for shopper in sessions.shopper_ids:
+            if shopper in seen and seen[shopper] != name:
+                raise ValueError(f"shopper {shopper!r} is in both the {seen[shopper]} and the {name} shoppers")
+            seen[shopper] = name
+
+
+@dataclass
+class EvaluationSetup:
+    items: ItemTable
+    train: Sessions
+    validation: Sessions
+    test: Sessions
+    clicks: Sequence[int] = DEFAULT_CLICKS
+    meta: MetaTrainConfig = field(default_factory=MetaTrainConfig)
+    head_options: dict = field(default_factory=dict)
+    description: dict = field(default_factory=dict)  # where items and shoppers came from, for the report
+
+    def validate(self) -> None:
+        assert_disjoint({"train": self.train, "validation": self.validation, "test": self.test})
+        if not self.clicks or min(self.clicks) < 1:
+            raise ValueError("--clicks needs positive numbers of support clicks")
+        need = max(self.clicks) + 1
+        for name in ("validation", "test"):
+            if len(getattr(self, name).with_at_least(need)) == 0:
+                raise ValueError(f"no {name} shopper has the {need} clicks that K={max(self.clicks)} needs")
+
+
+def _mean_ndcg(ranker, batches: list[TaskBatch]) -> float:
+    return float(np.mean([ranking_metrics(ranker.scores(b), b)["ndcg@10"].mean() for b in batches]))
+
+
+def evaluate(setup: EvaluationSetup, progress: Progress | None = None) -> dict:
+    """Train MAML and the baselines on the train shoppers, tune on validation, report on test shoppers."""
+    say = progress or (lambda _: None)
+    setup.validate()
+    started = time.monotonic()
+    k_max = max(setup.clicks)
+    items = setup.items
+    vocab = AttributeVocab.from_items(items)
+    counts = popularity_counts(setup.train, len(items))
+    features = items.features(vocab, counts)
+    say(f"meta-training the MAML head on {len(setup.train)} training shoppers ({setup.meta.meta_steps} steps)")
+    maml_head, _ = train_maml(items, features, vocab, setup.train, setup.meta, **setup.head_options)
+    say("training the baseline head normally on the same shoppers")
+    plain_head = train_normally(items, features, vocab, setup.train, setup.meta, hidden=maml_head.config.hidden)
+    skip_weight = maml_head.config.skip_weight
+
+    validation = setup.validation.with_at_least(k_max + 1)
+    tuning = [evaluation_batch(items, validation, k, k_max, skip_weight) for k in setup.clicks]
+    say(f"tuning the finetune and logreg baselines on {len(validation)} validation shoppers")
+    steps, lr = max(FINETUNE_GRID, key=lambda g: _mean_ndcg(HeadRanker("finetune", plain_head, features, *g), tuning))
+    l2 = max(LOGREG_GRID, key=lambda c: _mean_ndcg(LogisticRegressionRanker(features, l2=c), tuning))
+    rankers = {
+        "maml": HeadRanker("maml", maml_head, features),
+        "popularity": PopularityRanker(counts),
+        "centroid": CentroidRanker(items),
+        "logreg": LogisticRegressionRanker(features, l2=l2),
+        "prior": HeadRanker("prior", maml_head, features, steps=0),
+        "finetune": HeadRanker("finetune", plain_head, features, steps=steps, inner_lr=lr),
+    }
+
+    test = setup.test.with_at_least(k_max + 1)
+    results: dict[str, dict] = {}
+    comparison: dict[str, dict] = {}
+    for k in setup.clicks:
+        say(f"scoring {len(test)} test shoppers with {k} click(s)")
+        batch = evaluation_batch(items, test, k, k_max, skip_weight)
+        per_method = {name: ranking_metrics(r.scores(batch), batch) for name, r in rankers.items()}
+        results[str(k)] = {name: summary(m) for name, m in per_method.items()}
+        comparison[str(k)] = compare(per_method)
+    decisive = [comparison[str(k)] for k in DECISIVE_CLICKS if str(k) in comparison]
+    return {
+        "k_clicks": results,
+        "comparison": comparison,
+        "maml_beats_best_baseline": all(c["maml_better"] for c in decisive) if decisive else None,
+        "setup": {
+            **setup.description,
+            "items": len(items),
+            "synthetic_items": items.synthetic,
+            "shoppers": {"train": len(setup.train), "validation": len(validation), "test": len(test)},
+            "held_out_clicks_per_shopper": QUERY_CLICKS,
+            "candidates": f"all items except each test shopper's first {k_max} clicks",
+            "maml": {**maml_head.config.to_dict(), **setup.meta.to_dict()},
+            "finetune": {"steps": steps, "lr": lr},
+            "logreg": {"l2": l2},
+            "seconds": round(time.monotonic() - started, 1),
+        },
+    }
+
+
+def compare(per_method: dict[str, dict[str, np.ndarray]]) -> dict:
+    """MAML against the baseline with the best mean nDCG@10, with a paired 95% interval of the difference."""
+    best = max(BASELINES, key=lambda name: per_method[name]["ndcg@10"].mean())
+    mean, lo, hi = mean_ci95(per_method["maml"]["ndcg@10"] - per_method[best]["ndcg@10"])
+    return {
+        "best_baseline": best,
+        "maml_minus_best_ndcg@10": round(mean, 4),
+        "ci95": [round(lo, 4), round(hi, 4)],
+        "maml_better": mean > 0,
+        "significant": lo > 0 or hi < 0,
+    }
+
+
+def format_table(report: dict) -> str:
+    """The report as a readable table: one row per K and method."""
+    header = ["K", "method", "nDCG@10", "95% CI", "HR@10", "MRR"]
+    rows = []
+    for k, methods in report["k_clicks"].items():
+        best = max(methods, key=lambda m: methods[m]["ndcg@10"])
+        for name in METHODS:
+            m = methods[name]
+            mark = " *" if name == best else ""
+            rows.append([k, name + mark, f"{m['ndcg@10']:.4f}", f"[{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]", f"{m['hr@10']:.4f}", f"{m['mrr']:.4f}"])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip() for r in [header, ["-" * w for w in widths], *rows]]
+    lines.append("(* best nDCG@10 at that K)")
+    for k, c in report["comparison"].items():
+        verdict = "beats" if c["maml_better"] else "does not beat"
+        sig = "significant" if c["significant"] else "not significant"
+        lines.append(
+            f"K={k}: MAML {verdict} the best baseline ({c['best_baseline']}) by {c['maml_minus_best_ndcg@10']:+.4f} nDCG@10, "
+            f"95% CI [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}] ({sig})"
+        )
+    return "\n".join(lines)
