@@ -1,17 +1,139 @@
-"""Merchandiser (staff): categories with their product counts. Drafting new categories lands with assistant.categories."""
+"""Merchandiser (staff): draft a category, preview what it takes from the catalog, apply or discard.
+
+Also the category list with product counts, and the products the classifier is least sure of.
+The engine is ``assistant.categories``; nothing is saved before Apply.
+"""
 
 import pandas as pd
 import streamlit as st
 
 from assistant.catalog import Filters
+from assistant.categories import UNKNOWN, Preview, RegistryError, preview_draft
 from assistant.display import facet_label
+from assistant.images import IMAGE_SUFFIXES, ImageError
+from ui.cards import Card, product_grid
 from ui.resources import current_shop
 from ui.style import page_header
 
+SHOWN = 24
+NO_PARENT = "(none)"
 shop = current_shop()
 catalog = shop.catalog
-page_header("Merchandiser", "Categories and the products in them.")
-st.dataframe(
-    pd.DataFrame([{"category": facet_label(c), "products": catalog.count(Filters(category=c))} for c in catalog.facet_values("category")]),
-    hide_index=True,
-)
+categories = shop.categories()
+
+
+def names(text: str) -> list[str]:
+    return [n.strip() for n in text.replace("，", ",").split(",") if n.strip()]
+
+
+def draft_form() -> None:
+    with st.form("merch-draft"):
+        name = st.text_input("Name", placeholder="e.g. cocktail ring")
+        description = st.text_area("Description", placeholder="e.g. a large statement ring with a big coloured stone")
+        c1, c2, c3 = st.columns(3)
+        synonyms = c1.text_input("Other English names", placeholder="comma separated")
+        zh = c2.text_input("Chinese names", placeholder="e.g. 鸡尾酒戒指")
+        parent = c3.selectbox("Part of", [NO_PARENT, *categories.registry.names], format_func=facet_label)
+        photos = st.file_uploader(
+            "Example photos (optional)", type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), accept_multiple_files=True
+        )
+        submitted = st.form_submit_button("Preview", type="primary")
+    if not submitted:
+        return
+    try:
+        preview = preview_draft(
+            categories, name, description, photos=[f.getvalue() for f in photos or []], synonyms=names(synonyms),
+            zh=names(zh), parent=None if parent == NO_PARENT else parent,
+        )
+    except (RegistryError, ImageError) as exc:
+        st.error(str(exc))
+        return
+    st.session_state["merch-preview"] = preview
+    st.rerun()
+
+
+def show_preview(preview: Preview) -> None:
+    name = preview.category.name
+    verb = "would now hold" if preview.is_update else "would take"
+    st.subheader(f"“{facet_label(name)}” {verb} {len(preview.taken)} of {catalog.count()} products")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Products taken", len(preview.taken))
+    m2.metric("Nearest category", facet_label(preview.nearest_category or "none"),
+              help="The existing category whose prototype is most similar to the draft's.")
+    m3.metric("Margin", "n/a" if preview.margin is None else f"{preview.margin:+.3f}",
+              help="Median, over the products taken, of (similarity to the draft - similarity to the nearest "
+                   "category). Near zero: the two are hard to tell apart.")
+    if preview.nearest_similarity is not None:
+        st.caption(f"Similarity of the draft to “{facet_label(preview.nearest_category)}”: {preview.nearest_similarity:.3f}")
+    apply_col, discard_col, _ = st.columns([1, 1, 4])
+    if apply_col.button("Apply", type="primary", key="merch-apply", width="stretch"):
+        preview.apply()
+        st.session_state.pop("merch-preview")
+        st.session_state["merch-message"] = f"Saved category “{name}”; the catalog's labels are updated."
+        st.rerun()
+    if discard_col.button("Discard", key="merch-discard", width="stretch"):
+        preview.discard()
+        st.session_state.pop("merch-preview")
+        st.session_state["merch-message"] = f"Discarded the draft “{name}”; nothing was saved."
+        st.rerun()
+    if preview.taken_from:
+        st.markdown("**Taken from**")
+        st.dataframe(
+            pd.DataFrame([{"category now": facet_label(k), "products": v} for k, v in preview.taken_from.items()]),
+            hide_index=True, key="merch-taken-from",
+        )
+    cards = [Card(t.product, t.probability, reasons=[f"now: {t.previous}"], score_label="p") for t in preview.taken[:SHOWN]]
+    product_grid(catalog, cards, key="merch-preview")
+
+
+def category_table() -> None:
+    counts = categories.counts()
+    rows = [
+        {
+            "category": c.name, "part of": c.parent or "", "products": counts.get(c.name, 0),
+            "tagged in CSV": catalog.count(Filters(category=c.name)), "description": c.description,
+            "other names": ", ".join(c.synonyms), "Chinese": "、".join(c.zh), "example photos": len(c.examples),
+        }
+        for c in categories.registry
+    ]
+    rows.append({
+        "category": UNKNOWN, "part of": "", "products": counts.get(UNKNOWN, 0), "tagged in CSV": 0,
+        "description": "no category is sure enough", "other names": "", "Chinese": "", "example photos": 0,
+    })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="merch-categories")
+    st.caption(f"“products”: how the zero-shot classifier labels the catalog; “unknown” below probability "
+               f"{categories.registry.unknown_below:.2f}. “tagged in CSV”: the category column of the import.")
+
+
+def low_confidence() -> None:
+    unsure = categories.low_confidence(limit=SHOWN)
+    if not unsure:
+        st.info("No products yet.")
+        return
+    st.markdown("The products the classifier is least sure of: check their photos and descriptions, "
+                "or draft a category for them.")
+    cards = [
+        Card(
+            item.product, item.classification.probability, score_label="p",
+            badges=[item.classification.label],
+            reasons=[" · ".join(f"{label} {p:.0%}" for label, p in item.classification.top)],
+        )
+        for item in unsure
+    ]
+    product_grid(catalog, cards, key="merch-unsure")
+
+
+page_header("Merchandiser", "Draft a category, preview what it would take, then apply or discard.")
+if message := st.session_state.pop("merch-message", None):
+    st.success(message)
+draft, listing, unsure = st.tabs(["Draft a category", "Categories", "Low confidence"])
+with draft:
+    preview = st.session_state.get("merch-preview")
+    if preview is None:
+        draft_form()
+    else:
+        show_preview(preview)
+with listing:
+    category_table()
+with unsure:
+    low_confidence()

@@ -55,8 +55,8 @@ def rerun(at: AppTest) -> AppTest:
     return at
 
 
-def card_titles(at: AppTest) -> list[str]:
-    """Titles of the product cards on the page, in order."""
+def card_titles(at) -> list[str]:
+    """Titles of the product cards on the page (or in one block of it, e.g. a tab), in order."""
     matches = (re.search(r'<div class="card-title">(.*?)</div>', m.value) for m in at.markdown)
     return [html.unescape(m.group(1)) for m in matches if m]
 

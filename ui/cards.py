@@ -23,6 +23,8 @@ class Card:
     score: float | None = None
     reasons: Sequence[str] = field(default_factory=list)
     badges: Sequence[str] = field(default_factory=list)
+    #: What the score is: search similarity ("match") or, on the merchandiser page, a probability.
+    score_label: str = "match"
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
@@ -55,7 +57,7 @@ def _placeholder(size: int) -> Image.Image:
 
 def card_html(card: Card) -> str:
     p = card.product
-    score = f'<span class="card-score">match {card.score:.2f}</span>' if card.score is not None else ""
+    score = f'<span class="card-score">{html.escape(card.score_label)} {card.score:.2f}</span>' if card.score is not None else ""
     labels = [*card.badges, *(["synthetic demo"] if is_synthetic(p) else [])]
     badges = "".join(f'<span class="card-badge">{html.escape(b)}</span>' for b in labels)
     reasons = "".join(f'<div class="card-reason">{html.escape(r)}</div>' for r in card.reasons)

@@ -1,8 +1,9 @@
-"""The model, the catalog and the search engine, loaded once per server process with st.cache_resource.
+"""The model, the catalog and the engines over it, loaded once per server process with st.cache_resource.
 
 Each page asks for ``current_shop()``; the first call of a server loads the model (seconds to a minute),
-later calls are free. The catalog object notices writes by other processes itself (its generation),
-so a CLI ingest while the app runs shows up on the next click.
+later calls are free. The catalog object notices writes by other processes itself (its generation);
+the category registry is re-read when its file changes, so a category added on the Merchandiser page
+(or from the CLI) reaches search translation and labels on the next click.
 """
 
 from __future__ import annotations
@@ -14,23 +15,50 @@ import streamlit as st
 
 from assistant.catalog import Catalog, CatalogError
 from assistant.catalog_commands import load_embedder, open_catalog
+from assistant.categories import CatalogCategories, CategoryRegistry, QueryTranslator, RegistryError
+from assistant.categories.registry import CATEGORIES_DIR, REGISTRY_NAME
 from assistant.embedder import Embedder
 from assistant.models import ModelSpecError, ModelWeightsMissing
 from assistant.search import SearchEngine
 from assistant.settings import Settings
 
 #: Errors that stop the app from starting and that a shop owner can fix; shown as a message, not a traceback.
-STARTUP_ERRORS = (ModelWeightsMissing, ModelSpecError, CatalogError)
+STARTUP_ERRORS = (ModelWeightsMissing, ModelSpecError, CatalogError, RegistryError)
+
+
+def _registry_stamp(catalog: Catalog) -> int:
+    """Changes whenever the catalog's category registry file is written (0 while it has none)."""
+    path = catalog.root / CATEGORIES_DIR / REGISTRY_NAME
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _translator(catalog_root: str, registry_stamp: int) -> QueryTranslator:
+    return QueryTranslator.from_vocabularies(CategoryRegistry.load(catalog_root))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Labelling the catalog's products…")
+def _categories(_catalog: Catalog, _embedder: Embedder, catalog_root: str, registry_stamp: int) -> CatalogCategories:
+    return CatalogCategories(_catalog, _embedder)
 
 
 @dataclass(frozen=True)
 class Shop:
-    """Everything a page needs: the settings, the embedder, the catalog and search over it."""
+    """Everything a page needs: the settings, the embedder, the catalog, and the engines over them."""
 
     settings: Settings
     embedder: Embedder
     catalog: Catalog
-    search: SearchEngine
+
+    @property
+    def search(self) -> SearchEngine:
+        """Search that reads Chinese queries through the catalog's category and attribute vocabularies."""
+        translate = _translator(str(self.catalog.root), _registry_stamp(self.catalog))
+        return SearchEngine(self.catalog, self.embedder, translate=translate)
+
+    def categories(self) -> CatalogCategories:
+        """The catalog's categories and product labels (kept up to date with catalog writes by the engine)."""
+        return _categories(self.catalog, self.embedder, str(self.catalog.root), _registry_stamp(self.catalog))
 
 
 @st.cache_resource(show_spinner="Loading the image model (once per server)…")
@@ -42,8 +70,7 @@ def _embedder(model_spec: str, model_cache: str | None) -> Embedder:
 def _shop(catalog_dir: str, model_spec: str, model_cache: str | None) -> Shop:
     settings = Settings(catalog_dir=Path(catalog_dir), model_spec=model_spec, model_cache=model_cache)
     embedder = _embedder(model_spec, model_cache)
-    catalog = open_catalog(settings, embedder)
-    return Shop(settings=settings, embedder=embedder, catalog=catalog, search=SearchEngine(catalog, embedder))
+    return Shop(settings=settings, embedder=embedder, catalog=open_catalog(settings, embedder))
 
 
 def current_settings() -> Settings:

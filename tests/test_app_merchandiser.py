@@ -1,0 +1,85 @@
+"""Merchandiser page: preview a draft category then discard (nothing changes) or apply (saved), counts, low confidence."""
+
+from __future__ import annotations
+
+import hashlib
+
+from app_support import app_catalog, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+from assistant.categories import CategoryRegistry
+
+MERCHANDISER = "pages/merchandiser.py"
+
+
+def folder_state(folder) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-shm", "-wal"))
+    }
+
+
+def preview_draft(at, name: str, description: str, photo: bytes | None = None):
+    next(t for t in at.text_input if t.label == "Name").input(name)
+    next(t for t in at.text_area if t.label == "Description").input(description)
+    if photo is not None:
+        next(f for f in at.file_uploader if f.label.startswith("Example photos")).set_value([("example.png", photo, "image/png")])
+    next(b for b in at.button if b.label == "Preview").click()
+    return rerun(at)
+
+
+def category_table(at):
+    return next(d.value for d in at.dataframe if "tagged in CSV" in d.value.columns)
+
+
+def test_preview_then_discard_leaves_the_catalog_unchanged(monkeypatch, app_catalog, synthetic_source):
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    before = folder_state(app_catalog)  # after the first load, which labels the catalog once
+    photo = (synthetic_source.parent / "images" / "SYN-00004.png").read_bytes()
+
+    preview_draft(at, "cocktail ring", "a large statement ring with a big coloured stone", photo)
+
+    metrics = {m.label: m.value for m in at.metric}
+    taken = int(metrics["Products taken"])
+    assert at.subheader[0].value == f"“Cocktail ring” would take {taken} of 60 products"
+    assert metrics["Nearest category"] and metrics["Margin"]
+    assert len(card_titles(at.tabs[0])) == min(taken, 24)
+    if taken:
+        taken_from = next(d.value for d in at.dataframe if "category now" in d.value.columns)
+        assert taken_from["products"].sum() == taken
+
+    at.button(key="merch-discard").click()
+    rerun(at)
+
+    assert [s.value for s in at.success] == ["Discarded the draft “cocktail ring”; nothing was saved."]
+    assert folder_state(app_catalog) == before
+    assert "cocktail ring" not in CategoryRegistry.load(app_catalog)
+    assert "cocktail ring" not in category_table(at)["category"].tolist()
+
+
+def test_preview_then_apply_saves_the_category(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    preview_draft(at, "Cocktail Ring", "a large statement ring with a big coloured stone")
+    taken = int(next(m.value for m in at.metric if m.label == "Products taken"))
+
+    at.button(key="merch-apply").click()
+    rerun(at)
+
+    assert "cocktail ring" in CategoryRegistry.load(app_catalog)
+    table = category_table(at).set_index("category")
+    assert table.loc["cocktail ring", "products"] == taken
+    assert table["products"].sum() == 60, "every product is in one category or unknown"
+
+
+def test_a_bad_draft_is_explained(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    preview_draft(at, "unknown", "anything")
+    assert "reserved" in at.error[0].value
+    assert not at.metric
+
+
+def test_low_confidence_products_show_their_top_labels(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    unsure_tab = at.tabs[2]
+    assert len(card_titles(unsure_tab)) == 24
+    reasons = [m.value for m in unsure_tab.markdown if 'class="card-reason"' in m.value]
+    assert len(reasons) == 24 and all("%" in r for r in reasons)
