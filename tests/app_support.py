@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from assistant.catalog import Catalog
@@ -59,6 +61,13 @@ def card_titles(at) -> list[str]:
     """Titles of the product cards on the page (or in one block of it, e.g. a tab), in order."""
     matches = (re.search(r'<div class="card-title">(.*?)</div>', m.value) for m in at.markdown)
     return [html.unescape(m.group(1)) for m in matches if m]
+
+
+def camera_photo(png_path: Path, marker: bytes = b"") -> bytes:
+    """A JPEG like a camera's, optionally carrying a unique marker so that any copy of it on disk can be found."""
+    out = io.BytesIO()
+    Image.open(png_path).convert("RGB").save(out, format="JPEG", comment=marker)
+    return out.getvalue()
 
 
 @pytest.fixture(scope="module")

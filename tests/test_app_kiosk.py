@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import tempfile
 import time
 import uuid
 
 import pytest
-from PIL import Image
 
-from app_support import app_catalog, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+from app_support import app_catalog, camera_photo, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
 from assistant.catalog import Catalog
 from assistant.kiosk import ENV_IDLE_SECONDS
 from assistant.models import TEST_MODEL_SPEC
 from assistant.search import SearchEngine
 
 KIOSK = "pages/kiosk.py"
-
-
-def camera_photo(png_path, marker: bytes) -> bytes:
-    """A JPEG like a camera's, carrying a unique marker so that any copy of it on disk can be found."""
-    out = io.BytesIO()
-    Image.open(png_path).convert("RGB").save(out, format="JPEG", comment=marker)
-    return out.getvalue()
 
 
 def snapshot(*folders) -> dict[str, str]:

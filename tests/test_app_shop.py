@@ -1,0 +1,88 @@
+"""Shop page: text, Chinese, photo and hybrid search return the engine's cards; filters; unreadable photos."""
+
+from __future__ import annotations
+
+import pytest
+
+from app_support import app_catalog, camera_photo, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+from assistant.catalog import Catalog, Filters
+from assistant.categories import translate_query
+from assistant.models import TEST_MODEL_SPEC
+from assistant.search import SearchEngine
+
+RESULTS = 24
+
+
+@pytest.fixture
+def engine(app_catalog, tiny_embedder) -> SearchEngine:
+    return SearchEngine(Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False), tiny_embedder, translate=translate_query)
+
+
+def search(at, text: str):
+    at.text_input(key="shop-query").input(text)
+    return rerun(at)
+
+
+def test_text_search_returns_the_engines_cards_with_photos_and_prices(monkeypatch, app_catalog, engine):
+    at = run_app(monkeypatch, app_catalog)
+    assert at.subheader[0].value == "From the collection" and len(card_titles(at)) == RESULTS
+
+    search(at, "vintage rose gold ring")
+
+    expected = engine.search("vintage rose gold ring", k=RESULTS)
+    assert card_titles(at) == [h.product.title for h in expected]
+    assert at.subheader[0].value == f"{RESULTS} pieces found"
+    assert len(at.image) == RESULTS
+    first_card = next(m.value for m in at.markdown if 'class="card-title"' in m.value)
+    assert 'class="card-price">$' in first_card and f"match {expected[0].score:.2f}" in first_card
+
+
+def test_chinese_query_is_translated_before_search(monkeypatch, app_catalog, engine):
+    at = run_app(monkeypatch, app_catalog)
+    search(at, "珍珠耳环")
+    assert "Searching for “pearl earring”" in [c.value for c in at.caption]
+    assert card_titles(at) == [h.product.title for h in engine.search("pearl earring", k=RESULTS)]
+
+
+def test_filters_narrow_the_results(monkeypatch, app_catalog, engine):
+    at = run_app(monkeypatch, app_catalog)
+    at.multiselect(key="shop-category").set_value(["ring"])
+    at.multiselect(key="shop-metal").set_value(["silver", "platinum"])
+    at.slider(key="shop-price").set_value((100, 2000))
+    search(at, "classic ring")
+
+    filters = Filters(category=["ring"], metal=["silver", "platinum"], min_price=100, max_price=2000)
+    expected = engine.search("classic ring", filters=filters, k=RESULTS)
+    assert 0 < len(expected) < RESULTS
+    assert card_titles(at) == [h.product.title for h in expected]
+    assert all(h.product.category == "ring" and h.product.metal in ("silver", "platinum") for h in expected)
+
+
+def test_photo_and_words_together_make_a_hybrid_search(monkeypatch, app_catalog, engine, synthetic_source):
+    photo = (synthetic_source.parent / "images" / "SYN-00012.png").read_bytes()
+    at = run_app(monkeypatch, app_catalog)
+    at.file_uploader(key="shop-photo").set_value(("mine.png", photo, "image/png"))
+    rerun(at)
+    assert card_titles(at) == [h.product.title for h in engine.search(image=photo, k=RESULTS)]
+
+    search(at, "pearl")
+    at.slider(key="shop-text-weight").set_value(0.3)
+    rerun(at)
+    assert card_titles(at) == [h.product.title for h in engine.search("pearl", photo, k=RESULTS, text_weight=0.3)]
+
+
+def test_camera_photo_is_searched_too(monkeypatch, app_catalog, engine, synthetic_source):
+    photo = camera_photo(synthetic_source.parent / "images" / "SYN-00003.png")
+    at = run_app(monkeypatch, app_catalog)
+    at.toggle(key="shop-camera-on").set_value(True)
+    rerun(at)
+    at.camera_input(key="shop-camera").set_value(("shot.jpg", photo, "image/jpeg"))
+    rerun(at)
+    assert card_titles(at) == [h.product.title for h in engine.search(image=photo, k=RESULTS)]
+
+
+def test_an_unreadable_photo_is_explained(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog)
+    at.file_uploader(key="shop-photo").set_value(("broken.png", b"not a picture", "image/png"))
+    rerun(at)
+    assert at.error and "cannot be read" in at.error[0].value
