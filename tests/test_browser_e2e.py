@@ -1,0 +1,153 @@
+"""End to end in a real browser: the Streamlit server on a free localhost port, driven by Debian's headless Chromium.
+
+Skipped when /usr/bin/chromium or /usr/bin/chromedriver is missing (``./run.sh test`` installs them).
+Screenshots go to a temporary folder whose path the test prints.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from app_support import REPO, build_catalog
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+)
+KIOSK_IDLE_SECONDS = 4
+WAIT = 60
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_health(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"streamlit did not answer on {url} within {WAIT} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, tiny_embedder, synthetic_source):
+    """``streamlit run app.py`` on a free port over a 60-product synthetic catalog with the tiny model."""
+    folder = tmp_path_factory.mktemp("e2e")
+    catalog = build_catalog(folder / "catalog", tiny_embedder, synthetic_source)
+    port = free_port()
+    env = dict(os.environ, ASSISTANT_CATALOG=str(catalog), ASSISTANT_MODEL="tiny-test",
+               ASSISTANT_KIOSK_IDLE_SECONDS=str(KIOSK_IDLE_SECONDS))
+    log = folder / "server.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, "--window-size=1400,1100"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("screenshots")
+    print(f"\nscreenshots in {folder}")
+    return folder
+
+
+def wait_until(browser, condition, what: str, timeout: float = WAIT):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(lambda d: condition(d), message=f"waiting for {what}")
+
+
+def card_titles(browser) -> list[str]:
+    """Card titles in page order, read in one go (Streamlit replaces elements while it reruns)."""
+    return browser.execute_script("return [...document.querySelectorAll('.card-title')].map(e => e.textContent)")
+
+
+def loaded_card_images(browser) -> int:
+    """How many card photos the browser has actually decoded."""
+    return browser.execute_script(
+        "return [...document.querySelectorAll('div[class*=\"st-key-card-\"] img')]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length"
+    )
+
+
+def idle(browser) -> bool:
+    """Streamlit has finished running the script (no 'running' indicator)."""
+    from selenium.webdriver.common.by import By
+
+    return not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
+
+
+def test_search_in_a_real_browser(app_url, browser, screenshots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(app_url)
+    box = wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR, 'input[aria-label="What are you looking for?"]'), "the search box")
+    wait_until(browser, lambda d: len(card_titles(d)) == 24, "the collection cards")
+    collection = card_titles(browser)
+
+    box.send_keys("pearl necklace", Keys.ENTER)
+    wait_until(browser, lambda d: "24 pieces found" in d.page_source and card_titles(d) != collection and idle(d), "search results")
+    wait_until(browser, lambda d: loaded_card_images(d) == 24, "24 decoded result photos")
+    results = card_titles(browser)
+    assert len(results) == 24 and results != collection
+
+    shot = screenshots / "shop-search.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
