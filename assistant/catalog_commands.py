@@ -111,7 +111,10 @@ def print_hits(hits: list[Hit], as_json: bool) -> None:
 
 
 def make_search_engine(catalog: Catalog, embedder: Embedder) -> SearchEngine:
-    return SearchEngine(catalog, embedder)
+    """Search that reads Chinese queries through the catalog's category and attribute vocabularies, as the app does."""
+    from .categories import CategoryRegistry, QueryTranslator
+
+    return SearchEngine(catalog, embedder, translate=QueryTranslator.from_vocabularies(CategoryRegistry.load(catalog.root)))
 
 
 def cmd_search(args: argparse.Namespace) -> int:

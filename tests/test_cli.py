@@ -78,3 +78,9 @@ def test_model_mismatch_from_the_shell_names_the_fix(catalog):
     result = run_cli("--catalog", str(catalog.root), "--model", "ViT-B-32:laion2b_s34b_b79k", "search", "ring")
     assert result.returncode == 2
     assert "reindex" in result.stderr or "not available" in result.stderr
+
+
+def test_chinese_query_from_the_shell_searches_its_english_terms(catalog):
+    chinese = json.loads(run_cli("--catalog", str(catalog.root), "search", "玫瑰金 珍珠 耳环", "--json").stdout)
+    english = json.loads(run_cli("--catalog", str(catalog.root), "search", "rose gold pearl earring", "--json").stdout)
+    assert [h["sku"] for h in chinese] == [h["sku"] for h in english]
