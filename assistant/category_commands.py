@@ -11,9 +11,12 @@ from .atomic import atomic_write_json
 from .catalog import Catalog
 from .catalog_commands import open_existing_catalog, print_table
 from .categories import CatalogCategories, CategoryRegistry, RegistryError, preview_draft
-from .categories.catalog_labels import CATEGORY
-from .categories.evaluation import METHODS, CategoryEvaluation, EvalError, EvalSettings, read_labels
+from .categories.catalog_labels import CATEGORY, HEAD_NAME
+from .categories.registry import CATEGORIES_DIR
+from .categories.evaluation import METHODS, CategoryEvaluation, EvalSettings
+from .categories.labelled import LabelledSetError, read_labels
 from .categories.fewshot import MamlConfig
+from .categories.training import catalog_training_set, image_training_set, train_catalog_head
 from .cli import UserError
 from .embedder import Embedder
 
@@ -88,7 +91,7 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
     try:
         evaluation = CategoryEvaluation(embedder, read_labels(Path(args.labels), Path(args.images)), settings=settings, progress=stage_progress())
         report = evaluation.run()
-    except (EvalError, ValueError) as exc:
+    except (LabelledSetError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +102,11 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- categories ...
+def method_of(args: argparse.Namespace) -> str:
+    """Which few-shot method the catalog uses, without loading a model: MAML once a head was trained."""
+    return "MAML head (train categories)" if (args.settings.catalog_dir / CATEGORIES_DIR / HEAD_NAME).exists() else "prototype blend"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     registry = CategoryRegistry.load(args.settings.catalog_dir)
     counts = None
@@ -114,6 +122,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = [[c.name, c.parent or "", ", ".join(c.synonyms[:3]), "、".join(c.zh), len(c.examples), *([counts.get(c.name, 0)] if counts else [])]
             for c in registry]
     print_table(rows, ["category", "parent", "synonyms", "chinese", "photos", *(["products"] if counts else [])])
+    print(f"\nexample photos are learned by the {method_of(args)}")
     if counts:
         print(f"\nunknown (below probability {registry.unknown_below}): {counts['unknown']}")
     return 0
@@ -191,6 +200,33 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_categories(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if bool(args.images) != bool(args.labels):
+        raise UserError("give both --images and --labels, or neither to train on the catalog's own product categories")
+    catalog, embedder = catalog_and_embedder(args)
+    owner = CatalogCategories(catalog, embedder)
+    if args.forget:
+        owner.remove_head()
+        print(f"removed the few-shot head; categories use the {owner.method.replace('_', ' ')}")
+        return 0
+    config = MamlConfig(shots=args.shots, meta_steps=args.meta_steps, inner_steps=args.inner_steps, first_order=args.first_order, seed=args.seed)
+    progress = stage_progress()
+    try:
+        if args.images:
+            data = image_training_set(embedder, Path(args.labels), Path(args.images), lambda d, t: progress("embedding photos", d, t))
+        else:
+            data = catalog_training_set(catalog)
+        summary = train_catalog_head(owner, data, config, lambda d, t: progress("meta-training", d, t))
+    except LabelledSetError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"meta-trained on {summary['items_seen']} items of {len(summary['categories'])} categories "
+          f"({', '.join(summary['categories'])}) from {summary['source']}; final loss {summary['final_loss']}")
+    print(f"categories now use {owner.method}; {owner.counts()['unknown']} product(s) are unknown")
+    return 0
+
+
 def register(commands, evals, trains) -> None:
     p = evals.add_parser("categories", help="zero-shot and few-shot category accuracy on a labelled image set")
     p.add_argument("--images", required=True, help="folder the paths in the labels CSV are relative to")
@@ -206,6 +242,17 @@ def register(commands, evals, trains) -> None:
     p.add_argument("--first-order", action="store_true", help="first-order MAML (no gradients through the inner loop)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_eval_categories)
+
+    p = trains.add_parser("categories", help="meta-train the catalog's few-shot (MAML) head for its categories")
+    p.add_argument("--images", help="folder of labelled photos (with --labels); default: the catalog's own product categories")
+    p.add_argument("--labels", help="CSV with path,label[,split]; rows whose split is test are not trained on")
+    p.add_argument("--shots", type=int, default=5, help="K photos per category in meta-training episodes")
+    p.add_argument("--meta-steps", type=int, default=300)
+    p.add_argument("--inner-steps", type=int, default=5)
+    p.add_argument("--first-order", action="store_true", help="first-order MAML")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--forget", action="store_true", help="remove the head: go back to the prototype blend")
+    p.set_defaults(handler=cmd_train_categories)
 
     group = commands.add_parser("categories", help="the catalog's categories: list, add (with preview), remove, classify")
     sub = group.add_subparsers(dest="categories_command", required=True, metavar="ACTION")

@@ -21,8 +21,9 @@ from ..catalog import Catalog, Product
 from ..embedder import Embedder, ImageSource
 from ..images import read_image_bytes
 from .attributes import AttributeVocabulary, load_attributes
-from .classifier import Classification, Classifier, Decisions, Hierarchy, LabelSet, clip_logit_scale
-from .prototypes import PrototypeBuilder, VectorCache, category_prompts, fingerprint
+from .classifier import Classification, Classifier, Decisions, LabelSet
+from .fewshot import Maml
+from .prototypes import PrototypeBuilder, VectorCache
 from .registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry
 from .translate import QueryTranslator
 
@@ -30,6 +31,23 @@ log = logging.getLogger(__name__)
 
 CATEGORY = "category"
 LABELS_NAME = "labels.npz"
+HEAD_NAME = "fewshot_head.pt"
+
+
+def head_path(catalog: Catalog):
+    return catalog.root / CATEGORIES_DIR / HEAD_NAME
+
+
+def load_head(catalog: Catalog) -> Maml | None:
+    """The catalog's meta-trained few-shot head (``train categories``), if one exists for its model."""
+    path = head_path(catalog)
+    if not path.exists():
+        return None
+    try:
+        return Maml.load(path, catalog.model_spec)
+    except (ValueError, KeyError, RuntimeError, OSError) as exc:
+        log.warning("not using the few-shot head %s: %s; categories use the prototype blend", path, exc)
+        return None
 
 
 @dataclass
@@ -38,9 +56,10 @@ class SimilarityTable:
 
     ids: np.ndarray  # [N] int64 product ids
     keys: list[str]
-    fingerprints: list[str]  # what each column was computed from
+    fingerprints: list[str]  # digest of the prototype each column was computed from
     matrix: np.ndarray  # [N, C] float32
     generation: int  # catalog generation the rows belong to
+    query: str  # digest of the query transform the rows were computed with
 
     def column(self, key: str) -> np.ndarray:
         return self.matrix[:, self.keys.index(key)]
@@ -72,8 +91,9 @@ class CatalogCategories:
         self.registry = registry or CategoryRegistry.load(catalog.root)
         self.attributes = attributes or load_attributes()
         self.builder = PrototypeBuilder(embedder, VectorCache.for_catalog(catalog.root, catalog.model_spec))
-        self.logit_scale = clip_logit_scale(embedder)
+        self.head = load_head(catalog)
         self._tables: dict[str, SimilarityTable] = {}
+        self._labels: dict[str, LabelSet] = {}
         self._vectors: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, ids, vectors)
         self._load_tables()
 
@@ -86,19 +106,31 @@ class CatalogCategories:
         return self.catalog.root / CATEGORIES_DIR / LABELS_NAME
 
     # ---------------------------------------------------------------- prototypes
-    def _label_fingerprints(self, kind: str) -> list[str]:
-        if kind == CATEGORY:
-            return [fingerprint(category_prompts(c), c.examples, self.builder.prior_strength) for c in self.registry]
-        attribute = self.attributes[kind]
-        return [fingerprint(attribute.prompt_texts(v)) for v in attribute.values]
+    @property
+    def method(self) -> str:
+        """How categories with photos are learned: "maml" once a head is meta-trained, else "prototype_blend"."""
+        return "maml" if self.head is not None else "prototype_blend"
 
     def label_set(self, kind: str = CATEGORY) -> LabelSet:
         if kind == CATEGORY:
-            return self.builder.category_labels(self.registry)
+            return self.builder.category_labels(self.registry, self.head)
         return self.builder.attribute_labels(self.attributes[kind])
 
-    def classifier(self, kind: str = CATEGORY, labels: LabelSet | None = None) -> Classifier:
-        return Classifier(labels or self.label_set(kind), self.logit_scale, self.registry.unknown_below)
+    def install_head(self, maml: Maml, trained_on: dict) -> RefreshReport:
+        """Save a meta-trained head with the catalog; categories switch to MAML and are re-classified."""
+        maml.save(head_path(self.catalog), self.catalog.model_spec, trained_on)
+        maml.trained_on = trained_on
+        self.head = maml
+        return self.refresh()
+
+    def remove_head(self) -> RefreshReport:
+        """Go back to the prototype blend."""
+        head_path(self.catalog).unlink(missing_ok=True)
+        self.head = None
+        return self.refresh()
+
+    def classifier(self, kind: str = CATEGORY) -> Classifier:
+        return Classifier(self.label_set(kind), self.registry.unknown_below)
 
     def classify(self, vectors: np.ndarray, top_k: int = 3, kind: str = CATEGORY) -> list[Classification]:
         """Top labels with probabilities for unit vectors (e.g. an uploaded photo); "unknown" below threshold."""
@@ -121,39 +153,37 @@ class CatalogCategories:
         report = RefreshReport()
         generation = self.catalog.generation
         for kind in self.kinds:
+            labels = self._labels[kind] = self.label_set(kind)
             table = self._tables.get(kind)
-            fingerprints = self._label_fingerprints(kind)
-            keys = self.registry.names if kind == CATEGORY else [v.name for v in self.attributes[kind].values]
-            if table is not None and table.generation == generation and table.fingerprints == fingerprints and table.keys == keys:
+            fingerprints, query = labels.column_fingerprints(), labels.query_fingerprint()
+            rows_fresh = table is not None and table.generation == generation and table.query == query
+            if rows_fresh and table.keys == labels.keys and table.fingerprints == fingerprints:
                 continue
-            labels = self.label_set(kind)
             ids, vectors = self.product_vectors()
-            if table is None or table.generation != generation or not np.array_equal(table.ids, ids):
+            if not rows_fresh or not np.array_equal(table.ids, ids):
                 report.rows_recomputed = True
                 matrix = labels.similarities(vectors) if len(ids) else np.zeros((0, len(labels)), np.float32)
-                report.columns_recomputed[kind] = list(keys)
+                report.columns_recomputed[kind] = list(labels.keys)
             else:
-                matrix, changed = self._update_columns(table, keys, fingerprints, labels, vectors)
-                report.columns_recomputed[kind] = changed
-            self._tables[kind] = SimilarityTable(ids, keys, fingerprints, matrix, generation)
-        if report.rows_recomputed or report.columns_recomputed:
+                matrix, report.columns_recomputed[kind] = self._update_columns(table, labels, fingerprints, vectors)
+            self._tables[kind] = SimilarityTable(ids, list(labels.keys), fingerprints, matrix, generation, query)
+        if report.columns_recomputed:
             self.builder.cache.save()
             self._save_tables()
         return report
 
     @staticmethod
-    def _update_columns(table: SimilarityTable, keys, fingerprints, labels: LabelSet, vectors) -> tuple[np.ndarray, list[str]]:
+    def _update_columns(table: SimilarityTable, labels: LabelSet, fingerprints: list[str], vectors: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """Keep columns whose prototype is unchanged; compute only the new or changed ones."""
-        old = dict(zip(zip(table.keys, table.fingerprints), range(len(table.keys))))
-        matrix = np.empty((len(table.ids), len(keys)), dtype=np.float32)
-        changed = []
-        for j, (key, print_) in enumerate(zip(keys, fingerprints)):
-            if (key, print_) in old:
-                matrix[:, j] = table.matrix[:, old[(key, print_)]]
-            else:
-                matrix[:, j] = vectors @ labels.vectors[j] if len(vectors) else 0.0
-                changed.append(key)
-        return matrix, changed
+        old = {(key, print_): j for j, (key, print_) in enumerate(zip(table.keys, table.fingerprints))}
+        matrix = np.empty((len(table.ids), len(labels)), dtype=np.float32)
+        changed = [j for j, key in enumerate(labels.keys) if (key, fingerprints[j]) not in old]
+        for j, key in enumerate(labels.keys):
+            if (key, fingerprints[j]) in old:
+                matrix[:, j] = table.matrix[:, old[(key, fingerprints[j])]]
+        if changed and len(vectors):
+            matrix[:, changed] = labels.prepare(vectors) @ labels.vectors[changed].T
+        return matrix, [labels.keys[j] for j in changed]
 
     def table(self, kind: str = CATEGORY) -> SimilarityTable:
         self.refresh()
@@ -161,11 +191,7 @@ class CatalogCategories:
 
     def decisions(self, kind: str = CATEGORY) -> tuple[SimilarityTable, Decisions]:
         table = self.table(kind)
-        return table, self._table_classifier(table, kind).decide(table.matrix)
-
-    def _table_classifier(self, table: SimilarityTable, kind: str) -> Classifier:
-        parents = self.registry.parents() if kind == CATEGORY else None
-        return Classifier(Hierarchy(table.keys, parents), self.logit_scale, self.registry.unknown_below)
+        return table, Classifier(self._labels[kind], self.registry.unknown_below).decide(table.matrix)
 
     def product_labels(self, kind: str = CATEGORY) -> dict[int, str]:
         """Product id -> label ("unknown" below the threshold), for every product of the catalog."""
@@ -187,7 +213,7 @@ class CatalogCategories:
         products = [p for p in self.catalog.get(product_ids) if p.id in row]
         if not products:
             return []
-        classifications = self._table_classifier(table, kind).explain(table.matrix[[row[p.id] for p in products]], top_k)
+        classifications = Classifier(self._labels[kind], self.registry.unknown_below).explain(table.matrix[[row[p.id] for p in products]], top_k)
         return [ProductLabel(p, c) for p, c in zip(products, classifications)]
 
     def low_confidence(self, limit: int = 50, kind: str = CATEGORY) -> list[ProductLabel]:
@@ -243,6 +269,7 @@ class CatalogCategories:
             arrays[f"{kind}.fingerprints"] = np.array(table.fingerprints, dtype=str)
             arrays[f"{kind}.matrix"] = table.matrix
             arrays[f"{kind}.generation"] = np.array(table.generation)
+            arrays[f"{kind}.query"] = np.array(table.query)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         self.labels_path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,6 +290,7 @@ class CatalogCategories:
                             fingerprints=data[f"{kind}.fingerprints"].tolist(),
                             matrix=data[f"{kind}.matrix"],
                             generation=int(data[f"{kind}.generation"]),
+                            query=str(data[f"{kind}.query"]),
                         )
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring unreadable %s (%s): labels will be recomputed", self.labels_path, exc)

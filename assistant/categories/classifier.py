@@ -8,13 +8,14 @@ Probabilities are CLIP's: softmax over ``logit_scale * cosine``, with the model'
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
-from ..embedder import Embedder
+from ..embedder import Embedder, normalize
 from .registry import UNKNOWN
 
 MAX_LOGIT_SCALE = 100.0
@@ -33,16 +34,43 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class LabelSet:
-    """Named prototypes (unit rows) in a FAISS inner-product index, with optional parent links."""
+    """Named prototypes (unit rows) in a FAISS inner-product index, with parent links and their scoring.
 
-    def __init__(self, keys: Sequence[str], vectors: np.ndarray, parents: dict[str, str | None] | None = None):
+    A vector's logit for label j is ``logit_scale * cos(q, prototype_j) + bias_j``, where ``q`` is the
+    vector itself, or ``normalize(vector * query_gain)`` when a meta-trained head supplies a gain.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[str],
+        vectors: np.ndarray,
+        parents: dict[str, str | None] | None = None,
+        logit_scale: float = MAX_LOGIT_SCALE,
+        bias: np.ndarray | None = None,
+        query_gain: np.ndarray | None = None,
+    ):
         self.keys = list(keys)
         self.vectors = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
         if len(self.keys) != len(self.vectors) or len(set(self.keys)) != len(self.keys):
             raise ValueError("a label set needs one vector per distinct key")
         self.parents = {k: (parents or {}).get(k) for k in self.keys}
+        self.logit_scale = float(logit_scale)
+        self.bias = np.zeros(len(self.keys), np.float32) if bias is None else np.asarray(bias, np.float32)
+        self.query_gain = None if query_gain is None else np.asarray(query_gain, np.float32)
         self.index = faiss.IndexFlatIP(self.vectors.shape[1])
         self.index.add(self.vectors)
+
+    def column_fingerprints(self) -> list[str]:
+        """One digest per prototype: a column of cosines is stale exactly when its prototype changed."""
+        return [hashlib.sha256(v.tobytes()).hexdigest()[:24] for v in self.vectors]
+
+    def query_fingerprint(self) -> str:
+        """Digest of the query transform: when it changes, every stored cosine is stale."""
+        return "identity" if self.query_gain is None else hashlib.sha256(self.query_gain.tobytes()).hexdigest()[:24]
+
+    def prepare(self, vectors: np.ndarray) -> np.ndarray:
+        queries = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+        return queries if self.query_gain is None else normalize(queries * self.query_gain)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -55,30 +83,20 @@ class LabelSet:
         return self.keys.index(key)
 
     def similarities(self, vectors: np.ndarray) -> np.ndarray:
-        """Cosine of every vector to every prototype, [n, len(self)] in key order (one FAISS search)."""
-        queries = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+        """Cosine of every (prepared) vector to every prototype, [n, len(self)] in key order (one FAISS search)."""
+        queries = self.prepare(vectors)
         out = np.zeros((len(queries), len(self)), dtype=np.float32)
         if len(self) and len(queries):
             scores, positions = self.index.search(queries, len(self))
             np.put_along_axis(out, positions, scores, axis=1)
         return out
 
-    def nearest(self, vector: np.ndarray, k: int = 1) -> list[tuple[str, float]]:
+    def nearest(self, prototype: np.ndarray, k: int = 1) -> list[tuple[str, float]]:
+        """The labels whose prototypes are closest to another prototype (same space, no query transform)."""
         if not len(self):
             return []
-        scores, positions = self.index.search(np.atleast_2d(vector).astype(np.float32), min(k, len(self)))
+        scores, positions = self.index.search(np.atleast_2d(prototype).astype(np.float32), min(k, len(self)))
         return [(self.keys[p], float(s)) for p, s in zip(positions[0], scores[0])]
-
-    def with_label(self, key: str, vector: np.ndarray, parent: str | None = None) -> "LabelSet":
-        """A copy with ``key`` added (or its prototype replaced)."""
-        keys, vectors, parents = list(self.keys), self.vectors.copy(), dict(self.parents)
-        if key in parents:
-            vectors[keys.index(key)] = vector
-        else:
-            keys.append(key)
-            vectors = np.concatenate([vectors, np.atleast_2d(vector).astype(np.float32)])
-        parents[key] = parent
-        return LabelSet(keys, vectors, parents)
 
     @property
     def hierarchy(self) -> "Hierarchy":
@@ -134,16 +152,14 @@ class Decisions:
 
 
 class Classifier:
-    """Softmax over scaled cosines to a label set, with the hierarchy and the unknown threshold."""
+    """Softmax over a label set's logits, with its hierarchy and the unknown threshold."""
 
-    def __init__(self, labels: LabelSet | Hierarchy, logit_scale: float, unknown_below: float):
-        """``labels`` is a LabelSet to classify vectors, or just a Hierarchy to decide from similarities."""
+    def __init__(self, labels: LabelSet, unknown_below: float):
         if not 0.0 <= unknown_below <= 1.0:
             raise ValueError(f"the unknown threshold is a probability in [0, 1], got {unknown_below}")
-        self.labels = labels if isinstance(labels, LabelSet) else None
-        self.hierarchy = labels.hierarchy if isinstance(labels, LabelSet) else labels
-        self.keys = self.hierarchy.keys
-        self.logit_scale = float(logit_scale)
+        self.labels = labels
+        self.keys = labels.keys
+        self.hierarchy = labels.hierarchy
         self.unknown_below = float(unknown_below)
 
     def decide(self, similarities: np.ndarray) -> Decisions:
@@ -152,7 +168,7 @@ class Classifier:
         n = len(similarities)
         if not len(self.keys):
             return Decisions(np.zeros((n, 0), np.float32), np.full(n, -1), np.zeros(n, np.float32))
-        probabilities = softmax(self.logit_scale * similarities)
+        probabilities = softmax(self.labels.logit_scale * similarities + self.labels.bias)
         rolled = probabilities @ self.hierarchy.ancestry
         eligible = rolled >= self.unknown_below
         preference = np.where(eligible, 2.0 * self.hierarchy.depth + rolled, -1.0)
@@ -179,6 +195,4 @@ class Classifier:
 
     def classify(self, vectors: np.ndarray, top_k: int = 3) -> list[Classification]:
         """Top labels with probabilities for each unit vector; "unknown" below the threshold."""
-        if self.labels is None:
-            raise ValueError("this classifier has no prototypes; build it from a LabelSet to classify vectors")
         return self.explain(self.labels.similarities(vectors), top_k)

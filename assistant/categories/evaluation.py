@@ -12,41 +12,24 @@ name only and by K photos. Without a split column, each class is split in two ha
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from ..embedder import Embedder
-from ..images import ImageError, read_image_bytes, sha256_bytes
 from .classifier import clip_logit_scale
 from .episodes import EpisodeSampler
-from .fewshot import EpisodeTensors, Maml, MamlConfig
+from .fewshot import EpisodeTensors, Maml, MamlConfig, meta_train_head
+from .labelled import LabelledImage, LabelledSetError, assign_splits, deduplicate, resolve_categories
 from .prototypes import PrototypeBuilder, blend_prototype, category_prompts
-from .registry import Category, CategoryRegistry, normalize_name
+from .registry import CategoryRegistry, normalize_name
 
 METHODS = ("zero_shot", "prototype_blend", "maml")
-#: The few-shot method the product uses for categories with example photos (see README, "Categories").
-DEFAULT_FEWSHOT_METHOD = "prototype_blend"
-TRAIN_SPLITS = {"train", "training"}
-TEST_SPLITS = {"test", "testing", "val", "valid", "validation", "eval"}
+#: The few-shot method the product uses once a head is meta-trained (it won the evaluation; README "Categories").
+DEFAULT_FEWSHOT_METHOD = "maml"
 Z95 = 1.959964
-
-
-class EvalError(ValueError):
-    """The labels file or image folder cannot be evaluated; the message names the file and row."""
-
-
-@dataclass
-class LabelledImage:
-    row: int
-    path: Path
-    label: str
-    split: str  # "train" or "test"
-    sha256: str = ""
 
 
 @dataclass
@@ -58,90 +41,6 @@ class EvalSettings:
     holdout: Sequence[str] = ()
     maml: MamlConfig = field(default_factory=MamlConfig)
     seed: int = 0
-
-
-# ---------------------------------------------------------------------- data
-def read_labels(labels_csv: Path, images_dir: Path) -> list[LabelledImage]:
-    """Rows of ``path,label[,split]``; every problem names its row. Paths are relative to ``images_dir``."""
-    labels_csv, images_dir = Path(labels_csv), Path(images_dir)
-    if not images_dir.is_dir():
-        raise EvalError(f"image folder {images_dir} does not exist")
-    try:
-        with open(labels_csv, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            columns = {c.strip().lower(): c for c in reader.fieldnames or []}
-            missing = {"path", "label"} - set(columns)
-            if missing:
-                raise EvalError(f"{labels_csv}: missing column(s) {', '.join(sorted(missing))}; need path,label[,split]")
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise EvalError(f"cannot read {labels_csv}: {exc}") from exc
-    items, split_given = [], "split" in columns
-    for number, row in enumerate(rows, start=2):
-        rel, label = (row.get(columns["path"]) or "").strip(), (row.get(columns["label"]) or "").strip()
-        if not rel or not label:
-            raise EvalError(f"{labels_csv}, row {number}: empty {'path' if not rel else 'label'}")
-        split = (row.get(columns["split"]) or "").strip().lower() if split_given else ""
-        if split and split not in TRAIN_SPLITS | TEST_SPLITS:
-            raise EvalError(f"{labels_csv}, row {number}: split {split!r} is neither train nor test")
-        path = images_dir / rel
-        if not path.is_file():
-            raise EvalError(f"{labels_csv}, row {number}: image {path} does not exist")
-        items.append(LabelledImage(number, path, label, "train" if split in TRAIN_SPLITS else "test" if split else ""))
-    if not items:
-        raise EvalError(f"{labels_csv} has no rows")
-    return items
-
-
-@dataclass
-class DedupReport:
-    images: int
-    kept: int
-    duplicates_removed: int
-    conflicting_labels_removed: int
-
-
-def deduplicate(items: list[LabelledImage]) -> tuple[list[LabelledImage], DedupReport]:
-    """One image per content hash; a hash seen with two labels is dropped; test copies win over train ones."""
-    groups: dict[str, list[LabelledImage]] = {}
-    for item in items:
-        try:
-            item.sha256 = sha256_bytes(read_image_bytes(item.path))
-        except ImageError as exc:
-            raise EvalError(f"row {item.row}: {exc}") from exc
-        groups.setdefault(item.sha256, []).append(item)
-    kept, conflicting = [], 0
-    for group in groups.values():
-        if len({normalize_name(i.label) for i in group}) > 1:
-            conflicting += len(group)
-            continue
-        kept.append(min(group, key=lambda i: (i.split != "test", i.row)))
-    kept.sort(key=lambda i: i.row)
-    dropped = len(items) - len(kept) - conflicting
-    return kept, DedupReport(len(items), len(kept), dropped, conflicting)
-
-
-def assign_splits(items: list[LabelledImage]) -> None:
-    """Items without a split alternate train/test within their label, in content-hash order."""
-    by_label: dict[str, list[LabelledImage]] = {}
-    for item in items:
-        if not item.split:
-            by_label.setdefault(normalize_name(item.label), []).append(item)
-    for group in by_label.values():
-        for n, item in enumerate(sorted(group, key=lambda i: i.sha256)):
-            item.split = "train" if n % 2 == 0 else "test"
-
-
-def resolve_categories(labels: Sequence[str], registry: CategoryRegistry) -> tuple[list[Category], dict[str, str]]:
-    """The category of each distinct label (a name-only category when the registry has none)."""
-    label_map: dict[str, str] = {}
-    categories: dict[str, Category] = {}
-    for label in sorted(set(labels)):
-        name = registry.match_label(label)
-        category = registry.get(name) if name else Category(name=label).validated()
-        label_map[label] = category.name
-        categories.setdefault(category.name, category)
-    return [categories[n] for n in sorted(categories)], label_map
 
 
 # ---------------------------------------------------------------------- metrics
@@ -207,7 +106,7 @@ class CategoryEvaluation:
         for name in names:
             category = self.registry.match_label(name) or normalize_name(name)
             if category not in self.class_names:
-                raise EvalError(f"held-out category {name!r} is not among the dataset's categories ({', '.join(self.class_names)})")
+                raise LabelledSetError(f"held-out category {name!r} is not among the dataset's categories ({', '.join(self.class_names)})")
             wanted.append(self.class_names.index(category))
         return wanted
 
@@ -243,24 +142,21 @@ class CategoryEvaluation:
         counts = np.bincount(self.item_classes[self.is_test], minlength=len(self.class_names))
         classes = [c for c in range(len(self.class_names)) if counts[c] > shots]
         if len(classes) < 2:
-            raise EvalError(f"{shots}-shot episodes need two categories with more than {shots} test images each")
+            raise LabelledSetError(f"{shots}-shot episodes need two categories with more than {shots} test images each")
         queries = int(min(self.settings.queries, min(counts[c] for c in classes) - shots))
         return classes, min(self.settings.ways, len(classes)), queries
 
     def _meta_train(self, shots: int, classes: list[int], stage: str) -> tuple[Maml, dict]:
         """MAML meta-trained on training-split images of ``classes`` only."""
         train = np.flatnonzero(~self.is_test & np.isin(self.item_classes, classes))
-        counts = np.bincount(self.item_classes[train], minlength=len(self.class_names))
-        usable = [c for c in classes if counts[c] >= shots + 2]
-        if len(usable) < 2:
-            raise EvalError(f"meta-training needs two categories with at least {shots + 2} training images each")
-        queries = int(min(self.settings.maml.queries, min(counts[c] for c in usable) - shots))
-        config = MamlConfig(**{**asdict(self.settings.maml), "shots": shots, "queries": queries, "ways": min(self.settings.maml.ways, len(usable))})
-        maml = Maml(self.embedder.dim, self.logit_scale, config)
         # Meta-training sees only these rows: held-out or test images cannot enter an episode.
         pool_classes = np.full(len(self.items), -1)
         pool_classes[train] = self.item_classes[train]
-        trained = maml.meta_train(self.vectors, pool_classes, self.class_text, usable, progress=self._reporter(stage))
+        config = replace(self.settings.maml, shots=shots)
+        try:
+            maml, trained = meta_train_head(self.vectors, pool_classes, self.class_text, self.logit_scale, config, self._reporter(stage))
+        except ValueError as exc:
+            raise LabelledSetError(f"{stage}: {exc}") from exc
         seen = {
             "classes": sorted(self.class_names[c] for c in trained.classes_seen),
             "items": len(trained.items_seen),
@@ -331,12 +227,12 @@ class CategoryEvaluation:
         for shots in self.settings.shots:
             classes, ways, queries = self._test_pool(shots)
             if not set(held) <= set(classes):
-                raise EvalError(f"held-out categories need more than {shots} test images each")
+                raise LabelledSetError(f"held-out categories need more than {shots} test images each")
             maml, seen = self._meta_train(shots, known, f"meta-training MAML without {', '.join(names)}")
             leaked = sorted(set(seen["classes"]) & set(names))
             test_classes = np.where(self.is_test, self.item_classes, -1)
             if len(held) > ways:
-                raise EvalError(f"hold out at most {ways} categories: every {ways}-way test episode includes all of them")
+                raise LabelledSetError(f"hold out at most {ways} categories: every {ways}-way test episode includes all of them")
             sampler = EpisodeSampler(test_classes, classes, ways, shots, queries, seed=self.settings.seed + 100 + shots, always_include=held)
             out["few_shot"][str(shots)] = {
                 "methods": self._episode_accuracies(sampler, maml, focus=held),

@@ -11,9 +11,11 @@ gradients flow through it unless ``first_order`` is set.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from ..atomic import atomic_write_bytes
 from .episodes import Episode, EpisodeSampler
 from .prototypes import PRIOR_STRENGTH
 
@@ -87,6 +90,7 @@ class Maml:
     def __init__(self, dim: int, logit_scale: float, config: MamlConfig | None = None):
         self.config = config or MamlConfig()
         self.head = FewShotHead(dim, logit_scale, self.config.inner_lr_times_scale / logit_scale, PRIOR_STRENGTH)
+        self.trained_on: dict = {}
 
     def params(self) -> dict[str, torch.Tensor]:
         return dict(self.head.named_parameters())
@@ -105,7 +109,8 @@ class Maml:
         weights = initial_weights(text, support, labels, params["log_prior_strength"].exp())
         fast = {"weights": weights, "bias": text.new_zeros(text.shape[0])}
         lr = params["log_inner_lr"].exp()
-        for _ in range(self.config.inner_steps if steps is None else steps):
+        steps = (self.config.inner_steps if steps is None else steps) if len(support) else 0  # no photos: nothing to fit
+        for _ in range(steps):
             grads = grad(self._loss)(fast, params, features, labels)
             if self.config.first_order:
                 grads = {k: g.detach() for k, g in grads.items()}
@@ -134,6 +139,46 @@ class Maml:
             logits = logits_fn(batch.text, batch.support, batch.support_labels, batch.query)
         return logits.argmax(-1).numpy()
 
+    @property
+    def logit_scale(self) -> float:
+        return float(self.head.log_scale.detach().exp())
+
+    @property
+    def feature_gain(self) -> np.ndarray:
+        """The meta-learned per-dimension gain applied (then re-normalised) to every vector to classify."""
+        return self.head.features.weight.detach().numpy().copy()
+
+    def class_prototypes(self, text: np.ndarray, support: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Adapt to C classes (text prototypes [C, d], support photos [S, d] with class labels [S]): returns
+        unit prototypes in the head's space and per-class biases, so that
+        ``logits = logit_scale * normalize(x * feature_gain) @ prototypes.T + bias`` -- cosines a FAISS index can hold."""
+        params = {k: v.detach() for k, v in self.params().items()}
+        text_t = torch.as_tensor(np.asarray(text, np.float32))
+        support_t = torch.as_tensor(np.asarray(support, np.float32).reshape(-1, text_t.shape[1]))
+        fast = self.adapt(params, text_t, support_t, torch.as_tensor(np.asarray(labels), dtype=torch.long))
+        with torch.no_grad():
+            prototypes = functional_call(self.head.classes, _subtree(params, "classes."), (fast["weights"],))
+        return prototypes.numpy(), fast["bias"].detach().numpy()
+
+    def save(self, path: Path, model_spec: str, trained_on: dict) -> None:
+        """Store the meta-trained head (atomically) for the catalog of ``model_spec``."""
+        buffer = io.BytesIO()
+        torch.save({"model_spec": model_spec, "dim": int(self.head.features.weight.shape[0]), "config": asdict(self.config),
+                    "state": self.head.state_dict(), "trained_on": trained_on}, buffer)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(Path(path), buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path, model_spec: str) -> "Maml":
+        """A saved head; refused (ValueError) when it was trained for another model's vectors."""
+        data = torch.load(path, weights_only=True)
+        if data["model_spec"] != model_spec:
+            raise ValueError(f"{path} was meta-trained on {data['model_spec']!r} vectors, not {model_spec!r}; train it again")
+        maml = cls(data["dim"], 1.0, MamlConfig(**data["config"]))
+        maml.head.load_state_dict(data["state"])
+        maml.trained_on = data["trained_on"]
+        return maml
+
     def meta_train(
         self,
         vectors: np.ndarray,
@@ -144,8 +189,7 @@ class Maml:
     ) -> "MetaTrainReport":
         """Meta-train on episodes drawn only from ``classes`` (indices into ``class_text``)."""
         cfg = self.config
-        ways = min(cfg.ways, len(classes))
-        sampler = EpisodeSampler(item_classes, classes, ways, cfg.shots, cfg.queries, seed=cfg.seed)
+        sampler = EpisodeSampler(item_classes, classes, min(cfg.ways, len(classes)), cfg.shots, cfg.queries, seed=cfg.seed)
         optimizer = torch.optim.AdamW(self.head.parameters(), lr=cfg.meta_lr, weight_decay=cfg.weight_decay)
         batched_loss = vmap(self._episode_loss, in_dims=(None, 0, 0, 0, 0, 0))
         report = MetaTrainReport()
@@ -162,6 +206,28 @@ class Maml:
             if progress:
                 progress(step + 1, cfg.meta_steps)
         return report
+
+
+def meta_train_head(
+    vectors: np.ndarray,
+    item_classes: np.ndarray,
+    class_text: np.ndarray,
+    logit_scale: float,
+    config: MamlConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Maml, "MetaTrainReport"]:
+    """Meta-train a head on the items whose class is >= 0 (class c's text prototype is ``class_text[c]``).
+
+    Classes need K + 2 items (K shots, queries); episode ways and queries shrink to what the data allows.
+    """
+    item_classes = np.asarray(item_classes)
+    counts = np.bincount(item_classes[item_classes >= 0], minlength=len(class_text))
+    usable = [c for c in range(len(class_text)) if counts[c] >= config.shots + 2]
+    if len(usable) < 2:
+        raise ValueError(f"meta-training needs two categories with at least {config.shots + 2} labelled images each")
+    queries = int(min(config.queries, min(counts[c] for c in usable) - config.shots))
+    maml = Maml(class_text.shape[1], logit_scale, replace(config, queries=queries, ways=min(config.ways, len(usable))))
+    return maml, maml.meta_train(vectors, item_classes, class_text, usable, progress=progress)
 
 
 @dataclass

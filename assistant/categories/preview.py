@@ -17,8 +17,8 @@ import numpy as np
 from ..catalog import Catalog, Product
 from ..embedder import Embedder, ImageSource
 from .catalog_labels import CATEGORY, CatalogCategories, RefreshReport
-from .classifier import Classifier, Hierarchy
-from .registry import UNKNOWN, Category, RegistryError
+from .classifier import Classifier
+from .registry import UNKNOWN, Category, CategoryRegistry, RegistryError
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Preview:
     prototype: np.ndarray
     taken: list[TakenProduct]
     taken_from: dict[str, int]  # previous label -> how many products the draft takes from it
-    nearest_category: str | None  # most similar existing category prototype
+    nearest_category: str | None  # the existing category whose prototype is most similar to the draft's
     nearest_similarity: float | None  # cosine between the two prototypes
     margin: float | None  # median, over taken products, of (cosine to draft - cosine to nearest category)
     is_update: bool
@@ -92,35 +92,26 @@ def preview_draft(
     """Preview a new category, or a change to an existing one of the same name, on ``owner``'s catalog."""
     registry = owner.registry
     draft = Category(name=name, description=description, synonyms=list(synonyms), zh=list(zh), parent=parent).validated()
-    if draft.parent and draft.parent not in registry:
-        raise RegistryError(f"category {draft.name!r}: parent {draft.parent!r} is not a category")
     is_update = draft.name in registry
     if is_update:
         draft.examples = registry.get(draft.name).examples
+    others = [c for c in registry if c.name != draft.name]
+    drafted = CategoryRegistry([*others, draft], registry.root, registry.unknown_below)  # raises on a bad parent
     photo_vectors = owner.builder.photo_vectors(list(photos or []))
-    prototype = owner.builder.category_prototype(registry, draft, photo_vectors)
+    labels = owner.builder.category_labels(drafted, owner.head, {draft.name: photo_vectors})
 
     table, before = owner.decisions(CATEGORY)
     ids, vectors = owner.product_vectors()
-    keys = list(table.keys)
-    draft_column = vectors @ prototype if len(vectors) else np.zeros(0, np.float32)
-    if is_update:
-        matrix = table.matrix.copy()
-        matrix[:, keys.index(draft.name)] = draft_column
-    else:
-        keys.append(draft.name)
-        matrix = np.column_stack([table.matrix, draft_column]).astype(np.float32)
-    parents = {**registry.parents(), draft.name: draft.parent}
-    after = Classifier(Hierarchy(keys, parents), owner.logit_scale, registry.unknown_below).decide(matrix)
-
-    position = keys.index(draft.name)
+    matrix = labels.similarities(vectors) if len(ids) else np.zeros((0, len(labels)), np.float32)
+    after = Classifier(labels, registry.unknown_below).decide(matrix)
+    position = labels.position(draft.name)
+    prototype = labels.vectors[position]
     taken_rows = np.flatnonzero(after.label_index == position)
     previous = [table.keys[c] if c >= 0 else UNKNOWN for c in before.label_index[taken_rows]]
-    existing = owner.label_set(CATEGORY)
-    nearest = [(k, s) for k, s in existing.nearest(prototype, 2) if k != draft.name][:1]
+    nearest = [(k, s) for k, s in labels.nearest(prototype, 2) if k != draft.name][:1]
     margin = None
     if len(taken_rows) and nearest:
-        nearest_column = matrix[taken_rows, keys.index(nearest[0][0])]
+        nearest_column = matrix[taken_rows, labels.position(nearest[0][0])]
         margin = float(np.median(matrix[taken_rows, position] - nearest_column))
     products = {p.id: p for p in owner.catalog.get(ids[taken_rows].tolist())}
     taken = [

@@ -14,6 +14,7 @@ import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,8 +22,11 @@ from ..atomic import atomic_write_bytes
 from ..embedder import Embedder, ImageSource, blend, normalize
 from ..images import ImageError
 from .attributes import Attribute
-from .classifier import LabelSet
+from .classifier import LabelSet, clip_logit_scale
 from .registry import CATEGORIES_DIR, Category, CategoryRegistry
+
+if TYPE_CHECKING:
+    from .fewshot import Maml
 
 PROMPT_TEMPLATES = (
     "a product photo of a {}.",
@@ -114,6 +118,7 @@ class PrototypeBuilder:
         self.embedder = embedder
         self.cache = cache or VectorCache(embedder.spec.name)
         self.prior_strength = prior_strength
+        self.logit_scale = clip_logit_scale(embedder)
 
     def text_prototype(self, prompts: Sequence[str]) -> np.ndarray:
         key = "text:" + fingerprint(list(prompts))
@@ -143,19 +148,28 @@ class PrototypeBuilder:
                 rows[name] = vector
         return np.stack([rows[n] for n in category.examples]) if category.examples else np.zeros((0, self.embedder.dim), np.float32)
 
-    def category_prototype(
-        self, registry: CategoryRegistry, category: Category, extra_photo_vectors: np.ndarray | None = None
-    ) -> np.ndarray:
-        """The category's text prototype blended with its example photos (and any draft photos)."""
-        photos = self.example_vectors(registry, category)
-        if extra_photo_vectors is not None and len(extra_photo_vectors):
-            photos = np.concatenate([photos, extra_photo_vectors])
-        return blend_prototype(self.text_prototype(category_prompts(category)), photos, self.prior_strength)
-
-    def category_labels(self, registry: CategoryRegistry) -> LabelSet:
-        vectors = [self.category_prototype(registry, c) for c in registry]
-        return LabelSet(registry.names, np.stack(vectors) if vectors else np.zeros((0, self.embedder.dim), np.float32), registry.parents())
+    def category_labels(
+        self, registry: CategoryRegistry, head: "Maml | None" = None, draft_photos: dict[str, np.ndarray] | None = None
+    ) -> LabelSet:
+        """Prototypes of every category: text prior and example photos (plus a draft's unsaved photos),
+        combined by the prototype blend, or by a meta-trained MAML head adapted to all of them at once."""
+        categories = list(registry)
+        if not categories:
+            return LabelSet([], np.zeros((0, self.embedder.dim), np.float32), logit_scale=self.logit_scale)
+        text = np.stack([self.text_prototype(category_prompts(c)) for c in categories])
+        photos = [self.example_vectors(registry, c) for c in categories]
+        for n, category in enumerate(categories):
+            extra = (draft_photos or {}).get(category.name)
+            if extra is not None and len(extra):
+                photos[n] = np.concatenate([photos[n], extra])
+        if head is None:
+            vectors = np.stack([blend_prototype(t, p, self.prior_strength) for t, p in zip(text, photos)])
+            return LabelSet(registry.names, vectors, registry.parents(), self.logit_scale)
+        support = np.concatenate(photos)
+        labels = np.concatenate([np.full(len(p), n) for n, p in enumerate(photos)]).astype(int)
+        prototypes, bias = head.class_prototypes(text, support, labels)
+        return LabelSet(registry.names, prototypes, registry.parents(), head.logit_scale, bias, head.feature_gain)
 
     def attribute_labels(self, attribute: Attribute) -> LabelSet:
         vectors = np.stack([self.text_prototype(attribute.prompt_texts(v)) for v in attribute.values])
-        return LabelSet([v.name for v in attribute.values], vectors)
+        return LabelSet([v.name for v in attribute.values], vectors, logit_scale=self.logit_scale)
