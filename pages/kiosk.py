@@ -100,7 +100,7 @@ words = typed.strip() or " ".join(w for w in (metal, category) if w)
 filters = Filters(category=category, metal=metal)
 if photo is not None or words:
     hits = shop.search.search(text=words or None, image=photo.getvalue() if photo is not None else None, filters=filters, k=RESULTS)
-    cards = [Card(h.product, h.score) for h in hits]
+    cards = [Card(h.product) for h in hits]  # no similarity scores on the shop floor
     st.markdown("### Pieces for you" if cards else "### Nothing matches those choices yet. Try fewer.")
 else:
     cards = [Card(p) for p in catalog.products(limit=RESULTS)]

@@ -126,6 +126,14 @@ def loaded_card_images(browser) -> int:
     )
 
 
+def screenshot(browser, path: Path) -> None:
+    """Save the top of the page (Streamlit scrolls its main container, not the window)."""
+    browser.execute_script("document.querySelectorAll('[data-testid=\"stMain\"], section.main').forEach(e => e.scrollTo(0, 0))")
+    time.sleep(0.3)
+    browser.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000
+
+
 def idle(browser) -> bool:
     """Streamlit has finished running the script (no 'running' indicator)."""
     from selenium.webdriver.common.by import By
@@ -148,6 +156,48 @@ def test_search_in_a_real_browser(app_url, browser, screenshots):
     results = card_titles(browser)
     assert len(results) == 24 and results != collection
 
-    shot = screenshots / "shop-search.png"
-    browser.save_screenshot(str(shot))
-    assert shot.stat().st_size > 10_000
+    screenshot(browser, screenshots / "shop-search.png")
+
+
+CLICK_BY_TEXT = """
+const [label, nth] = arguments;
+const buttons = [...document.querySelectorAll('button')].filter(b => b.innerText.trim().split('\\n').pop().trim() === label && !b.disabled);
+if (buttons.length <= nth) return false;
+buttons[nth].scrollIntoView({block: 'center'});
+buttons[nth].click();
+return true;
+"""
+
+
+def click_button(browser, label: str, nth: int = 0) -> None:
+    """Click the nth enabled button labelled ``label`` (after any icon), found and clicked in one step."""
+    wait_until(browser, lambda d: d.execute_script(CLICK_BY_TEXT, label, nth), f"a {label!r} button")
+
+
+def shortlisted_skus(browser) -> list[str]:
+    return browser.execute_script("return [...document.querySelectorAll('.shortlist-sku')].map(e => e.textContent)")
+
+
+def test_kiosk_shortlist_then_idle_reset_in_a_real_browser(app_url, browser, screenshots):
+    browser.get(f"{app_url}/kiosk")
+    wait_until(browser, lambda d: len(card_titles(d)) == 12 and loaded_card_images(d) == 12, "the kiosk's tiles")
+    assert not browser.execute_script(
+        "const s = document.querySelector('[data-testid=\"stSidebar\"]'); return s && s.offsetParent !== null"
+    ), "the kiosk hides the navigation"
+
+    click_button(browser, "Necklace")  # a tap instead of typing
+    wait_until(browser, lambda d: "Pieces for you" in d.page_source and idle(d), "necklace results")
+    click_button(browser, "Shortlist")
+    wait_until(browser, lambda d: len(shortlisted_skus(d)) == 1, "the shortlist panel")
+    wait_until(browser, idle, "the page to settle")
+    heights = browser.execute_script(
+        "return [...document.querySelectorAll('div[class*=\"st-key-card-\"] .stButton button')]"
+        ".filter(b => b.offsetParent !== null).map(b => b.getBoundingClientRect().height)"
+    )
+    assert len(heights) == 12 and min(heights) >= 56, f"touch targets: {heights}"
+    screenshot(browser, screenshots / "kiosk-shortlist.png")
+
+    started = time.monotonic()  # nobody touches the screen: the page's timer starts the visit over
+    wait_until(browser, lambda d: not shortlisted_skus(d) and "From our collection" in d.page_source, "the idle reset",
+               timeout=KIOSK_IDLE_SECONDS + 20)
+    assert time.monotonic() - started >= KIOSK_IDLE_SECONDS - 1
