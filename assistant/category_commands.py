@@ -47,7 +47,8 @@ def stage_progress():
 
 
 # ---------------------------------------------------------------------- eval categories
-def print_eval_report(report: dict, out=sys.stdout) -> None:
+def print_eval_report(report: dict, out=None) -> None:
+    out = out or sys.stdout
     data = report["dataset"]
     print(f"model {report['model']}: {data['kept']} of {data['images']} images after dedup "
           f"({data['duplicates_removed']} duplicates, {data['conflicting_labels_removed']} with conflicting labels removed, "
@@ -121,7 +122,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     rows = [[c.name, c.parent or "", ", ".join(c.synonyms[:3]), "、".join(c.zh), len(c.examples), *([counts.get(c.name, 0)] if counts else [])]
             for c in registry]
-    print_table(rows, ["category", "parent", "synonyms", "chinese", "photos", *(["products"] if counts else [])])
+    print_table(rows, ["category", "parent", "synonyms", "chinese", "photos", *(["products"] if counts else [])], out=sys.stdout)
     print(f"\nexample photos are learned by the {method_of(args)}")
     if counts:
         print(f"\nunknown (below probability {registry.unknown_below}): {counts['unknown']}")
@@ -147,7 +148,7 @@ def cmd_add(args: argparse.Namespace) -> int:
               f"median margin over the taken products: {margin}")
     if summary["products"]:
         print_table([[p["sku"], p["title"][:48], f"{p['probability']:.3f}", p["previous"]] for p in summary["products"]],
-                    ["sku", "title", "probability", "was"])
+                    ["sku", "title", "probability", "was"], out=sys.stdout)
     if args.dry_run:
         preview.discard()
         print("\ndry run: nothing saved")
@@ -190,13 +191,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
         json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
-    print_table([[k, n] for k, n in counts.items() if n], [args.kind, "products"])
+    print_table([[k, n] for k, n in counts.items() if n], [args.kind, "products"], out=sys.stdout)
     print(f"\n{title}:")
     print_table(
         [[pl.product.sku, pl.product.title[:40], pl.classification.label, f"{pl.classification.probability:.3f}",
           ", ".join(f"{k} {p:.2f}" for k, p in pl.classification.top)] for pl in labelled],
-        ["sku", "title", args.kind, "probability", "top"],
-    )
+        ["sku", "title", args.kind, "probability", "top"], out=sys.stdout)
     return 0
 
 

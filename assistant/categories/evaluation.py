@@ -21,10 +21,10 @@ import numpy as np
 from ..embedder import Embedder
 from .classifier import clip_logit_scale
 from .episodes import EpisodeSampler
-from .fewshot import EpisodeTensors, Maml, MamlConfig, meta_train_head
+from .fewshot import EpisodeTensors, Maml, MamlConfig, MetaTrainReport, meta_train_head
 from .labelled import LabelledImage, LabelledSetError, assign_splits, deduplicate, resolve_categories
 from .prototypes import PrototypeBuilder, blend_prototype, category_prompts
-from .registry import CategoryRegistry, normalize_name
+from .registry import CategoryRegistry
 
 METHODS = ("zero_shot", "prototype_blend", "maml")
 #: The few-shot method the product uses once a head is meta-trained (it won the evaluation; README "Categories").
@@ -97,15 +97,19 @@ class CategoryEvaluation:
         builder = PrototypeBuilder(embedder)
         self.class_text = np.stack([builder.text_prototype(category_prompts(c)) for c in self.categories])
         self.logit_scale = clip_logit_scale(embedder)
+        #: stage -> what each meta-training run saw (classes and items), for audits of the held-out mode.
+        self.meta_trained: dict[str, MetaTrainReport] = {}
 
     def _reporter(self, stage: str):
         return (lambda done, total: self.progress(stage, done, total)) if self.progress else None
 
     def _class_indices(self, names: Sequence[str]) -> list[int]:
+        """Dataset categories by name or synonym, any case, singular or plural."""
+        dataset = CategoryRegistry(self.categories)
         wanted = []
         for name in names:
-            category = self.registry.match_label(name) or normalize_name(name)
-            if category not in self.class_names:
+            category = dataset.match_label(name)
+            if category is None:
                 raise LabelledSetError(f"held-out category {name!r} is not among the dataset's categories ({', '.join(self.class_names)})")
             wanted.append(self.class_names.index(category))
         return wanted
@@ -157,6 +161,7 @@ class CategoryEvaluation:
             maml, trained = meta_train_head(self.vectors, pool_classes, self.class_text, self.logit_scale, config, self._reporter(stage))
         except ValueError as exc:
             raise LabelledSetError(f"{stage}: {exc}") from exc
+        self.meta_trained[stage] = trained
         seen = {
             "classes": sorted(self.class_names[c] for c in trained.classes_seen),
             "items": len(trained.items_seen),
@@ -228,7 +233,7 @@ class CategoryEvaluation:
             classes, ways, queries = self._test_pool(shots)
             if not set(held) <= set(classes):
                 raise LabelledSetError(f"held-out categories need more than {shots} test images each")
-            maml, seen = self._meta_train(shots, known, f"meta-training MAML without {', '.join(names)}")
+            maml, seen = self._meta_train(shots, known, f"meta-training MAML without {', '.join(names)}, {shots}-shot")
             leaked = sorted(set(seen["classes"]) & set(names))
             test_classes = np.where(self.is_test, self.item_classes, -1)
             if len(held) > ways:
