@@ -1,0 +1,225 @@
+"""Images/s of our embedding and ingest paths against a bare open_clip loop on the same photos and model.
+
+The baseline is what one writes first: in the main process, per batch, open each JPEG, preprocess it,
+stack, ``encode_image``. Ours decodes and preprocesses in a DataLoader worker while the model runs
+(``Embedder.embed_images``), and the full ``ingest_csv`` also validates, hashes, copies photos, embeds
+the product texts and writes SQLite and the index; its baseline therefore encodes the texts too.
+Goal: ``embed_images`` >= 0.9x the bare loop.
+
+    python -m bench.embed                                  # tiny-test model, 256 generated 800x800 JPEGs
+    python -m bench.embed --arch-random ViT-B-32           # a real-cost architecture with random weights
+    python -m bench.embed --images ../shared/data/jc5/dataset --n 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import torch
+from PIL import Image
+
+from assistant.catalog import DEFAULT_IMAGE_WEIGHT, Catalog
+from assistant.embedder import Embedder, configure_cpu_threads
+from assistant.images import IMAGE_SUFFIXES
+from assistant.ingest import ingest_csv
+from assistant.models import TEST_MODEL_SPEC, LoadedModel, ModelSpec
+from assistant.product_vectors import product_text
+from assistant.synthetic import draw_product, synthetic_rows
+
+from .report import format_table
+
+#: Pixel noise added to the drawn products so JPEG decoding costs what a real photo's does.
+PHOTO_NOISE_SIGMA = 10.0
+
+
+def write_photos(out_dir: Path, n: int, size: int, seed: int = 0) -> list[Path]:
+    """n JPEG 'photos' of drawn products, size x size with sensor-like noise (a blank drawing decodes too fast)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = synthetic_rows(n, seed)
+    rng = random.Random(seed)
+    noise = np.random.default_rng(seed)
+    paths = []
+    for row in rows:
+        drawing = np.asarray(draw_product(row["category"], row["metal"], row["stone"], rng, size), dtype=np.float32)
+        pixels = np.clip(drawing + noise.normal(0.0, PHOTO_NOISE_SIGMA, drawing.shape), 0, 255).astype(np.uint8)
+        path = out_dir / f"{row['sku']}.jpg"
+        Image.fromarray(pixels).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def find_photos(folder: Path, n: int) -> list[Path]:
+    """The first n image files under folder (sorted, recursive)."""
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:n]
+    if not paths:
+        raise SystemExit(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
+    return paths
+
+
+def random_weight_embedder(arch: str) -> Embedder:
+    """An open_clip architecture with random weights (no download), inside our Embedder, for real model cost."""
+    configure_cpu_threads()
+    torch.manual_seed(0)
+    model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None)
+    model.eval()
+    tokenizer = open_clip.get_tokenizer(arch)
+    return Embedder(LoadedModel(ModelSpec(arch=arch), model, preprocess, tokenizer, model.visual.output_dim))
+
+
+@torch.inference_mode()
+def bare_open_clip_loop(
+    embedder: Embedder, paths: Sequence[Path], batch_size: int, texts: Sequence[str] | None = None
+) -> np.ndarray:
+    """The baseline: decode, preprocess and encode one batch after another in this process.
+
+    With texts, each batch's texts are encoded too and blended with the photos as products are.
+    """
+    model, preprocess = embedder.model, embedder.preprocess
+    out = []
+    for start in range(0, len(paths), batch_size):
+        pixels = torch.stack([preprocess(Image.open(p).convert("RGB")) for p in paths[start : start + batch_size]])
+        vectors = torch.nn.functional.normalize(model.encode_image(pixels).float(), dim=-1)
+        if texts is not None:
+            tokens = embedder.tokenizer(list(texts[start : start + batch_size]))
+            text_vectors = torch.nn.functional.normalize(model.encode_text(tokens).float(), dim=-1)
+            mixed = DEFAULT_IMAGE_WEIGHT * vectors + (1 - DEFAULT_IMAGE_WEIGHT) * text_vectors
+            vectors = torch.nn.functional.normalize(mixed, dim=-1)
+        out.append(vectors.numpy())
+    return np.concatenate(out)
+
+
+def write_products_csv(path: Path, photos: Sequence[Path], images_dir: Path) -> list[str]:
+    """A catalog CSV with one synthetic product per photo; returns the product texts CLIP will read."""
+    rows = synthetic_rows(len(photos))
+    for row, photo in zip(rows, photos):
+        row["image"] = photo.relative_to(images_dir).as_posix()
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return [product_text(row) for row in rows]
+
+
+@dataclass
+class Timing:
+    name: str
+    batch_size: int
+    seconds: float
+    baseline: str | None = None  # name of the timing this one is compared with
+
+
+def timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.embed", description=__doc__.split("\n\n")[0])
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--model", default=TEST_MODEL_SPEC, help="model spec, as for the CLI (default: tiny-test)")
+    model.add_argument("--arch-random", metavar="ARCH", help="open_clip architecture with random weights, e.g. ViT-B-32")
+    parser.add_argument("--images", type=Path, help="folder of photos to use instead of generated ones")
+    parser.add_argument("--n", type=int, default=256, help="number of photos (default 256)")
+    parser.add_argument("--size", type=int, default=800, help="side of generated photos in pixels (default 800)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per model batch, both paths (default 32)")
+    parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: the engine's choice)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per path; the fastest counts (default 2)")
+    parser.add_argument("--quick", action="store_true", help="64 photos, one run each")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.repeats = min(args.n, 64), 1
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Run the benchmark, print its table; returns {'model', 'n', 'rows': [{name, images_per_s, ratio, ...}]}."""
+    args = parse_args(argv)
+    embedder = random_weight_embedder(args.arch_random) if args.arch_random else Embedder.from_spec(args.model)
+    with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
+        tmp = Path(tmp)
+        if args.images:
+            images_dir = args.images.resolve()
+            photos = find_photos(images_dir, args.n)
+        else:
+            images_dir = tmp / "photos"
+            photos = write_photos(images_dir, args.n, args.size)
+        texts = write_products_csv(tmp / "products.csv", photos, images_dir)
+        n = len(photos)
+        batch = args.batch_size
+
+        # One small warm-up per path: first calls allocate, and open the files into the page cache.
+        bare_open_clip_loop(embedder, photos[:batch], batch, texts[:batch])
+        embedder.embed_images(photos[:batch], batch_size=batch, num_workers=0)
+
+        ours = embedder.embed_images(photos, batch_size=batch, num_workers=args.num_workers).vectors
+        agreement = float(np.min(np.sum(ours * bare_open_clip_loop(embedder, photos, batch), axis=1)))
+
+        timings = []
+        for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits both sides
+            timings += [
+                Timing("open_clip loop: photos", batch, timed(lambda: bare_open_clip_loop(embedder, photos, batch))),
+                Timing(
+                    "Embedder.embed_images", batch,
+                    timed(lambda: embedder.embed_images(photos, batch_size=batch, num_workers=args.num_workers)),
+                    baseline="open_clip loop: photos",
+                ),
+                Timing(
+                    "open_clip loop: photos + texts", batch,
+                    timed(lambda: bare_open_clip_loop(embedder, photos, batch, texts)),
+                ),
+                Timing(
+                    "ingest_csv (end to end)", 32,
+                    timed(lambda: _ingest_fresh(embedder, tmp, images_dir)),
+                    baseline="open_clip loop: photos + texts",
+                ),
+            ]
+    rows = _summarise(timings, n)
+    model_name = f"{args.arch_random} (random weights)" if args.arch_random else embedder.spec.name
+    source = str(args.images) if args.images else f"generated {args.size}x{args.size} JPEG"
+    print(f"model {model_name}, {n} photos ({source}), torch threads {torch.get_num_threads()}, best of {args.repeats}")
+    print(format_table(
+        ["path", "batch", "images/s", "vs baseline"],
+        [[r["name"], r["batch_size"], f"{r['images_per_s']:.1f}", f"{r['ratio']:.2f}x" if r["baseline"] else "baseline"] for r in rows],
+    ))
+    print(f"embed_images vs open_clip loop: min cosine {agreement:.5f} (same model, same photos)")
+    return {"model": model_name, "n": n, "rows": rows, "agreement": agreement}
+
+
+def _ingest_fresh(embedder: Embedder, tmp: Path, images_dir: Path) -> None:
+    """ingest_csv into a new catalog folder (a re-ingest would embed nothing: unchanged rows are skipped)."""
+    root = Path(tempfile.mkdtemp(prefix="catalog-", dir=tmp))
+    catalog = Catalog.open(root, embedder.spec.name, embedder.dim)
+    try:
+        report = ingest_csv(catalog, embedder, tmp / "products.csv", images_dir)
+    finally:
+        catalog.close()
+    if report.rejected:
+        raise SystemExit(f"ingest rejected rows: {report.rejected[0]}")
+
+
+def _summarise(timings: list[Timing], n: int) -> list[dict]:
+    best: dict[str, Timing] = {}
+    for t in timings:
+        if t.name not in best or t.seconds < best[t.name].seconds:
+            best[t.name] = t
+    rows = []
+    for t in best.values():
+        rate = n / t.seconds
+        ratio = (best[t.baseline].seconds / t.seconds) if t.baseline else 1.0
+        rows.append({"name": t.name, "batch_size": t.batch_size, "seconds": t.seconds, "images_per_s": rate, "ratio": ratio, "baseline": t.baseline})
+    return rows
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
