@@ -163,3 +163,15 @@ def test_category_cli(catalog, capsys, synthetic_source):
     assert main([*args, "train", "categories", "--forget"]) == 0
     assert main([*args, "categories", "remove", "ear cuff"]) == 0
     assert main([*args, "categories", "remove", "ear cuff"]) == 2
+
+
+def test_category_benchmark_reports_ratios_against_the_full_recompute(capsys):
+    from bench import categories as bench_categories
+
+    result = bench_categories.main(["--n", "300", "--repeats", "1"])
+    rows = {row["name"]: row for row in result["rows"]}
+    assert rows["full recompute (baseline)"]["ratio"] == 1.0
+    assert all(row["seconds"] > 0 and row["n"] == 300 for row in rows.values())
+    assert {"add category, warm (app)", "add category, cold (CLI)", "preview a draft, warm", "of which: embed its prompts",
+            "add category, warm, MAML head"} <= set(rows)
+    assert "vs full recompute" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -95,6 +96,7 @@ class CatalogCategories:
         self._tables: dict[str, SimilarityTable] = {}
         self._labels: dict[str, LabelSet] = {}
         self._vectors: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, ids, vectors)
+        self._lock = threading.RLock()  # the app shares one instance between sessions' threads
         self._load_tables()
 
     @property
@@ -150,6 +152,10 @@ class CatalogCategories:
 
     def refresh(self) -> RefreshReport:
         """Bring every vocabulary's table up to date with the catalog and the registry; saves what changed."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> RefreshReport:
         report = RefreshReport()
         generation = self.catalog.generation
         for kind in self.kinds:
@@ -186,12 +192,14 @@ class CatalogCategories:
         return matrix, [labels.keys[j] for j in changed]
 
     def table(self, kind: str = CATEGORY) -> SimilarityTable:
-        self.refresh()
-        return self._tables[kind]
+        with self._lock:
+            self._refresh()
+            return self._tables[kind]
 
     def decisions(self, kind: str = CATEGORY) -> tuple[SimilarityTable, Decisions]:
-        table = self.table(kind)
-        return table, Classifier(self._labels[kind], self.registry.unknown_below).decide(table.matrix)
+        with self._lock:
+            table, labels = self.table(kind), self._labels[kind]
+        return table, Classifier(labels, self.registry.unknown_below).decide(table.matrix)
 
     def product_labels(self, kind: str = CATEGORY) -> dict[int, str]:
         """Product id -> label ("unknown" below the threshold), for every product of the catalog."""
@@ -208,12 +216,13 @@ class CatalogCategories:
 
     def explain(self, product_ids: Sequence[int], kind: str = CATEGORY, top_k: int = 3) -> list[ProductLabel]:
         """Classifications of the given products, from the stored table."""
-        table = self.table(kind)
+        with self._lock:
+            table, labels = self.table(kind), self._labels[kind]
         row = {int(i): n for n, i in enumerate(table.ids)}
         products = [p for p in self.catalog.get(product_ids) if p.id in row]
         if not products:
             return []
-        classifications = Classifier(self._labels[kind], self.registry.unknown_below).explain(table.matrix[[row[p.id] for p in products]], top_k)
+        classifications = Classifier(labels, self.registry.unknown_below).explain(table.matrix[[row[p.id] for p in products]], top_k)
         return [ProductLabel(p, c) for p, c in zip(products, classifications)]
 
     def low_confidence(self, limit: int = 50, kind: str = CATEGORY) -> list[ProductLabel]:
@@ -224,41 +233,50 @@ class CatalogCategories:
 
     # ---------------------------------------------------------------- edits
     def _store_photos(self, photos: Sequence[ImageSource] | None) -> list[str]:
-        """Store example photos with the catalog; returns their file names (content hashes)."""
+        """Embed example photos (failing before anything is stored), then keep them with the catalog.
+        Returns their file names (content hashes); their vectors go straight into the prototype cache."""
+        photos = list(photos or [])
+        vectors = self.builder.photo_vectors(photos)
         names = []
-        for n, photo in enumerate(photos or []):
+        for n, (photo, vector) in enumerate(zip(photos, vectors)):
             if isinstance(photo, bytes):
-                names.append(self.registry.store_example(photo, f"photo{n}.img"))
+                name = self.registry.store_example(photo, f"photo{n}.img")
             elif hasattr(photo, "save"):  # a PIL image
                 buffer = io.BytesIO()
                 photo.convert("RGB").save(buffer, format="PNG")
-                names.append(self.registry.store_example(buffer.getvalue(), f"photo{n}.png"))
+                name = self.registry.store_example(buffer.getvalue(), f"photo{n}.png")
             else:
-                names.append(self.registry.store_example(read_image_bytes(photo), str(photo)))
+                name = self.registry.store_example(read_image_bytes(photo), str(photo))
+            self.builder.cache.put("photo:" + name, vector)
+            names.append(name)
         return names
 
     def _commit(self) -> RefreshReport:
-        self.registry.save()
-        return self.refresh()
+        with self._lock:
+            self.registry.save()
+            return self._refresh()
 
     def add(self, category: Category, photos: Sequence[ImageSource] | None = None) -> RefreshReport:
         """Add a category (with optional example photos), save the registry and re-classify incrementally."""
-        self.builder.photo_vectors(list(photos or []))  # fail on a bad photo before anything is stored
-        category.examples = [*category.examples, *self._store_photos(photos)]
-        self.registry.add(category)
-        return self._commit()
+        with self._lock:
+            CategoryRegistry([*self.registry, category])  # refuse a duplicate or bad parent before storing photos
+            category.examples = [*category.examples, *self._store_photos(photos)]
+            self.registry.add(category)
+            return self._commit()
 
     def update(self, name: str, photos: Sequence[ImageSource] | None = None, **changes) -> RefreshReport:
         """Change a category; ``photos`` are added to its examples."""
-        if photos:
-            self.builder.photo_vectors(list(photos))
-            changes["examples"] = [*changes.get("examples", self.registry.get(name).examples), *self._store_photos(photos)]
-        self.registry.update(name, **changes)
-        return self._commit()
+        with self._lock:
+            if photos:
+                examples = changes.get("examples", self.registry.get(name).examples)
+                changes["examples"] = [*examples, *self._store_photos(photos)]
+            self.registry.update(name, **changes)
+            return self._commit()
 
     def remove(self, name: str) -> RefreshReport:
-        self.registry.remove(name)
-        return self._commit()
+        with self._lock:
+            self.registry.remove(name)
+            return self._commit()
 
     # ---------------------------------------------------------------- state files
     def _save_tables(self) -> None:
