@@ -65,7 +65,7 @@ class CentroidRanker:
 class LogisticRegressionRanker:
     features: torch.Tensor
     l2: float = 1e-2
-    iterations: int = 60
+    iterations: int = 40
     name: str = "logreg"
 
     def scores(self, batch: TaskBatch) -> torch.Tensor:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
+from .baselines import popularity_counts
+from .checkpoint import PersonalizerCheckpoint
+from .events import EventLog, EventLogError, load_events, sessions_from_events
 from .head import HeadConfig, RankingHead
 from .items import AttributeVocab, ItemTable
 from .maml import MetaTrainConfig, meta_train
+from .shoppers import SIMULATED_CLICKS, SIMULATED_SKIPS, simulated_clicks
+from .simulator import ShopperSimulator
 from .tasks import Sessions
 
 
@@ -49,3 +55,49 @@ def train_normally(
     head = new_head(features, vocab, seed=meta.seed, hidden=hidden, inner_steps=0, meta_sgd=False)
     meta_train(head, items, features, sessions, meta, progress)
     return head.eval()
+
+
+def train_for_catalog(
+    catalog,
+    shoppers: int = 2000,
+    log_path: str | Path | None = None,
+    meta: MetaTrainConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **head_options,
+) -> tuple[PersonalizerCheckpoint, EventLog | None]:
+    """Meta-train a head on a catalog's products, from an event log's users or else simulated shoppers.
+
+    Popularity learnt from a real log is kept in the checkpoint to steer real rankings; simulated
+    shoppers' popularity is made up, so a simulator-trained checkpoint carries none.
+    """
+    meta = meta or MetaTrainConfig()
+    items = ItemTable.from_catalog(catalog)
+    log = None
+    if log_path is not None:
+        log = load_events(log_path, dict(zip(items.skus, items.ids.tolist())), set(items.ids.tolist()))
+        sessions = sessions_from_events(log, items).with_at_least(2)
+        if len(sessions) == 0:
+            raise EventLogError(f"event log {log_path} has no user with 2 or more clicks on catalog products to learn from")
+        source = f"{len(sessions)} users of event log {Path(log_path).name}"
+    else:
+        sessions = ShopperSimulator(items, meta.seed).sessions("train", shoppers, simulated_clicks(items, SIMULATED_CLICKS), SIMULATED_SKIPS)
+        source = f"{len(sessions)} simulated shoppers (synthetic)"
+    counts = popularity_counts(sessions, len(items))
+    vocab = AttributeVocab.from_items(items)
+    head, losses = train_maml(items, items.features(vocab, counts), vocab, sessions, meta, progress, **head_options)
+    checkpoint = PersonalizerCheckpoint(
+        model_spec=catalog.model_spec,
+        head=head,
+        vocab=vocab,
+        popularity={sku: float(c) for sku, c in zip(items.skus, counts) if c} if log is not None else {},
+        trained_on={
+            "shoppers_source": source,
+            "catalog": str(catalog.root),
+            "catalog_generation": catalog.generation,
+            "products": len(items),
+            "synthetic_shoppers": log is None,
+            "meta": meta.to_dict(),
+            "final_meta_loss": round(float(sum(losses[-20:]) / len(losses[-20:])), 4),
+        },
+    )
+    return checkpoint, log
