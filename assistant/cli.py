@@ -17,6 +17,7 @@ from .settings import ENV_CATALOG, ENV_MODEL, ENV_MODEL_CACHE, Settings
 COMMAND_MODULES = [
     "assistant.catalog_commands",
     "assistant.category_commands",
+    "assistant.personalization_commands",
 ]
 
 
