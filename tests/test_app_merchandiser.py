@@ -7,7 +7,7 @@ import hashlib
 from app_support import app_catalog, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
 from assistant.categories import CategoryRegistry
 
-MERCHANDISER = "pages/merchandiser.py"
+MERCHANDISER = "app_pages/merchandiser.py"
 
 
 def folder_state(folder) -> dict[str, str]:
@@ -83,3 +83,16 @@ def test_low_confidence_products_show_their_top_labels(monkeypatch, app_catalog)
     assert len(card_titles(unsure_tab)) == 24
     reasons = [m.value for m in unsure_tab.markdown if 'class="card-reason"' in m.value]
     assert len(reasons) == 24 and all("%" in r for r in reasons)
+
+
+def test_a_broken_registry_file_is_explained(monkeypatch, app_catalog):
+    registry = app_catalog / "categories" / "registry.json"
+    registry.parent.mkdir(exist_ok=True)
+    registry.write_text('{"categories": [{"name": "ring", "colour": "gold"}]}')
+    at = run_app(monkeypatch, app_catalog)
+    at.text_input(key="shop-query").input("珍珠耳环")
+    rerun(at)
+    assert len(card_titles(at)) == 24, "the shop still searches (without translation)"
+    at.switch_page(MERCHANDISER)
+    rerun(at)
+    assert "cannot be read" in at.error[0].value and "colour" in at.error[0].value

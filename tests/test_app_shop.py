@@ -8,6 +8,7 @@ from app_support import app_catalog, camera_photo, card_titles, catalog_template
 from assistant.catalog import Catalog, Filters
 from assistant.categories import translate_query
 from assistant.models import TEST_MODEL_SPEC
+from assistant.personalization.serving import Personalizer
 from assistant.search import SearchEngine
 
 RESULTS = 24
@@ -86,3 +87,67 @@ def test_an_unreadable_photo_is_explained(monkeypatch, app_catalog):
     at.file_uploader(key="shop-photo").set_value(("broken.png", b"not a picture", "image/png"))
     rerun(at)
     assert at.error and "cannot be read" in at.error[0].value
+
+
+def card_ids(at) -> list[int]:
+    """Product ids of the cards in page order, from their Like buttons."""
+    return [int(b.key.removeprefix("like-")) for b in at.button if (b.key or "").startswith("like-")]
+
+
+def test_a_like_reorders_for_you_with_reasons_as_the_engine_does(monkeypatch, app_catalog, engine):
+    at = run_app(monkeypatch, app_catalog)
+    search(at, "classic necklace")
+    before = card_ids(at)
+    liked = before[6]
+
+    at.button(key=f"like-{liked}").click()
+    rerun(at)
+
+    after = card_ids(at)
+    assert after != before and liked in after
+    shopper = Personalizer.for_catalog(engine.catalog).session(engine.catalog)
+    shopper.like(liked)
+    query = engine.query_vector("classic necklace")
+    candidates = [h.product.id for h in engine.catalog.search_vector(query, k=48)]
+    expected = shopper.rank(candidates, query_vector=query, k=24)
+    assert after == [r.product_id for r in expected]
+    reasons = [m.value for m in at.markdown if 'class="card-reason"' in m.value]
+    assert reasons and any("like your pick" in r or "you liked" in r for r in reasons)
+    assert at.button(key=f"like-{liked}").label == "Liked"
+    assert "1 liked · 0 passed" in [m.value for m in at.sidebar.markdown]
+
+
+def test_pass_hides_a_piece_and_reset_forgets_the_shopper(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog)
+    search(at, "gold ring")
+    before = card_ids(at)
+
+    at.button(key=f"like-{before[3]}").click()
+    rerun(at)
+    at.button(key=f"pass-{before[0]}").click()
+    rerun(at)
+    assert before[0] not in card_ids(at) and at.session_state["shopper"].skips == [before[0]]
+
+    at.button(key="shop-reset").click()
+    rerun(at)
+    assert card_ids(at) == before
+    assert at.session_state["shopper"].likes == [] and at.session_state["shopper"].skips == []
+
+
+def test_best_match_keeps_the_search_order(monkeypatch, app_catalog, engine):
+    at = run_app(monkeypatch, app_catalog)
+    search(at, "classic necklace")
+    at.button(key=f"like-{card_ids(at)[6]}").click()
+    rerun(at)
+    at.segmented_control(key="shop-order").set_value("Best match")
+    rerun(at)
+    assert card_titles(at) == [h.product.title for h in engine.search("classic necklace", k=RESULTS)]
+
+
+def test_for_you_without_a_search_ranks_the_collection(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog)
+    first = card_ids(at)
+    at.button(key=f"like-{first[10]}").click()
+    rerun(at)
+    assert at.subheader[0].value == "Picked for you"
+    assert card_ids(at) != first

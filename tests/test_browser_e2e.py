@@ -141,7 +141,18 @@ def idle(browser) -> bool:
     return not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
 
 
-def test_search_in_a_real_browser(app_url, browser, screenshots):
+def test_a_deep_link_to_a_fresh_server_runs_the_whole_app(app_url, browser):
+    """The first visitor of a new server opens /catalog: app.py still chooses the pages (titles, logo, style)."""
+    browser.get(f"{app_url}/catalog")
+    wait_until(browser, lambda d: "In the search index" in d.page_source and idle(d), "the catalog page")
+    nav = browser.execute_script(
+        "return [...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')].map(a => a.innerText.trim().split('\\n').pop())"
+    )
+    assert nav == ["Shop", "Kiosk", "Merchandiser", "Catalog"]
+    assert browser.execute_script("return document.querySelectorAll('img.stLogo').length") == 1
+
+
+def test_search_then_like_reorders_in_a_real_browser(app_url, browser, screenshots):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -156,7 +167,16 @@ def test_search_in_a_real_browser(app_url, browser, screenshots):
     results = card_titles(browser)
     assert len(results) == 24 and results != collection
 
-    screenshot(browser, screenshots / "shop-search.png")
+    click_button(browser, "Like", nth=6)  # the 7th card
+    wait_until(browser, lambda d: card_titles(d) != results and idle(d), "the for-you order to change")
+    reordered = card_titles(browser)
+    liked_buttons = browser.execute_script(
+        "return [...document.querySelectorAll('button')].filter(b => b.innerText.trim().endsWith('Liked')).length"
+    )
+    assert liked_buttons == 1
+    assert results[6] in reordered, "the liked piece stays in view"
+    assert browser.execute_script("return document.querySelectorAll('.card-reason').length") > 0, "reasons per card"
+    screenshot(browser, screenshots / "shop-after-like.png")
 
 
 CLICK_BY_TEXT = """

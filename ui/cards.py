@@ -27,7 +27,7 @@ class Card:
     score_label: str = "match"
 
 
-@st.cache_data(max_entries=4096, show_spinner=False)
+@st.cache_data(max_entries=2000, show_spinner=False)  # about 60 MB of JPEGs at most
 def thumbnail(path: str | None, size: int = THUMBNAIL_PIXELS) -> bytes:
     """A JPEG no larger than size x size: the browser gets small files, whatever the shop uploaded.
 

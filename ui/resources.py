@@ -2,12 +2,14 @@
 
 Each page asks for ``current_shop()``; the first call of a server loads the model (seconds to a minute),
 later calls are free. The catalog object notices writes by other processes itself (its generation);
-the category registry is re-read when its file changes, so a category added on the Merchandiser page
-(or from the CLI) reaches search translation and labels on the next click.
+the category registry and the personaliser checkpoint are re-read when their files change, so a
+category added on the Merchandiser page (or from the CLI) or a newly trained personaliser is used on
+the next click.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,27 +21,50 @@ from assistant.categories import CatalogCategories, CategoryRegistry, QueryTrans
 from assistant.categories.registry import CATEGORIES_DIR, REGISTRY_NAME
 from assistant.embedder import Embedder
 from assistant.models import ModelSpecError, ModelWeightsMissing
+from assistant.personalization.checkpoint import CheckpointError, default_checkpoint_path
+from assistant.personalization.serving import Personalizer
 from assistant.search import SearchEngine
 from assistant.settings import Settings
 
+log = logging.getLogger(__name__)
+
 #: Errors that stop the app from starting and that a shop owner can fix; shown as a message, not a traceback.
-STARTUP_ERRORS = (ModelWeightsMissing, ModelSpecError, CatalogError, RegistryError)
+STARTUP_ERRORS = (ModelWeightsMissing, ModelSpecError, CatalogError)
 
 
 def _registry_stamp(catalog: Catalog) -> int:
     """Changes whenever the catalog's category registry file is written (0 while it has none)."""
-    path = catalog.root / CATEGORIES_DIR / REGISTRY_NAME
-    return path.stat().st_mtime_ns if path.exists() else 0
+    return _file_stamp(catalog.root / CATEGORIES_DIR / REGISTRY_NAME)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _translator(catalog_root: str, registry_stamp: int) -> QueryTranslator:
-    return QueryTranslator.from_vocabularies(CategoryRegistry.load(catalog_root))
+def _translator(catalog_root: str, registry_stamp: int) -> QueryTranslator | None:
+    """Chinese -> English for search; None (English only) while the registry file is broken, which the
+    Merchandiser page reports."""
+    try:
+        return QueryTranslator.from_vocabularies(CategoryRegistry.load(catalog_root))
+    except RegistryError as exc:
+        log.warning("searching without Chinese translation: %s", exc)
+        return None
 
 
 @st.cache_resource(max_entries=4, show_spinner="Labelling the catalog's products…")
 def _categories(_catalog: Catalog, _embedder: Embedder, catalog_root: str, registry_stamp: int) -> CatalogCategories:
     return CatalogCategories(_catalog, _embedder)
+
+
+def _file_stamp(path: Path) -> int:
+    """Changes whenever the file is (re)written; 0 while it does not exist."""
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _personalizer(_catalog: Catalog, catalog_root: str, checkpoint_stamp: int) -> tuple[Personalizer, str | None]:
+    """The catalog's trained personaliser, or the centroid fallback and why the checkpoint was not used."""
+    try:
+        return Personalizer.for_catalog(_catalog), None
+    except CheckpointError as exc:
+        return Personalizer.prior(_catalog.model_spec), str(exc)
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,11 @@ class Shop:
     def categories(self) -> CatalogCategories:
         """The catalog's categories and product labels (kept up to date with catalog writes by the engine)."""
         return _categories(self.catalog, self.embedder, str(self.catalog.root), _registry_stamp(self.catalog))
+
+    def personalizer(self) -> tuple[Personalizer, str | None]:
+        """The ranking for "for you" (re-read when ``train personalizer`` writes a new checkpoint), and any problem."""
+        stamp = _file_stamp(default_checkpoint_path(self.catalog.root))
+        return _personalizer(self.catalog, str(self.catalog.root), stamp)
 
 
 @st.cache_resource(show_spinner="Loading the image model (once per server)…")

@@ -19,7 +19,11 @@ SHOWN = 24
 NO_PARENT = "(none)"
 shop = current_shop()
 catalog = shop.catalog
-categories = shop.categories()
+try:
+    categories = shop.categories()
+except RegistryError as exc:  # a hand-edited registry file with a mistake: say which and where
+    st.error(f"The category registry cannot be read: {exc}")
+    st.stop()
 
 
 def names(text: str) -> list[str]:
