@@ -13,6 +13,23 @@ from ui.first_run import setup_problem_page
 from ui.resources import STARTUP_ERRORS, current_shop
 from ui.style import apply_style, show_logo
 
+SHOP_PAGES = {  # url path: (file, title, icon)
+    "shop": ("app_pages/shop.py", "Shop", ":material/storefront:"),
+    "kiosk": ("app_pages/kiosk.py", "Kiosk", ":material/touch_app:"),
+}
+STAFF_PAGES = {
+    "merchandiser": ("app_pages/merchandiser.py", "Merchandiser", ":material/sell:"),
+    "catalog": ("app_pages/catalog.py", "Catalog", ":material/inventory_2:"),
+}
+WELCOME = ("app_pages/welcome.py", "Get started", ":material/auto_awesome:")
+
+
+def page(url_path: str, spec: tuple, default: bool = False, hidden: bool = False) -> st.Page:
+    target, title, icon = spec
+    return st.Page(target, title=title, icon=icon, url_path=url_path, default=default,
+                   visibility="hidden" if hidden else "visible")
+
+
 st.set_page_config(page_title="Jewelry Assistant", page_icon=":material/diamond:", layout="wide")
 show_logo()
 apply_style()
@@ -20,22 +37,19 @@ apply_style()
 try:
     shop = current_shop()
 except STARTUP_ERRORS as problem:
-    page = st.navigation([st.Page(setup_problem_page(problem), title="Setup needed", icon=":material/warning:", url_path="setup")])
+    # Every URL of the app (a bookmarked /kiosk too) shows the explanation instead of "page not found".
+    setup = (setup_problem_page(problem), "Setup needed", ":material/warning:")
+    urls = ["setup", *SHOP_PAGES, *STAFF_PAGES, "welcome"]
+    navigation = st.navigation([page(url, setup, default=n == 0, hidden=n > 0) for n, url in enumerate(urls)])
 else:
-    has_products = shop.catalog.count() > 0
-    welcome = st.Page(
-        "app_pages/welcome.py", title="Get started", icon=":material/auto_awesome:", url_path="welcome",
-        default=not has_products, visibility="hidden" if has_products else "visible",
-    )
-    catalog = st.Page("app_pages/catalog.py", title="Catalog", icon=":material/inventory_2:", url_path="catalog")
-    if has_products:
-        page = st.navigation({
-            "Shop": [
-                st.Page("app_pages/shop.py", title="Shop", icon=":material/storefront:", url_path="shop", default=True),
-                st.Page("app_pages/kiosk.py", title="Kiosk", icon=":material/touch_app:", url_path="kiosk"),
-            ],
-            "Staff": [st.Page("app_pages/merchandiser.py", title="Merchandiser", icon=":material/sell:", url_path="merchandiser"), catalog, welcome],
+    if shop.catalog.count():
+        navigation = st.navigation({
+            "Shop": [page(url, spec, default=url == "shop") for url, spec in SHOP_PAGES.items()],
+            "Staff": [*(page(url, spec) for url, spec in STAFF_PAGES.items()), page("welcome", WELCOME, hidden=True)],
         })
-    else:
-        page = st.navigation([welcome, catalog])
-page.run()
+    else:  # an empty catalog: the shop's URLs lead to the page that says how to fill it
+        navigation = st.navigation([
+            page("welcome", WELCOME, default=True), page("catalog", STAFF_PAGES["catalog"]),
+            *(page(url, WELCOME, hidden=True) for url in [*SHOP_PAGES, "merchandiser"]),
+        ])
+navigation.run()

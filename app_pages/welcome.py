@@ -30,7 +30,7 @@ with left, st.container(border=True):
     st.code(
         f"python -m assistant --catalog {shop.catalog.root} --model {shop.catalog.model_spec} \\\n"
         "    ingest products.csv --images photos/",
-        language="bash",
+        language="bash", wrap_lines=True,
     )
 with right, st.container(border=True):
     st.subheader("Just looking around?")
