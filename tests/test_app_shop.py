@@ -8,7 +8,10 @@ from app_support import app_catalog, camera_photo, card_titles, catalog_template
 from assistant.catalog import Catalog, Filters
 from assistant.categories import translate_query
 from assistant.models import TEST_MODEL_SPEC
+from assistant.personalization.checkpoint import default_checkpoint_path, save_checkpoint
+from assistant.personalization.maml import MetaTrainConfig
 from assistant.personalization.serving import Personalizer
+from assistant.personalization.training import train_for_catalog
 from assistant.search import SearchEngine
 
 RESULTS = 24
@@ -151,3 +154,39 @@ def test_for_you_without_a_search_ranks_the_collection(monkeypatch, app_catalog)
     rerun(at)
     assert at.subheader[0].value == "Picked for you"
     assert card_ids(at) != first
+
+
+def train_small_personalizer(catalog_dir, model_spec: str | None = None):
+    """A quickly meta-trained head for the catalog, saved where the app looks (optionally tagged for another model)."""
+    catalog = Catalog.open(catalog_dir, TEST_MODEL_SPEC, create=False)
+    checkpoint, _ = train_for_catalog(catalog, shoppers=64, meta=MetaTrainConfig(meta_steps=10, meta_batch=8))
+    if model_spec:
+        checkpoint.model_spec = model_spec
+    save_checkpoint(default_checkpoint_path(catalog_dir), checkpoint)
+    return catalog
+
+
+def test_a_trained_personalizer_ranks_for_you(monkeypatch, app_catalog, tiny_embedder):
+    catalog = train_small_personalizer(app_catalog)
+    at = run_app(monkeypatch, app_catalog)
+    assert any(c.value.startswith("Meta-learned (MAML) ranking head") for c in at.sidebar.caption)
+    search(at, "classic necklace")
+    liked = card_ids(at)[4]
+    at.button(key=f"like-{liked}").click()
+    rerun(at)
+
+    shopper = Personalizer.for_catalog(catalog).session(catalog)
+    assert shopper.personalizer.method == "maml"
+    shopper.like(liked)
+    query = SearchEngine(catalog, tiny_embedder).query_vector("classic necklace")
+    candidates = [h.product.id for h in catalog.search_vector(query, k=48)]
+    assert card_ids(at) == [r.product_id for r in shopper.rank(candidates, query_vector=query, k=24)]
+
+
+def test_a_personalizer_for_another_model_is_explained_and_not_used(monkeypatch, app_catalog):
+    train_small_personalizer(app_catalog, model_spec="ViT-B-32:laion2b_s34b_b79k")
+    at = run_app(monkeypatch, app_catalog)
+    assert any("ViT-B-32:laion2b_s34b_b79k" in w.value for w in at.sidebar.warning)
+    assert any("centroid method" in c.value for c in at.sidebar.caption)
+    search(at, "classic necklace")
+    assert len(card_ids(at)) == 24
