@@ -25,7 +25,7 @@ def register(commands, evals, trains) -> None:
         description="Meta-train the ranking head on the catalog's products with simulated shoppers (synthetic) "
         "or the users of an event log, and write it to <catalog>/personalizer.pt, tagged with the model spec.",
     )
-    train.add_argument("--shoppers", type=int, default=2000, help="simulated training shoppers (default 2000)")
+    train.add_argument("--shoppers", type=int, default=5000, help="simulated training shoppers (default 5000)")
     train.add_argument("--log", type=Path, help="train on the users of this event log (CSV: user_id,product_id,event_type,timestamp)")
     train.add_argument("--out", type=Path, help="checkpoint path (default <catalog>/personalizer.pt)")
     _add_training_options(train)
@@ -40,7 +40,7 @@ def register(commands, evals, trains) -> None:
     )
     ev.add_argument("--clicks", type=int, nargs="+", default=[1, 3, 5, 10], metavar="K", help="support clicks (default 1 3 5 10)")
     ev.add_argument("--shoppers", type=int, default=500, help="test shoppers (default 500)")
-    ev.add_argument("--train-shoppers", type=int, default=2000, help="simulated training shoppers (default 2000)")
+    ev.add_argument("--train-shoppers", type=int, default=5000, help="simulated training shoppers (default 5000)")
     ev.add_argument("--log", type=Path, help="evaluate on the users of this event log instead of simulated shoppers")
     ev.add_argument("--json", type=Path, required=True, metavar="OUT", help="write the report here as JSON")
     _add_training_options(ev)
@@ -48,7 +48,7 @@ def register(commands, evals, trains) -> None:
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=300, help="meta-training steps (default 300)")
+    parser.add_argument("--steps", type=int, default=1000, help="meta-training steps (default 1000, best of every 100 kept)")
     parser.add_argument("--inner-steps", type=int, default=5, help="inner-loop gradient steps per shopper (default 5)")
     parser.add_argument("--first-order", action="store_true", help="first-order MAML (no gradients through the inner loop)")
     parser.add_argument("--no-meta-sgd", action="store_true", help="one fixed inner learning rate instead of learnt per-weight rates")

@@ -195,3 +195,24 @@ def test_centroid_ranks_neighbours_of_the_clicks_first(items):
     batch = make_batch(items, [np.array([10])], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [None], 10.0)
     scores = CentroidRanker(items).scores(batch)
     assert int(scores[0].argmax()) == 10
+
+
+def test_early_stopping_keeps_the_best_validated_state(items, simulator):
+    from assistant.personalization.maml import meta_train
+
+    train = simulator.sessions("train", 60)
+    vocab = AttributeVocab.from_items(items)
+    features = items.features(vocab)
+    head = new_head(features, vocab)
+    scores = iter([0.1, 0.9, 0.2, 0.3])
+    seen = []
+
+    def validate(model) -> float:
+        seen.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(scores)
+
+    meta_train(head, items, features, train, MetaTrainConfig(meta_steps=8, meta_batch=8), validate=validate, validate_every=2)
+    assert len(seen) == 4  # after steps 2, 4, 6 and 8
+    best = seen[1]
+    assert all(torch.equal(v, best[k]) for k, v in head.state_dict().items())
+    assert not torch.equal(seen[3]["user"], best["user"])

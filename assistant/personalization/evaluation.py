@@ -7,57 +7,31 @@ Every method ranks the same candidates for the same test shoppers, so difference
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from .baselines import CentroidRanker, HeadRanker, LogisticRegressionRanker, PopularityRanker, popularity_counts
+from .head import HeadConfig
 from .items import AttributeVocab, ItemTable
-from .maml import MetaTrainConfig, single_threaded
-from .tasks import QUERY_CLICKS, Sessions, TaskBatch, evaluation_batch
-from .training import train_maml, train_normally
+from .maml import VALIDATE_EVERY, MetaTrainConfig, single_threaded
+from .metrics import METRICS, mean_ci95, mean_ndcg, ranking_metrics
+from .tasks import QUERY_CLICKS, Sessions, evaluation_batch
+from .training import adapted_ndcg, train_maml, train_normally, validation_batches
 
-METRICS = ("ndcg@10", "hr@10", "mrr")
-CUTOFF = 10
 DEFAULT_CLICKS = (1, 3, 5, 10)
 METHODS = ("maml", "popularity", "centroid", "logreg", "prior", "finetune")
 BASELINES = METHODS[1:]
 #: K values at which MAML is expected to beat every baseline.
 DECISIVE_CLICKS = (3, 5)
+#: Fine-tuning (steps, learning rate) used while training the plain head; the grid is searched after.
+FINETUNE_DEFAULT = (20, 0.3)
 FINETUNE_GRID = [(steps, lr) for steps in (5, 20) for lr in (0.03, 0.1, 0.3, 1.0)]
 LOGREG_GRID = (0.1, 1.0, 10.0)
 
 Progress = Callable[[str], None]
-
-
-def ranking_metrics(scores: torch.Tensor, batch: TaskBatch) -> dict[str, np.ndarray]:
-    """Per-shopper nDCG@10, HR@10 and MRR of the held-out clicks among the candidates."""
-    scores = scores.masked_fill(~batch.candidate_mask, -math.inf)
-    relevant = torch.zeros_like(scores).scatter_(1, batch.query_positives, batch.query_mask)
-    order = torch.argsort(scores, dim=1, descending=True, stable=True)
-    ranked = relevant.gather(1, order)
-    discounts = 1.0 / torch.log2(torch.arange(2, CUTOFF + 2, dtype=torch.float32))
-    dcg = (ranked[:, :CUTOFF] * discounts).sum(1)
-    n_relevant = ranked.sum(1).clamp(max=CUTOFF).long()
-    ideal = torch.cumsum(discounts, 0)[(n_relevant - 1).clamp(min=0)]
-    first = ranked.argmax(1)
-    has_relevant = ranked.sum(1) > 0
-    return {
-        "ndcg@10": torch.where(has_relevant, dcg / ideal, 0.0).numpy(),
-        "hr@10": (ranked[:, :CUTOFF].sum(1) > 0).float().numpy(),
-        "mrr": torch.where(has_relevant, 1.0 / (first + 1).float(), 0.0).numpy(),
-    }
-
-
-def mean_ci95(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and normal-approximation 95% interval of the mean."""
-    values = np.asarray(values, dtype=np.float64)
-    half = 1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return float(values.mean()), float(values.mean() - half), float(values.mean() + half)
 
 
 def summary(metrics: dict[str, np.ndarray]) -> dict:
@@ -105,10 +79,6 @@ class EvaluationSetup:
                 raise EvaluationError(f"no {name} shopper has the {need} clicks that K={max(self.clicks)} needs")
 
 
-def _mean_ndcg(ranker, batches: list[TaskBatch]) -> float:
-    return float(np.mean([ranking_metrics(ranker.scores(b), b)["ndcg@10"].mean() for b in batches]))
-
-
 def evaluate(setup: EvaluationSetup, progress: Progress | None = None) -> dict:
     """Train MAML and the baselines on the train shoppers, tune on validation, report on test shoppers."""
     with single_threaded():
@@ -124,17 +94,23 @@ def _evaluate(setup: EvaluationSetup, progress: Progress | None) -> dict:
     vocab = AttributeVocab.from_items(items)
     counts = popularity_counts(setup.train, len(items))
     features = items.features(vocab, counts)
-    say(f"meta-training the MAML head on {len(setup.train)} training shoppers ({setup.meta.meta_steps} steps)")
-    maml_head, _ = train_maml(items, features, vocab, setup.train, setup.meta, **setup.head_options)
-    say("training the baseline head normally on the same shoppers")
-    plain_head = train_normally(items, features, vocab, setup.train, setup.meta, hidden=maml_head.config.hidden)
-    skip_weight = maml_head.config.skip_weight
-
     validation = setup.validation.with_at_least(k_max + 1)
-    tuning = [evaluation_batch(items, validation, k, k_max, skip_weight) for k in setup.clicks]
-    say(f"tuning the finetune and logreg baselines on {len(validation)} validation shoppers")
-    steps, lr = max(FINETUNE_GRID, key=lambda g: _mean_ndcg(HeadRanker("finetune", plain_head, features, *g), tuning))
-    l2 = max(LOGREG_GRID, key=lambda c: _mean_ndcg(LogisticRegressionRanker(features, l2=c), tuning))
+    skip_weight = setup.head_options.get("skip_weight", HeadConfig.skip_weight)
+    tuning = validation_batches(items, validation, tuple(setup.clicks), skip_weight)
+    say(f"meta-training the MAML head on {len(setup.train)} training shoppers ({setup.meta.meta_steps} steps, "
+        f"best of every {VALIDATE_EVERY} on {len(validation)} validation shoppers)")
+    maml_head, _ = train_maml(
+        items, features, vocab, setup.train, setup.meta,
+        validate=adapted_ndcg(features, tuning), **setup.head_options,
+    )
+    say("training the baseline head normally on the same shoppers (same early stopping)")
+    plain_head = train_normally(
+        items, features, vocab, setup.train, setup.meta, hidden=maml_head.config.hidden,
+        validate=adapted_ndcg(features, tuning, *FINETUNE_DEFAULT),
+    )
+    say("tuning the finetune and logreg baselines on the validation shoppers")
+    steps, lr = max(FINETUNE_GRID, key=lambda g: mean_ndcg(HeadRanker("finetune", plain_head, features, *g), tuning))
+    l2 = max(LOGREG_GRID, key=lambda c: mean_ndcg(LogisticRegressionRanker(features, l2=c), tuning))
     rankers = {
         "maml": HeadRanker("maml", maml_head, features),
         "popularity": PopularityRanker(counts),

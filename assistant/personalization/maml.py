@@ -26,10 +26,14 @@ from .tasks import Sessions, TaskBatch, training_batch
 log = logging.getLogger(__name__)
 
 
+#: Meta-steps between validation scores when early stopping.
+VALIDATE_EVERY = 100
+
+
 @dataclass(frozen=True)
 class MetaTrainConfig:
-    meta_steps: int = 300
-    meta_batch: int = 32
+    meta_steps: int = 1000
+    meta_batch: int = 64
     outer_lr: float = 3e-3
     first_order: bool = False
     #: Share of meta-steps trained with the popularity column zeroed, so the head also works where no
@@ -139,8 +143,14 @@ def meta_train(
     sessions: Sessions,
     config: MetaTrainConfig,
     progress: Callable[[int, int], None] | None = None,
+    validate: Callable[[RankingHead], float] | None = None,
+    validate_every: int = VALIDATE_EVERY,
 ) -> list[float]:
-    """Train ``head`` in place on the training shoppers; returns the meta-loss per step."""
+    """Train ``head`` in place on the training shoppers; returns the meta-loss per step.
+
+    With ``validate`` (a score on held-out shoppers, higher is better) the head is scored every
+    ``validate_every`` steps and at the end, and left in its best-scoring state (early stopping).
+    """
     sessions = sessions.with_at_least(2)
     if len(sessions) == 0:
         raise ValueError("meta-training needs shoppers with at least 2 clicks (one to adapt on, one to predict)")
@@ -149,13 +159,19 @@ def meta_train(
     optimizer = torch.optim.Adam(head.parameters(), lr=config.outer_lr)
     plain = without_popularity(features)
     losses = []
+    best: tuple[float, dict[str, torch.Tensor]] | None = None
     with single_threaded():
-        for step in range(config.meta_steps):
+        for step in range(1, config.meta_steps + 1):
             losses.append(_meta_step(head, items, features, plain, sessions, config, rng, optimizer))
             if progress:
-                progress(step + 1, config.meta_steps)
-            if step % 50 == 0:
-                log.info("meta-step %d: loss %.4f", step, losses[-1])
+                progress(step, config.meta_steps)
+            if validate and (step % validate_every == 0 or step == config.meta_steps):
+                score = validate(head)
+                log.info("meta-step %d: loss %.4f, validation %.4f", step, losses[-1], score)
+                if best is None or score > best[0]:
+                    best = (score, {k: v.detach().clone() for k, v in head.state_dict().items()})
+        if best is not None:
+            head.load_state_dict(best[1])
     return losses
 
 

@@ -7,15 +7,34 @@ from pathlib import Path
 
 import torch
 
-from .baselines import popularity_counts
+from .baselines import HeadRanker, popularity_counts
 from .checkpoint import PersonalizerCheckpoint
-from .events import EventLog, EventLogError, load_events, sessions_from_events
+from .events import EventLog, EventLogError, load_events, sessions_from_events, split_by_user
 from .head import HeadConfig, RankingHead
 from .items import AttributeVocab, ItemTable
 from .maml import MetaTrainConfig, meta_train
+from .metrics import mean_ndcg
 from .shoppers import SIMULATED_CLICKS, SIMULATED_SKIPS, simulated_clicks
 from .simulator import ShopperSimulator
-from .tasks import Sessions
+from .tasks import QUERY_CLICKS, Sessions, TaskBatch, evaluation_batch
+
+#: Support clicks at which validation shoppers score a head during training.
+VALIDATION_CLICKS = (1, 3, 5, 10)
+VALIDATION_SHOPPERS = 200
+
+
+def validation_batches(items: ItemTable, sessions: Sessions, clicks: tuple[int, ...], skip_weight: float) -> list[TaskBatch]:
+    """Evaluation batches of the shoppers with enough clicks for the largest K (none if nobody has)."""
+    k_max = max(clicks)
+    eligible = sessions.with_at_least(k_max + 1)
+    if len(eligible) == 0:
+        return []
+    return [evaluation_batch(items, eligible, k, k_max, skip_weight) for k in clicks]
+
+
+def adapted_ndcg(features: torch.Tensor, batches: list[TaskBatch], steps: int | None = None, inner_lr: float | None = None) -> Callable[[RankingHead], float]:
+    """Validation score of a head: mean nDCG@10 after adapting (``steps``/``inner_lr``: fine-tuning instead)."""
+    return lambda head: mean_ndcg(HeadRanker("validation", head, features, steps, inner_lr), batches)
 
 
 def new_head(features: torch.Tensor, vocab: AttributeVocab, seed: int = 0, **options) -> RankingHead:
@@ -31,10 +50,12 @@ def train_maml(
     sessions: Sessions,
     meta: MetaTrainConfig,
     progress: Callable[[int, int], None] | None = None,
+    validate: Callable[[RankingHead], float] | None = None,
     **head_options,
 ) -> tuple[RankingHead, list[float]]:
+    """A MAML head; with ``validate``, the best-validating state seen during training (early stopping)."""
     head = new_head(features, vocab, seed=meta.seed, **head_options)
-    losses = meta_train(head, items, features, sessions, meta, progress)
+    losses = meta_train(head, items, features, sessions, meta, progress, validate)
     return head.eval(), losses
 
 
@@ -46,6 +67,7 @@ def train_normally(
     meta: MetaTrainConfig,
     hidden: int = 64,
     progress: Callable[[int, int], None] | None = None,
+    validate: Callable[[RankingHead], float] | None = None,
 ) -> RankingHead:
     """The same head and data, but no inner loop: one shared state fit to every shopper's clicks.
 
@@ -53,7 +75,7 @@ def train_normally(
     trainer serves; the head is later fine-tuned per shopper with its own learning rate and steps.
     """
     head = new_head(features, vocab, seed=meta.seed, hidden=hidden, inner_steps=0, meta_sgd=False)
-    meta_train(head, items, features, sessions, meta, progress)
+    meta_train(head, items, features, sessions, meta, progress, validate)
     return head.eval()
 
 
@@ -75,16 +97,25 @@ def train_for_catalog(
     log = None
     if log_path is not None:
         log = load_events(log_path, dict(zip(items.skus, items.ids.tolist())), set(items.ids.tolist()))
-        sessions = sessions_from_events(log, items).with_at_least(2)
+        users = split_by_user(sessions_from_events(log, items).with_at_least(2), {"train": 0.9, "validation": 0.1})
+        sessions, validation = users["train"], users["validation"]
         if len(sessions) == 0:
             raise EventLogError(f"event log {log_path} has no user with 2 or more clicks on catalog products to learn from")
         source = f"{len(sessions)} users of event log {Path(log_path).name}"
     else:
-        sessions = ShopperSimulator(items, meta.seed).sessions("train", shoppers, simulated_clicks(items, SIMULATED_CLICKS), SIMULATED_SKIPS)
+        simulator = ShopperSimulator(items, meta.seed)
+        sessions = simulator.sessions("train", shoppers, simulated_clicks(items, SIMULATED_CLICKS), SIMULATED_SKIPS)
+        n_clicks = simulated_clicks(items, max(VALIDATION_CLICKS) + QUERY_CLICKS)
+        validation = simulator.sessions("validation", VALIDATION_SHOPPERS, n_clicks, max(VALIDATION_CLICKS), query_rate=0.0)
         source = f"{len(sessions)} simulated shoppers (synthetic)"
     counts = popularity_counts(sessions, len(items))
     vocab = AttributeVocab.from_items(items)
-    head, losses = train_maml(items, items.features(vocab, counts), vocab, sessions, meta, progress, **head_options)
+    features = items.features(vocab, counts)
+    longest = max((len(c) for c in validation.clicks), default=0)
+    clicks = tuple(k for k in VALIDATION_CLICKS if k < longest)
+    batches = validation_batches(items, validation, clicks, HeadConfig.skip_weight) if clicks else []
+    validate = adapted_ndcg(features, batches) if batches else None
+    head, losses = train_maml(items, features, vocab, sessions, meta, progress, validate, **head_options)
     checkpoint = PersonalizerCheckpoint(
         model_spec=catalog.model_spec,
         head=head,
@@ -97,6 +128,7 @@ def train_for_catalog(
             "products": len(items),
             "synthetic_shoppers": log is None,
             "meta": meta.to_dict(),
+            "validation_shoppers": len(validation),
             "final_meta_loss": round(float(sum(losses[-20:]) / len(losses[-20:])), 4),
         },
     )
