@@ -19,7 +19,7 @@ from assistant.personalization.head import support_loss
 from assistant.personalization.items import AttributeVocab, ItemTable
 from assistant.personalization.maml import MetaTrainConfig, adapted_users, batch_scores, head_state
 from assistant.personalization.simulator import ShopperSimulator, ShopperTaste
-from assistant.personalization.tasks import evaluation_batch, make_batch
+from assistant.personalization.tasks import evaluation_batch, make_batch, query_similarities
 from assistant.personalization.training import new_head, train_maml
 
 FAST_META = MetaTrainConfig(meta_steps=60, meta_batch=16, seed=0)
@@ -123,7 +123,7 @@ def test_rose_gold_shopper_gets_rose_gold_ranked_up_after_three_clicks(items, si
     clicks, _, _ = simulator.session(fan, np.random.default_rng(7), n_clicks=3, n_skips=0, with_query=False)
     rose = np.array([m == "rose gold" for m in items.metal])
     assert rose[clicks].all(), "the simulated fan clicks rose gold only"
-    batch = make_batch(items, [clicks], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [clicks], [None], head.config.skip_weight)
+    batch = make_batch(items, [clicks], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [clicks], query_similarities(items, [None]), head.config.skip_weight)
 
     def rose_share_in_top(scores: torch.Tensor, top: int = 20) -> float:
         ranked = torch.argsort(scores[0].masked_fill(~batch.candidate_mask[0], -1e9), descending=True)[:top]
@@ -182,7 +182,7 @@ def test_evaluation_uses_only_training_shoppers_for_training(items, simulator, m
 
 def test_ranking_metrics_by_hand(items):
     """One shopper, held-out items 5 and 7 of 300; item 5 ranked 1st and item 7 ranked 3rd."""
-    batch = make_batch(items, [np.array([0])], [np.zeros(0, np.int64)], [np.array([5, 7])], [np.array([0])], [None], 10.0)
+    batch = make_batch(items, [np.array([0])], [np.zeros(0, np.int64)], [np.array([5, 7])], [np.array([0])], query_similarities(items, [None]), 10.0)
     scores = torch.zeros(1, len(items))
     scores[0, 5], scores[0, 9], scores[0, 7], scores[0, 0] = 3.0, 2.0, 1.0, 99.0  # item 0 is excluded
     m = ranking_metrics(scores, batch)
@@ -192,7 +192,7 @@ def test_ranking_metrics_by_hand(items):
 
 
 def test_centroid_ranks_neighbours_of_the_clicks_first(items):
-    batch = make_batch(items, [np.array([10])], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [None], 10.0)
+    batch = make_batch(items, [np.array([10])], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], query_similarities(items, [None]), 10.0)
     scores = CentroidRanker(items).scores(batch)
     assert int(scores[0].argmax()) == 10
 

@@ -95,6 +95,7 @@ class ItemTable:
     prices: np.ndarray  # float64, NaN when unknown
     synthetic: bool = False
     _index: dict[int, int] = field(default_factory=dict, repr=False)
+    _attributes: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids, dtype=np.int64)
@@ -105,6 +106,12 @@ class ItemTable:
         self.stone = [_clean(v) for v in self.stone]
         self._index = {int(pid): n for n, pid in enumerate(self.ids)}
         self.price_band = price_bands(self.prices)
+        self._attributes = {
+            "category": self.category,
+            "metal": self.metal,
+            "stone": self.stone,
+            "price_band": [PRICE_BAND_VALUES[b] if b >= 0 else "" for b in self.price_band],
+        }
         # CLIP vectors of one catalog share a large common component; centring removes it so that
         # similarities spread out (cosine on centred vectors is what the simulator, centroid and reasons use).
         centred = self.vectors - self.vectors.mean(axis=0, keepdims=True)
@@ -128,9 +135,8 @@ class ItemTable:
         return int(product_id) in self._index
 
     def attribute(self, group: str) -> list[str]:
-        if group == "price_band":
-            return [PRICE_BAND_VALUES[b] if b >= 0 else "" for b in self.price_band]
-        return {"category": self.category, "metal": self.metal, "stone": self.stone}[group]
+        """Each item's value in an attribute group ("" when unknown)."""
+        return self._attributes[group]
 
     def query_similarity(self, query_vector: np.ndarray | None) -> np.ndarray:
         """Standardised similarity of every item to a query vector (zeros without a query)."""

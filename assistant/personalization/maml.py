@@ -10,6 +10,7 @@ A head with ``inner_steps=0`` trained by the same loop is a head trained normall
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -45,16 +46,32 @@ class MetaTrainConfig:
         return asdict(self)
 
 
+_threads_lock = threading.Lock()
+_single_threaded_depth = 0
+_saved_threads = 1
+
+
 @contextmanager
 def single_threaded() -> Iterator[None]:
-    """Run torch on one thread, then restore: the head's tensors are so small that a second intra-op
-    thread only adds synchronisation (measured 50x slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    """Run torch on one intra-op thread, then restore the setting (safe when threads overlap).
+
+    The head's tensors are so small that a second intra-op thread only adds synchronisation: measured
+    up to 50x slower on a busy 2-core machine. The setting is process-wide, so overlapping callers
+    share one switch: the first in sets it, the last out restores it.
+    """
+    global _single_threaded_depth, _saved_threads
+    with _threads_lock:
+        if _single_threaded_depth == 0:
+            _saved_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _single_threaded_depth += 1
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        with _threads_lock:
+            _single_threaded_depth -= 1
+            if _single_threaded_depth == 0:
+                torch.set_num_threads(_saved_threads)
 
 
 def adapt_user(

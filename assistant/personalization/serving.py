@@ -22,7 +22,7 @@ import torch
 from .checkpoint import CheckpointError, PersonalizerCheckpoint, default_checkpoint_path, load_checkpoint
 from .explain import Explainer
 from .items import ItemTable, popularity_feature, zscore
-from .maml import adapted_users, head_state
+from .maml import adapted_users, head_state, single_threaded
 from .tasks import MAX_SUPPORT_CLICKS, make_batch
 
 DEFAULT_RESULTS = 20
@@ -112,17 +112,18 @@ class Personalizer:
                 embeddings = self.checkpoint.head(items.features(self.checkpoint.vocab, popularity))
         return CatalogState(generation, items, embeddings, popularity, Explainer(items, popularity))
 
-    def scores(self, state: CatalogState, liked: Sequence[int], skipped: Sequence[int], query_vector: np.ndarray | None) -> np.ndarray:
-        """Score of every item row for a shopper with these liked and skipped rows (and search)."""
-        similarity = state.items.query_similarity(query_vector)
+    def scores(self, state: CatalogState, liked: Sequence[int], skipped: Sequence[int], similarity: np.ndarray) -> np.ndarray:
+        """Score of every item row for a shopper with these liked and skipped rows and standardised
+        similarity to their search (``ItemTable.query_similarity``; zeros without one)."""
         if self.checkpoint is None:
             return self._centroid_scores(state, liked, similarity)
         head = self.checkpoint.head
         params = head_state(head)
-        with torch.no_grad():
+        with torch.no_grad(), single_threaded():
             if liked or skipped:
+                none = np.zeros(0, np.int64)
                 batch = make_batch(state.items, [np.array(liked, dtype=np.int64)], [np.array(skipped, dtype=np.int64)],
-                                   [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [query_vector], head.config.skip_weight)
+                                   [none], [none], similarity[None, :], head.config.skip_weight)
                 user = adapted_users(head, params, state.embeddings, batch)[0]
             else:
                 user = params["user"]
@@ -145,7 +146,7 @@ class ShopperSession:
         self.catalog = catalog
         self.likes: list[int] = []
         self.skips: list[int] = []
-        self._cache: tuple[tuple, np.ndarray] | None = None
+        self._cache: tuple[tuple, np.ndarray, np.ndarray] | None = None
 
     def _check(self, product_id: int) -> int:
         state = self.personalizer.state(self.catalog)
@@ -175,8 +176,9 @@ class ShopperSession:
         self.skips.clear()
         self._cache = None
 
-    def scores(self, query_vector: np.ndarray | None = None) -> tuple[CatalogState, np.ndarray, list[int]]:
-        """(catalog state, score per item row, liked rows) for the current likes, skips and search."""
+    def scores(self, query_vector: np.ndarray | None = None) -> tuple[CatalogState, np.ndarray, np.ndarray, list[int]]:
+        """(catalog state, score per item row, query similarity per row, liked rows) for the current
+        likes, skips and search; cached until one of them (or the catalog) changes."""
         state = self.personalizer.state(self.catalog)
         items = state.items
         self.likes = [p for p in self.likes if items.has(p)]  # products deleted since are forgotten
@@ -186,8 +188,9 @@ class ShopperSession:
         query_key = None if query_vector is None else hashlib.sha1(np.asarray(query_vector, np.float32).tobytes()).hexdigest()
         key = (state.generation, tuple(liked), tuple(skipped), query_key)
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self.personalizer.scores(state, liked, skipped, query_vector))
-        return state, self._cache[1], liked
+            similarity = items.query_similarity(query_vector)
+            self._cache = (key, self.personalizer.scores(state, liked, skipped, similarity), similarity)
+        return state, self._cache[1], self._cache[2], liked
 
     def rank(
         self,
@@ -200,7 +203,7 @@ class ShopperSession:
 
         ``exclude_seen`` leaves out products the shopper already liked or skipped.
         """
-        state, scores, liked = self.scores(query_vector)
+        state, scores, similarity, liked = self.scores(query_vector)
         items = state.items
         if candidate_ids is None:
             rows = np.arange(len(items))
@@ -212,6 +215,5 @@ class ShopperSession:
         if k is not None and k < len(rows):
             rows = rows[np.argpartition(-scores[rows], k)[:k]]
         rows = rows[np.argsort(-scores[rows], kind="stable")]
-        similarity = items.query_similarity(query_vector) if query_vector is not None else None
-        reasons = state.explainer.reasons(rows, liked, similarity)
+        reasons = state.explainer.reasons(rows, liked, similarity if query_vector is not None else None)
         return [Ranked(int(items.ids[r]), float(scores[r]), why) for r, why in zip(rows, reasons)]

@@ -80,10 +80,13 @@ def make_batch(
     skips: Sequence[np.ndarray],
     held_out: Sequence[np.ndarray],
     excluded: Sequence[np.ndarray],
-    queries: Sequence[np.ndarray | None],
+    query_similarity: np.ndarray,
     skip_weight: float,
 ) -> TaskBatch:
-    """Pad per-task index lists into tensors; ``excluded`` items are never ranked (nor scored as held-out)."""
+    """Pad per-task index lists into tensors; ``excluded`` items are never ranked (nor scored as held-out).
+
+    ``query_similarity`` [tasks, n] is each task's standardised similarity to its search (zeros: none).
+    """
     n = len(items)
     positives, positive_mask = _pad(support)
     skip_index, skip_mask = _pad(skips)
@@ -93,7 +96,6 @@ def make_batch(
     for t, (skipped, gone) in enumerate(zip(skips, excluded)):
         log_weights[t, skipped] = math.log(skip_weight)
         candidates[t, gone] = False
-    similarity = np.stack([items.query_similarity(q) for q in queries]) if len(queries) else np.zeros((0, n), np.float32)
     return TaskBatch(
         positives=positives,
         positive_mask=positive_mask,
@@ -103,8 +105,15 @@ def make_batch(
         query_positives=query_positives,
         query_mask=query_mask,
         candidate_mask=torch.from_numpy(candidates),
-        query_similarity=torch.from_numpy(similarity),
+        query_similarity=torch.as_tensor(query_similarity, dtype=torch.float32),
     )
+
+
+def query_similarities(items: ItemTable, queries: Sequence[np.ndarray | None]) -> np.ndarray:
+    """[len(queries), n] standardised similarity of every item to each query (zeros where there is none)."""
+    if not len(queries):
+        return np.zeros((0, len(items)), np.float32)
+    return np.stack([items.query_similarity(q) for q in queries])
 
 
 def training_batch(
@@ -121,7 +130,7 @@ def training_batch(
         skips.append(sessions.skips[r][:n_skips])
         held_out.append(clicks[k : k + QUERY_CLICKS])
         queries.append(sessions.queries[r])
-    return make_batch(items, support, skips, held_out, support, queries, skip_weight)
+    return make_batch(items, support, skips, held_out, support, query_similarities(items, queries), skip_weight)
 
 
 def evaluation_batch(items: ItemTable, sessions: Sessions, k: int, k_max: int, skip_weight: float) -> TaskBatch:
@@ -134,4 +143,4 @@ def evaluation_batch(items: ItemTable, sessions: Sessions, k: int, k_max: int, s
     skips = [s[:k] for s in sessions.skips]
     held_out = [c[k_max : k_max + QUERY_CLICKS] for c in sessions.clicks]
     excluded = [c[:k_max] for c in sessions.clicks]
-    return make_batch(items, support, skips, held_out, excluded, sessions.queries, skip_weight)
+    return make_batch(items, support, skips, held_out, excluded, query_similarities(items, sessions.queries), skip_weight)
