@@ -10,7 +10,7 @@ from assistant.catalog_upload import ingest_upload
 from assistant.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
 from assistant.ingest import CSV_COLUMNS, IngestError, IngestReport
-from ui.cards import thumbnail
+from ui.cards import product_thumbnail
 from ui.resources import current_shop
 from ui.style import page_header
 
@@ -80,7 +80,7 @@ def browse_tab() -> None:
     shown = matching[start : start + PAGE_SIZE] if matching is not None else catalog.products(filters, PAGE_SIZE, start)
     table = pd.DataFrame([
         {
-            "photo": "data:image/jpeg;base64," + base64.b64encode(thumbnail(str(catalog.image_path(p) or "") or None, 96)).decode(),
+            "photo": "data:image/jpeg;base64," + base64.b64encode(product_thumbnail(catalog, p, 96)).decode(),
             "sku": p.sku, "title": p.title, "category": p.category, "metal": p.metal, "stone": p.stone,
             "price": p.price, "currency": p.currency, "updated": p.updated_at,
         }

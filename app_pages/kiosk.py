@@ -11,7 +11,7 @@ import streamlit as st
 from assistant.catalog import Filters
 from assistant.display import facet_label, format_price
 from assistant.kiosk import KioskSession, idle_seconds_from_env
-from ui.cards import Card, product_grid, thumbnail
+from ui.cards import Card, product_grid, product_thumbnail
 from ui.resources import current_shop
 from ui.style import apply_style
 
@@ -53,7 +53,7 @@ def shortlist_panel() -> None:
         st.markdown("Show this list to a member of our staff:")
         for product in products:
             photo, words = st.columns([1, 3], vertical_alignment="center")
-            photo.image(thumbnail(str(catalog.image_path(product) or "") or None, 160), width="stretch")
+            photo.image(product_thumbnail(catalog, product, 160), width="stretch")
             words.markdown(
                 f'<div class="shortlist-sku">{html.escape(product.sku)}</div>'
                 f"{html.escape(product.title)} · {html.escape(format_price(product.price, product.currency))}",

@@ -42,7 +42,8 @@ def test_camera_search_shows_tiles_and_writes_nothing_to_disk(monkeypatch, app_c
     rerun(at)
     after = snapshot(app_catalog, private_tmp)  # before this test opens the catalog itself
 
-    assert after == before, "the kiosk wrote or changed files"
+    changed = sorted({path for path, digest in before.items() ^ after.items()})
+    assert not changed, f"the kiosk wrote or changed files: {changed}"
     assert not any(marker in p.read_bytes() for p in private_tmp.rglob("*") if p.is_file())
     expected = SearchEngine(Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False), tiny_embedder).search(image=photo, k=12)
     assert card_titles(at) == [h.product.title for h in expected]

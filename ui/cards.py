@@ -45,6 +45,12 @@ def thumbnail(path: str | None, size: int = THUMBNAIL_PIXELS) -> bytes:
     return out.getvalue()
 
 
+def product_thumbnail(catalog: Catalog, product: Product, size: int = THUMBNAIL_PIXELS) -> bytes:
+    """The product's stored photo as a small JPEG, or the placeholder when it has none."""
+    path = catalog.image_path(product)
+    return thumbnail(str(path) if path else None, size)
+
+
 def _placeholder(size: int) -> Image.Image:
     """A quiet gem outline for products without a photo."""
     image = Image.new("RGB", (size, size), (250, 246, 240))
@@ -81,8 +87,7 @@ def product_grid(
     grid = st.grid(columns, min_column_width=min_column_width, gap="medium")
     for card in cards:
         with grid.container(key=f"card-{key}-{card.product.id}"):
-            path = catalog.image_path(card.product)
-            st.image(thumbnail(str(path) if path else None), width="stretch", alt=card.product.title)
+            st.image(product_thumbnail(catalog, card.product), width="stretch", alt=card.product.title)
             st.markdown(card_html(card), unsafe_allow_html=True)
             if actions is not None:
                 actions(card)
