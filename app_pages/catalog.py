@@ -75,7 +75,7 @@ def browse_tab() -> None:
         st.info("No products match.")
         return
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="browse-page") if pages > 1 else 1
+    page = st.columns([1, 5])[0].number_input(f"Page (of {pages})", 1, pages, 1, key="browse-page") if pages > 1 else 1
     start = (page - 1) * PAGE_SIZE
     shown = matching[start : start + PAGE_SIZE] if matching is not None else catalog.products(filters, PAGE_SIZE, start)
     table = pd.DataFrame([
