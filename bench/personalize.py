@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import tempfile
 import time
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.products, args.shoppers = 2_000, 5
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-personalize-") as folder:
         catalog = build_catalog(Path(folder) / "catalog", args.products, args.dim, args.seed)
         print(f"{args.products} products, dim {args.dim}, torch threads {torch.get_num_threads()}", file=sys.stderr)
@@ -124,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "meets" if maml_p50 < GOAL_P50_MS else "misses"
     print(f"\nlike + adapt + re-rank {args.products} products (top 20 with reasons): p50 {maml_p50:.1f} ms, "
           f"{verdict} the {GOAL_P50_MS:.0f} ms goal")
+    print(f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores "
+          "(other processes slow every row, FAISS too: compare the ratios)")
     return 0
 
 
