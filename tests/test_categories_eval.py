@@ -93,3 +93,23 @@ def test_eval_runs_end_to_end_on_jc5_test_split(tmp_path, jc5):
     assert report["dataset"]["test_images"] == sum(report["dataset"]["test_per_class"].values())
     assert set(report["few_shot"]) == {"1", "5"}
     assert report["held_out"]["few_shot"]["5"]["held_out_seen_in_meta_training"] == []
+
+
+def test_unknown_holdout_fails_before_any_work(tmp_path, capsys):
+    labels = write_shapes_dataset(tmp_path, per_class=4)
+    rc, report = run_eval(tmp_path, tmp_path, labels, "--holdout", "tiara")
+    assert rc == 2 and report is None
+    assert "held-out category 'tiara' is not among the dataset's categories" in capsys.readouterr().err
+
+
+def test_labels_naming_subcategories_whose_parent_is_absent(tmp_path):
+    labels = write_shapes_dataset(tmp_path, per_class=8)
+    renamed = {name.upper(): new for name, new in zip(SHAPES, ["STUDS", "HOOPS", "BANGLES", "CHOKERS", "BANDS"])}
+    text = labels.read_text()
+    for old, new in renamed.items():
+        text = text.replace(f",{old},", f",{new},")
+    labels.write_text(text)
+    rc, report = run_eval(tmp_path, tmp_path, labels, "--shots", "1", "--episodes", "10", "--meta-steps", "2", "--holdout", "stud")
+    assert rc == 0
+    assert set(report["zero_shot"]["per_class"]) == {"stud", "hoop", "bangle", "choker", "band"}
+    assert report["held_out"]["categories"] == ["stud"]

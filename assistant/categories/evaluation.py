@@ -105,7 +105,7 @@ class CategoryEvaluation:
 
     def _class_indices(self, names: Sequence[str]) -> list[int]:
         """Dataset categories by name or synonym, any case, singular or plural."""
-        dataset = CategoryRegistry(self.categories)
+        dataset = CategoryRegistry([replace(c, parent=None) for c in self.categories])  # parents may be absent
         wanted = []
         for name in names:
             category = dataset.match_label(name)
@@ -115,6 +115,7 @@ class CategoryEvaluation:
         return wanted
 
     def run(self) -> dict:
+        held = self._class_indices(self.settings.holdout)  # a bad name fails before minutes of work
         report = {
             "model": self.embedder.spec.name,
             "dataset": {
@@ -132,8 +133,8 @@ class CategoryEvaluation:
         }
         for shots in self.settings.shots:
             report["few_shot"][str(shots)] = self.few_shot(shots)
-        if self.settings.holdout:
-            report["held_out"] = self.held_out(self._class_indices(self.settings.holdout))
+        if held:
+            report["held_out"] = self.held_out(held)
         return report
 
     def zero_shot(self) -> dict:
