@@ -61,13 +61,15 @@ def progress_bar(description: str):
         bar.close()
 
 
-def print_table(rows: list[list[str]], header: list[str], out=sys.stdout) -> None:
+def print_table(rows: list[list[str]], header: list[str], out=None) -> None:
+    out = out or sys.stdout  # looked up per call, so redirected or captured stdout is honoured
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     for row in [header, ["-" * w for w in widths], *rows]:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip(), file=out)
 
 
-def print_ingest_report(report: IngestReport, out=sys.stdout) -> None:
+def print_ingest_report(report: IngestReport, out=None) -> None:
+    out = out or sys.stdout
     print(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}", file=out)
     if report.rejected:
         print("\nrejected rows:", file=out)

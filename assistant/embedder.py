@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import open_clip
 import torch
+from open_clip.transformer import text_global_pool
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
@@ -109,8 +111,26 @@ class Embedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             tokens = self.tokenizer(list(texts[start : start + batch_size]))
-            out[start : start + len(tokens)] = self.model.encode_text(tokens).float().numpy()
+            out[start : start + len(tokens)] = self._encode_text(tokens).float().numpy()
         return normalize(out)
+
+    def _encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        """open_clip's CLIP.encode_text, run only up to the batch's longest prompt.
+
+        The text tower is causal and pools at the end-of-text token, so the padding after it changes
+        nothing; short prompts (queries, category prompts) then cost a fraction of the full context.
+        Other model classes use their own encode_text unchanged.
+        """
+        model = self.model
+        if type(model) is not open_clip.CLIP or model.text_pool_type != "argmax" or model.attn_mask is None:
+            return model.encode_text(tokens)
+        length = int((tokens != 0).sum(dim=1).max())
+        tokens = tokens[:, :length]
+        cast_dtype = model.transformer.get_cast_dtype()
+        x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
+        x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+        x = text_global_pool(model.ln_final(x), tokens, "argmax")
+        return x @ model.text_projection if not isinstance(model.text_projection, torch.nn.Linear) else model.text_projection(x)
 
     def embed_text(self, text: str) -> np.ndarray:
         return self.embed_texts([text])[0]

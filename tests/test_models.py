@@ -68,3 +68,12 @@ def test_embeddings_are_unit_float32(tiny_embedder):
     assert text.dtype == np.float32 and np.allclose(np.linalg.norm(text, axis=1), 1, atol=1e-5)
     assert result.ok == [0] and 1 in result.failures and "not a readable image" in result.failures[1]
     assert np.allclose(np.linalg.norm(result.vectors, axis=1), 1, atol=1e-5)
+
+
+def test_trimmed_text_encoder_matches_open_clip(tiny_embedder):
+    """Stopping at the longest prompt must give open_clip's own full-context vectors."""
+    texts = ["ring", "a product photo of vintage pearl drop earrings in rose gold", "钻戒"]
+    with torch.inference_mode():
+        full = tiny_embedder.model.encode_text(tiny_embedder.tokenizer(texts)).numpy()
+    full /= np.linalg.norm(full, axis=1, keepdims=True)
+    np.testing.assert_allclose(tiny_embedder.embed_texts(texts), full, atol=1e-5)
