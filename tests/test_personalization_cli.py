@@ -84,3 +84,29 @@ def test_train_personalizer_without_products_is_a_user_error(tmp_path, capsys):
     code = main(["--model", "tiny-test", "--catalog", str(tmp_path / "empty"), "train", "personalizer"])
     assert code == 2
     assert "no products in catalog" in capsys.readouterr().err
+
+
+def test_eval_personalization_on_an_event_log(catalog, tmp_path, capsys):
+    """A log written from simulated sessions (labelled synthetic) over the catalog's skus, one bad row."""
+    from assistant.personalization.items import ItemTable
+    from assistant.personalization.simulator import ShopperSimulator
+
+    items = ItemTable.from_catalog(catalog)
+    sessions = ShopperSimulator(items, seed=5).sessions("train", 200, n_clicks=12, n_skips=6)
+    lines = ["user_id,product_id,event_type,timestamp"]
+    for user, clicks, skips in zip(sessions.shopper_ids, sessions.clicks, sessions.skips):
+        events = [(items.skus[s], "view") for s in skips] + [(items.skus[c], "click") for c in clicks]
+        lines += [f"{user},{sku},{kind},{1714557600 + t}" for t, (sku, kind) in enumerate(events)]
+    lines.append("sim-x,SYN-00001,click,not-a-time")
+    log = tmp_path / "synthetic-events.csv"
+    log.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "report.json"
+    code = main(["--model", "tiny-test", "--catalog", str(catalog.root), "eval", "personalization",
+                 "--clicks", "1", "3", "--log", str(log), "--steps", "20", "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    shoppers = report["setup"]["shoppers"]
+    assert shoppers["test"] > 5 and shoppers["train"] > 100 and sum(shoppers.values()) <= 200
+    assert report["setup"]["shoppers_source"] == f"event log {log}"
+    assert report["setup"]["rejected_rows"] == 1
+    assert "not-a-time" in capsys.readouterr().err

@@ -6,7 +6,8 @@
 popularity into a feature vector: a small MLP's output concatenated with the one-hots and popularity,
 so that "likes rose gold" is one weight away. ``user`` is the shopper's state: the meta-learned prior
 before any click, adapted on the shopper's clicks and skips by a few gradient steps (the MAML inner
-loop). Item features are computed once per catalog, so adapting and re-ranking touch only ``user``.
+loop); it is the only parameter adapted per shopper, everything else is shared. Item features are
+computed once per catalog, so adapting and re-ranking touch only ``user``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-
-#: Parameters adapted per shopper in the inner loop; everything else is shared and meta-learned.
-FAST_PARAMETERS = ("user",)
 
 
 @dataclass(frozen=True)
@@ -62,9 +60,6 @@ class RankingHead(nn.Module):
         """Item embeddings [n, hidden + wide] from head inputs [n, in_features]."""
         wide = features[:, features.shape[1] - self.config.wide_features :]
         return torch.cat([self.body(features), wide], dim=1)
-
-    def slow_parameters(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.named_parameters() if k not in FAST_PARAMETERS}
 
 
 def item_scores(user: torch.Tensor, embeddings: torch.Tensor, query_similarity: torch.Tensor, query_weight: torch.Tensor) -> torch.Tensor:
