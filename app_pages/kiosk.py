@@ -106,3 +106,4 @@ else:
     cards = [Card(p) for p in catalog.products(limit=RESULTS)]
     st.markdown("### From our collection")
 product_grid(catalog, cards, key=f"kiosk{session.visit}", columns=4, min_column_width=260, actions=shortlist_button)
+session.touch()  # idle time counts from when the shopper saw this screen, however long it took to draw

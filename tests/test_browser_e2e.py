@@ -24,7 +24,7 @@ CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 )
-KIOSK_IDLE_SECONDS = 4
+KIOSK_IDLE_SECONDS = 8  # long enough for the checks below to finish on a busy machine before the reset
 WAIT = 60
 
 pytestmark = pytest.mark.skipif(
@@ -207,6 +207,7 @@ def test_kiosk_shortlist_then_idle_reset_in_a_real_browser(app_url, browser, scr
 
     click_button(browser, "Necklace")  # a tap instead of typing
     wait_until(browser, lambda d: "Pieces for you" in d.page_source and idle(d), "necklace results")
+    last_touch = time.monotonic()  # no later than the server's record of the shopper's last touch
     click_button(browser, "Shortlist")
     wait_until(browser, lambda d: len(shortlisted_skus(d)) == 1, "the shortlist panel")
     wait_until(browser, idle, "the page to settle")
@@ -217,7 +218,7 @@ def test_kiosk_shortlist_then_idle_reset_in_a_real_browser(app_url, browser, scr
     assert len(heights) == 12 and min(heights) >= 56, f"touch targets: {heights}"
     screenshot(browser, screenshots / "kiosk-shortlist.png")
 
-    started = time.monotonic()  # nobody touches the screen: the page's timer starts the visit over
+    # nobody touches the screen: the page's own timer starts the visit over
     wait_until(browser, lambda d: not shortlisted_skus(d) and "From our collection" in d.page_source, "the idle reset",
-               timeout=KIOSK_IDLE_SECONDS + 20)
-    assert time.monotonic() - started >= KIOSK_IDLE_SECONDS - 1
+               timeout=KIOSK_IDLE_SECONDS + 30)
+    assert time.monotonic() - last_touch >= KIOSK_IDLE_SECONDS
