@@ -36,7 +36,7 @@ from assistant.models import TEST_MODEL_SPEC, LoadedModel, ModelSpec
 from assistant.product_vectors import product_text
 from assistant.synthetic import draw_product, synthetic_rows
 
-from .report import format_table
+from .report import format_table, machine_line
 
 #: Pixel noise added to the drawn products so JPEG decoding costs what a real photo's does.
 PHOTO_NOISE_SIGMA = 10.0
@@ -187,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     rows = _summarise(timings, n)
     model_name = f"{args.arch_random} (random weights)" if args.arch_random else embedder.spec.name
     source = str(args.images) if args.images else f"generated {args.size}x{args.size} JPEG"
+    print(machine_line())
     print(f"model {model_name}, {n} photos ({source}), torch threads {torch.get_num_threads()}, best of {args.repeats}")
     print(format_table(
         ["path", "batch", "images/s", "vs baseline"],

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+
+
+def machine_line() -> str:
+    """Cores and load average: on a shared machine, other processes' load explains noisy timings."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"machine: {cores} cores, load average {load} (1, 5, 15 min)"
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
