@@ -19,6 +19,7 @@ from assistant.catalog import Catalog, CatalogError
 from assistant.catalog_commands import load_embedder, open_catalog
 from assistant.categories import CatalogCategories, CategoryRegistry, QueryTranslator, RegistryError
 from assistant.categories.registry import CATEGORIES_DIR, REGISTRY_NAME
+from assistant.categories.catalog_labels import head_path
 from assistant.embedder import Embedder
 from assistant.models import ModelSpecError, ModelWeightsMissing
 from assistant.personalization.checkpoint import CheckpointError, default_checkpoint_path
@@ -49,7 +50,9 @@ def _translator(catalog_root: str, registry_stamp: int) -> QueryTranslator | Non
 
 
 @st.cache_resource(max_entries=4, show_spinner="Labelling the catalog's products…")
-def _categories(_catalog: Catalog, _embedder: Embedder, catalog_root: str, registry_stamp: int) -> CatalogCategories:
+def _categories(
+    _catalog: Catalog, _embedder: Embedder, catalog_root: str, registry_stamp: int, head_stamp: int
+) -> CatalogCategories:
     return CatalogCategories(_catalog, _embedder)
 
 
@@ -82,8 +85,11 @@ class Shop:
         return SearchEngine(self.catalog, self.embedder, translate=translate)
 
     def categories(self) -> CatalogCategories:
-        """The catalog's categories and product labels (kept up to date with catalog writes by the engine)."""
-        return _categories(self.catalog, self.embedder, str(self.catalog.root), _registry_stamp(self.catalog))
+        """The catalog's categories and product labels; reloaded when the registry or the trained few-shot head
+        (``train categories``) is rewritten, and kept up to date with catalog writes by the engine."""
+        return _categories(
+            self.catalog, self.embedder, str(self.catalog.root), _registry_stamp(self.catalog), _file_stamp(head_path(self.catalog))
+        )
 
     def personalizer(self) -> tuple[Personalizer, str | None]:
         """The ranking for "for you" (re-read when ``train personalizer`` writes a new checkpoint), and any problem."""
