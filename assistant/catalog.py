@@ -435,27 +435,43 @@ class Catalog:
         self._index_replace(np.array(ids, dtype=np.int64), np.stack([r.vector for r in records]))
         return ids
 
-    def update_fields(self, sku: str, **fields) -> Product:
-        """Edit a product's shop fields (not its vector: those change through ingest or reindex)."""
-        allowed = {"title", "description", "category", "metal", "stone", "price", "currency"}
-        unknown = set(fields) - allowed
+    #: Fields a merchandiser may edit; the ones CLIP reads (TEXT_FIELDS) change the product's vector too.
+    EDITABLE_FIELDS = frozenset({"title", "description", "category", "metal", "stone", "price", "currency"})
+    TEXT_FIELDS = frozenset({"title", "description", "category", "metal", "stone"})
+
+    def normalise_edit(self, fields: dict) -> dict:
+        """Check that only editable fields are named and store facets lower-case, as ingest does."""
+        unknown = set(fields) - self.EDITABLE_FIELDS
         if unknown:
-            raise CatalogError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(sorted(allowed))}")
-        if not fields:
+            raise CatalogError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(sorted(self.EDITABLE_FIELDS))}")
+        fields = dict(fields)
+        for key in ("category", "metal", "stone"):
+            if key in fields:
+                fields[key] = (fields[key] or "").strip().lower()
+        return fields
+
+    def update_fields(self, sku: str, *, embedding: tuple[np.ndarray, str] | None = None, **fields) -> Product:
+        """Edit a product's shop fields in one transaction; with ``embedding`` (vector, content hash) its
+        vector is replaced too (see ``assistant.reembed.edit_product``, which computes it)."""
+        fields = self.normalise_edit(fields)
+        if not fields and embedding is None:
             product = self.get_by_sku(sku)
             if product is None:
                 raise CatalogError(f"no product with sku {sku!r}")
             return product
-        for key in ("category", "metal", "stone"):
-            if key in fields:
-                fields[key] = (fields[key] or "").strip().lower()
+        if embedding is not None:
+            vector, digest = embedding
+            fields |= {"vector": _vector_blob(vector), "content_hash": digest, "embed_model": self.model_spec}
         with self.transaction() as db:
             assignments = ", ".join(f"{k} = ?" for k in fields)
-            cur = db.execute(
-                f"UPDATE products SET {assignments}, updated_at = ? WHERE sku = ?", [*fields.values(), now_iso(), sku]
-            )
-            if cur.rowcount == 0:
+            row = db.execute(
+                f"UPDATE products SET {assignments}, updated_at = ? WHERE sku = ? RETURNING id", [*fields.values(), now_iso(), sku]
+            ).fetchone()
+            if row is None:
                 raise CatalogError(f"no product with sku {sku!r}")
+        if embedding is not None:
+            self._index_replace(np.array([row[0]], dtype=np.int64), np.asarray(embedding[0], dtype=np.float32)[None])
+            self.save_index()
         return self.get_by_sku(sku)
 
     def delete(self, skus: Sequence[str]) -> list[str]:
@@ -628,11 +644,11 @@ class Catalog:
         self.manifest.reindex_target = model_spec
         self.manifest.write(self.manifest_path)
 
-    def store_reembedded(self, ids: Sequence[int], vectors: np.ndarray, model_spec: str) -> None:
+    def store_reembedded(self, ids: Sequence[int], vectors: np.ndarray, hashes: Sequence[str], model_spec: str) -> None:
         with self.transaction() as db:
             db.executemany(
-                "UPDATE products SET vector = ?, embed_model = ?, updated_at = ? WHERE id = ?",
-                [(_vector_blob(v), model_spec, now_iso(), int(i)) for i, v in zip(ids, vectors)],
+                "UPDATE products SET vector = ?, content_hash = ?, embed_model = ?, updated_at = ? WHERE id = ?",
+                [(_vector_blob(v), h, model_spec, now_iso(), int(i)) for i, v, h in zip(ids, vectors, hashes)],
             )
 
     def finish_reindex(self, model_spec: str, dim: int) -> None:

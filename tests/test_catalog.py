@@ -130,3 +130,42 @@ def test_sigkill_during_ingest_leaves_a_consistent_resumable_catalog(tmp_path):
     assert info["products"] == info["indexed"] == 400
     first_added = int(resumed.stdout.split("batch ")[1].split()[0])
     assert first_added <= 8 and done_before + sum(1 for l in resumed.stdout.splitlines() if l.startswith("batch")) * 8 >= 400
+
+
+def test_editing_what_clip_reads_moves_the_vector_with_it(catalog, tiny_embedder, synthetic_source):
+    from assistant.ingest import ingest_csv
+    from assistant.reembed import edit_product
+
+    before_ids, before = catalog.vectors()
+    product = catalog.get_by_sku("SYN-00005")
+    row = list(before_ids).index(product.id)
+
+    priced = edit_product(catalog, tiny_embedder, "SYN-00005", price=1.0)
+    assert priced.price == 1.0
+    assert np.array_equal(catalog.vectors([product.id])[1][0], before[row])  # price is not embedded
+
+    edited = edit_product(catalog, tiny_embedder, "SYN-00005", title="Nose pin with a tiny diamond", category="Nose Pin")
+    assert (edited.title, edited.category) == ("Nose pin with a tiny diamond", "nose pin")
+    after = catalog.vectors([product.id])[1][0]
+    assert not np.allclose(after, before[row]) and np.isclose(np.linalg.norm(after), 1, atol=1e-5)
+    query = catalog.search_vector(after, k=1)
+    assert query[0].product.sku == "SYN-00005" and query[0].score == pytest.approx(1.0, abs=1e-5)
+    assert catalog.count() == catalog.indexed_count() == 60
+
+    # re-ingesting the original CSV restores the row (its content differs from the edit), and only that row
+    report = ingest_csv(catalog, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
+    assert (report.updated, report.unchanged) == (1, 59)
+    assert np.allclose(catalog.vectors([product.id])[1][0], before[row], atol=1e-6)
+
+
+def test_reindex_keeps_ingest_idempotent(catalog, tmp_path, tiny_embedder, synthetic_source):
+    import torch
+
+    from assistant.ingest import ingest_csv
+
+    state = {k: v + 0.05 * torch.randn_like(v) for k, v in tiny_embedder.model.state_dict().items()}
+    torch.save(state, tmp_path / "other.pt")
+    other = Embedder.from_spec(f"tiny-test:{tmp_path / 'other.pt'}")
+    reindex(Catalog.open(catalog.root, other.spec.name, allow_reindex=True), other)
+    report = ingest_csv(Catalog.open(catalog.root, other.spec.name), other, synthetic_source, synthetic_source.parent / "images")
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 60)

@@ -1,0 +1,47 @@
+"""Embedding products already in a catalog, from their stored photos and texts: for reindex and edits."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from .catalog import Catalog, CatalogError, Product
+from .embedder import Embedder
+from .product_vectors import content_hash, embed_products, product_text
+
+
+def embed_stored_products(catalog: Catalog, embedder: Embedder, products: Sequence[Product]) -> np.ndarray:
+    """Vectors for stored products; a stored photo that no longer decodes falls back to the text alone."""
+    photos = []
+    for product in products:
+        path = catalog.image_path(product)
+        photos.append(path.read_bytes() if path is not None and path.exists() else None)
+    texts = [product_text(dataclasses.asdict(p)) for p in products]
+    vectors, failures = embed_products(embedder, texts, photos, catalog.manifest.image_weight)
+    if failures:
+        text_only = sorted(failures)
+        vectors[text_only], _ = embed_products(embedder, [texts[n] for n in text_only], [None] * len(text_only))
+    return vectors
+
+
+def stored_content_hash(catalog: Catalog, product: Product, model_spec: str | None = None) -> str:
+    """The content hash ingest would give this product, so a later ingest of the same row skips it."""
+    return content_hash(
+        dataclasses.asdict(product), product.image_sha256, catalog.manifest.image_weight, model_spec or catalog.model_spec
+    )
+
+
+def edit_product(catalog: Catalog, embedder: Embedder, sku: str, **fields) -> Product:
+    """Edit a product's shop fields; when a field CLIP reads changes, its vector follows in the same write,
+    so search finds the product by its new title or category at once."""
+    changes = catalog.normalise_edit(fields)
+    product = catalog.get_by_sku(sku)
+    if product is None:
+        raise CatalogError(f"no product with sku {sku!r}")
+    edited = dataclasses.replace(product, **changes)
+    if not catalog.TEXT_FIELDS & changes.keys() or product_text(dataclasses.asdict(edited)) == product_text(dataclasses.asdict(product)):
+        return catalog.update_fields(sku, **changes)
+    vector = embed_stored_products(catalog, embedder, [edited])[0]
+    return catalog.update_fields(sku, embedding=(vector, stored_content_hash(catalog, edited)), **changes)
