@@ -39,7 +39,7 @@ def test_bad_upload_lists_each_rejected_row_and_imports_the_good_ones(monkeypatc
         "NEW-3,Pearl studs,Round studs,earring,silver,pearl,lots,USD,\n"
         "NEW-4,Emerald drop,Drop pendant,pendant,platinum,emerald,900,USD,missing.png\n"
     )
-    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
     before = open_catalog(app_catalog).count()
 
     import_files(at, csv_text, [("cuff.png", photo, "image/png")])
@@ -61,7 +61,7 @@ def test_photos_in_a_zip_with_folders(monkeypatch, app_catalog, synthetic_source
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("shoot/rings/band.png", photo)
     csv_text = HEADER + "NEW-9,Plain band,,ring,platinum,none,640,EUR,rings/band.png\n"
-    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
 
     import_files(at, csv_text, [("photos.zip", archive.getvalue(), "application/zip")])
 
@@ -70,7 +70,7 @@ def test_photos_in_a_zip_with_folders(monkeypatch, app_catalog, synthetic_source
 
 
 def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
     before = open_catalog(app_catalog).count()
 
     import_files(at, "name,cost\nring,10\n", [])
@@ -80,7 +80,7 @@ def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_ca
 
 
 def test_edit_then_delete_a_product(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
     at.selectbox(key="edit-sku").set_value("SYN-00002")
     rerun(at)
     next(t for t in at.text_input if t.label == "Title").input("Renamed earring")
@@ -106,7 +106,7 @@ def test_edit_then_delete_a_product(monkeypatch, app_catalog):
 
 
 def test_catalog_facts_and_browse_table(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Products": "60", "In the search index": "60", "Index": "flat", "Categories": "5"}
     assert any(TEST_MODEL_SPEC in c.value for c in at.caption)

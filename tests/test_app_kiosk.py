@@ -15,7 +15,7 @@ from assistant.kiosk import ENV_IDLE_SECONDS
 from assistant.models import TEST_MODEL_SPEC
 from assistant.search import SearchEngine
 
-KIOSK = "app_pages/kiosk.py"
+KIOSK = "pages/kiosk.py"
 
 
 def snapshot(*folders) -> dict[str, str]:

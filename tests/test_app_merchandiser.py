@@ -7,7 +7,7 @@ import hashlib
 from app_support import app_catalog, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
 from assistant.categories import CategoryRegistry
 
-MERCHANDISER = "app_pages/merchandiser.py"
+MERCHANDISER = "pages/merchandiser.py"
 
 
 def folder_state(folder) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """Shop: search by words (English or Chinese), by photo (upload or camera), or both; filters; result cards
 with like / pass, and a "for you" ordering that adapts after every tap, with its reasons."""
 
+from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+
 import streamlit as st
 
 from assistant.images import IMAGE_SUFFIXES, ImageError

@@ -4,6 +4,8 @@ Also the category list with product counts, and the products the classifier is l
 The engine is ``assistant.categories``; nothing is saved before Apply.
 """
 
+from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+
 import pandas as pd
 import streamlit as st
 

@@ -4,6 +4,8 @@ Nothing a shopper shows the camera is stored: the photo is searched from memory 
 ASSISTANT_KIOSK_IDLE_SECONDS without a touch the visit starts over (shortlist, photo and choices gone).
 """
 
+from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+
 import html
 
 import streamlit as st

@@ -1,5 +1,7 @@
 """Catalog (staff): import products and photos with a progress bar, see rejected rows, browse, edit, delete."""
 
+from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+
 import base64
 
 import pandas as pd
