@@ -12,6 +12,7 @@ from assistant.catalog_upload import ingest_upload
 from assistant.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
 from assistant.ingest import CSV_COLUMNS, IngestError, IngestReport
+from assistant.reembed import edit_product
 from ui.cards import product_thumbnail
 from ui.resources import current_shop
 from ui.style import page_header
@@ -93,13 +94,13 @@ def browse_tab() -> None:
         column_config={"photo": st.column_config.ImageColumn("photo", width="small"),
                        "price": st.column_config.NumberColumn("price", format="%.2f")},
     )
-    edit_product(st.selectbox(
+    edit_form(st.selectbox(
         "Edit or delete", [p.sku for p in shown], key="edit-sku",
         format_func=lambda sku: f"{sku} · {next(p.title for p in shown if p.sku == sku)}",
     ))
 
 
-def edit_product(sku: str) -> None:
+def edit_form(sku: str) -> None:
     product = catalog.get_by_sku(sku)
     if product is None:
         return
@@ -112,15 +113,15 @@ def edit_product(sku: str) -> None:
         stone = c3.text_input("Stone", product.stone)
         price = c4.number_input("Price", min_value=0.0, value=product.price, step=1.0, format="%.2f")
         currency = c5.text_input("Currency", product.currency, max_chars=3)
-        st.caption("Search keeps the product's stored vector; re-import the CSV row to re-embed changed words.")
+        st.caption("Changed words are embedded again with the stored photo, so search follows the edit at once.")
         save = st.form_submit_button("Save changes", type="primary")
     if save:
         if not title.strip():
             st.error("The title cannot be empty.")
             return
         try:
-            catalog.update_fields(
-                sku, title=title.strip(), description=description.strip(), category=category, metal=metal,
+            edit_product(
+                catalog, shop.embedder, sku, title=title.strip(), description=description.strip(), category=category, metal=metal,
                 stone=stone, price=price, currency=currency.strip().upper(),
             )
         except CatalogError as exc:

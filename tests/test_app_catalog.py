@@ -80,6 +80,7 @@ def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_ca
 
 
 def test_edit_then_delete_a_product(monkeypatch, app_catalog):
+    before = open_catalog(app_catalog).vectors()[1]
     at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
     at.selectbox(key="edit-sku").set_value("SYN-00002")
     rerun(at)
@@ -91,6 +92,8 @@ def test_edit_then_delete_a_product(monkeypatch, app_catalog):
     product = open_catalog(app_catalog).get_by_sku("SYN-00002")
     assert (product.title, product.price) == ("Renamed earring", 99.5)
     assert [s.value for s in at.success] == ["Saved SYN-00002."]
+    changed = ~(open_catalog(app_catalog).vectors()[1] == before).all(axis=1)
+    assert changed.sum() == 1, "the renamed product, and only it, is embedded again"
 
     at.selectbox(key="edit-sku").set_value("SYN-00002")
     rerun(at)
