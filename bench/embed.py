@@ -133,7 +133,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=256, help="number of photos (default 256)")
     parser.add_argument("--size", type=int, default=800, help="side of generated photos in pixels (default 800)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per model batch, both paths (default 32)")
-    parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: the engine's choice)")
+    parser.add_argument(
+        "--num-workers", type=int, default=None,
+        help="DataLoader workers of the embed_images row (default: the engine's choice, which ingest always uses)",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="runs per path; the fastest counts (default 2)")
     parser.add_argument("--quick", action="store_true", help="64 photos, one run each")
     args = parser.parse_args(argv)
@@ -189,10 +192,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     source = str(args.images) if args.images else f"generated {args.size}x{args.size} JPEG"
     print(machine_line())
     print(f"model {model_name}, {n} photos ({source}), torch threads {torch.get_num_threads()}, best of {args.repeats}")
-    print(format_table(
-        ["path", "batch", "images/s", "vs baseline"],
-        [[r["name"], r["batch_size"], f"{r['images_per_s']:.1f}", f"{r['ratio']:.2f}x" if r["baseline"] else "baseline"] for r in rows],
-    ))
+    table = [
+        [r["name"], r["batch_size"], f"{r['images_per_s']:.1f}", f"{r['ratio']:.2f}x" if r["baseline"] else "baseline"]
+        for r in rows
+    ]
+    print(format_table(["path", "batch", "images/s", "vs baseline"], table))
     print(f"embed_images vs open_clip loop: min cosine {agreement:.5f} (same model, same photos)")
     return {"model": model_name, "n": n, "rows": rows, "agreement": agreement}
 
@@ -218,7 +222,10 @@ def _summarise(timings: list[Timing], n: int) -> list[dict]:
     for t in best.values():
         rate = n / t.seconds
         ratio = (best[t.baseline].seconds / t.seconds) if t.baseline else 1.0
-        rows.append({"name": t.name, "batch_size": t.batch_size, "seconds": t.seconds, "images_per_s": rate, "ratio": ratio, "baseline": t.baseline})
+        rows.append({
+            "name": t.name, "batch_size": t.batch_size, "seconds": t.seconds,
+            "images_per_s": rate, "ratio": ratio, "baseline": t.baseline,
+        })
     return rows
 
 
