@@ -8,12 +8,14 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from assistant.errors import AssistantError
+
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 MAX_IMAGE_PIXELS = 64_000_000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
-class ImageError(ValueError):
+class ImageError(AssistantError):
     """A photo that cannot be used: unreadable, not an image, or too large."""
 
 

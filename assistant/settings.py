@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import DEFAULT_MODEL_SPEC
+from assistant.clip.factory import DEFAULT_MODEL_SPEC
 
 DEFAULT_CATALOG_DIR = "catalog"
 ENV_CATALOG = "ASSISTANT_CATALOG"
@@ -21,7 +21,7 @@ class Settings:
     model_cache: str | None = None
 
     @classmethod
-    def resolve(cls, catalog: str | None = None, model: str | None = None, model_cache: str | None = None) -> "Settings":
+    def resolve(cls, catalog: str | None = None, model: str | None = None, model_cache: str | None = None) -> Settings:
         return cls(
             catalog_dir=Path(catalog or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG_DIR).expanduser(),
             model_spec=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL_SPEC,

@@ -33,8 +33,8 @@ from assistant.catalog import Catalog, ProductRecord
 from assistant.categories import CatalogCategories, Category, preview_draft
 from assistant.categories.fewshot import Maml
 from assistant.categories.prototypes import category_prompts
-from assistant.embedder import Embedder, configure_cpu_threads, normalize
-from assistant.models import TEST_MODEL_SPEC, LoadedModel, ModelSpec
+from assistant.clip.embedder import Embedder, configure_cpu_threads, normalize
+from assistant.clip.factory import TEST_MODEL_SPEC, LoadedModel, ModelSpec
 
 from .report import format_table
 

@@ -28,13 +28,13 @@ import open_clip
 import torch
 from PIL import Image
 
-from assistant.catalog import DEFAULT_IMAGE_WEIGHT, Catalog
-from assistant.embedder import Embedder, configure_cpu_threads
+from assistant.catalog.catalog import DEFAULT_IMAGE_WEIGHT, Catalog
+from assistant.catalog.ingest import ingest_csv
+from assistant.catalog.product_vectors import product_text
+from assistant.catalog.synthetic import draw_product, synthetic_rows
+from assistant.clip.embedder import Embedder, configure_cpu_threads
+from assistant.clip.factory import TEST_MODEL_SPEC, LoadedModel, ModelSpec
 from assistant.images import IMAGE_SUFFIXES
-from assistant.ingest import ingest_csv
-from assistant.models import TEST_MODEL_SPEC, LoadedModel, ModelSpec
-from assistant.product_vectors import product_text
-from assistant.synthetic import draw_product, synthetic_rows
 
 from .report import format_table, machine_line
 

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from assistant.catalog import Catalog, ProductRecord
-from assistant.embedder import normalize
+from assistant.catalog.synthetic import synthetic_rows
+from assistant.clip.embedder import normalize
 from assistant.personalization.maml import MetaTrainConfig
 from assistant.personalization.serving import Personalizer
 from assistant.personalization.training import train_for_catalog
-from assistant.synthetic import synthetic_rows
 
 from .report import format_table
 

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 import faiss
 import numpy as np
 
-from assistant import vector_index
-from assistant.embedder import normalize
-from assistant.vector_index import VectorIndex
+from assistant.catalog import vector_index
+from assistant.catalog.vector_index import VectorIndex
+from assistant.clip.embedder import normalize
 
 from .report import format_table, machine_line
 

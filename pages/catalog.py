@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from assistant.catalog import CatalogError, Filters
-from assistant.catalog_upload import ingest_upload
-from assistant.display import facet_label
+from assistant.catalog.upload import ingest_upload
+from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
-from assistant.ingest import CSV_COLUMNS, IngestError, IngestReport
-from assistant.reembed import edit_product
+from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport
+from assistant.catalog.reembed import edit_product
 from ui.cards import product_thumbnail
 from ui.resources import current_shop
 from ui.style import page_header

@@ -11,8 +11,9 @@ import html
 import streamlit as st
 
 from assistant.catalog import Filters
-from assistant.display import facet_label, format_price
-from assistant.kiosk import KioskSession, idle_seconds_from_env
+from assistant.shop.display import facet_label, format_price
+from assistant.errors import SettingsError
+from assistant.shop.kiosk import KioskSession, idle_seconds_from_env
 from ui.cards import Card, product_grid, product_thumbnail
 from ui.resources import current_shop
 from ui.style import apply_style
@@ -24,7 +25,7 @@ apply_style(kiosk=True)
 
 try:
     idle_seconds = idle_seconds_from_env()
-except ValueError as exc:
+except SettingsError as exc:
     st.error(str(exc))
     st.stop()
 session: KioskSession = st.session_state.setdefault("kiosk", KioskSession(idle_seconds=idle_seconds))

@@ -11,7 +11,7 @@ import streamlit as st
 
 from assistant.catalog import Filters
 from assistant.categories import UNKNOWN, Preview, RegistryError, preview_draft
-from assistant.display import facet_label
+from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES, ImageError
 from ui.cards import Card, product_grid
 from ui.resources import current_shop

@@ -13,8 +13,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from assistant.catalog import Catalog
-from assistant.ingest import ingest_csv
-from assistant.models import TEST_MODEL_SPEC
+from assistant.catalog.ingest import ingest_csv
+from assistant.clip.factory import TEST_MODEL_SPEC
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"

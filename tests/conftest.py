@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from assistant.catalog import Catalog
-from assistant.embedder import Embedder
-from assistant.ingest import ingest_csv
-from assistant.models import TEST_MODEL_SPEC
-from assistant.synthetic import write_synthetic_catalog
+from assistant.catalog.ingest import ingest_csv
+from assistant.catalog.synthetic import write_synthetic_catalog
+from assistant.clip.embedder import Embedder
+from assistant.clip.factory import TEST_MODEL_SPEC
 
 #: Real jewelry photos for development checks; absent on a user's fresh clone, so tests using them skip.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

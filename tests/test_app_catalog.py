@@ -6,8 +6,9 @@ import io
 import zipfile
 
 from app_support import app_catalog, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+
 from assistant.catalog import Catalog
-from assistant.models import TEST_MODEL_SPEC
+from assistant.clip.factory import TEST_MODEL_SPEC
 
 HEADER = "sku,title,description,category,metal,stone,price,currency,image\n"
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-
 from app_support import catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+
 from assistant.catalog import Catalog
-from assistant.models import TEST_MODEL_SPEC
+from assistant.clip.factory import TEST_MODEL_SPEC
 
 
 def test_empty_catalog_says_how_to_fill_it_and_offers_labelled_demo_products(monkeypatch, tmp_path):

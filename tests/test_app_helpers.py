@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from assistant.catalog import Product
-from assistant.catalog_upload import stage_photos
-from assistant.display import format_price, is_synthetic, product_facts
-from assistant.ingest import IngestError
-from assistant.kiosk import DEFAULT_IDLE_SECONDS, ENV_IDLE_SECONDS, KioskSession, idle_seconds_from_env
+from assistant.catalog.ingest import IngestError
+from assistant.catalog.upload import stage_photos
+from assistant.errors import SettingsError
+from assistant.shop.display import format_price, is_synthetic, product_facts
+from assistant.shop.kiosk import DEFAULT_IDLE_SECONDS, ENV_IDLE_SECONDS, KioskSession, idle_seconds_from_env
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,7 @@ def test_idle_seconds_from_the_environment():
     assert idle_seconds_from_env({}) == DEFAULT_IDLE_SECONDS
     assert idle_seconds_from_env({ENV_IDLE_SECONDS: " 45 "}) == 45.0
     for bad in ("soon", "0.5", "nan", "-3"):
-        with pytest.raises(ValueError, match=ENV_IDLE_SECONDS):
+        with pytest.raises(SettingsError, match=ENV_IDLE_SECONDS):
             idle_seconds_from_env({ENV_IDLE_SECONDS: bad})
 
 

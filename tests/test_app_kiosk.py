@@ -8,12 +8,12 @@ import time
 import uuid
 
 import pytest
-
 from app_support import app_catalog, camera_photo, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+
 from assistant.catalog import Catalog
-from assistant.kiosk import ENV_IDLE_SECONDS
-from assistant.models import TEST_MODEL_SPEC
+from assistant.clip.factory import TEST_MODEL_SPEC
 from assistant.search import SearchEngine
+from assistant.shop.kiosk import ENV_IDLE_SECONDS
 
 KIOSK = "pages/kiosk.py"
 

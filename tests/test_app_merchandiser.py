@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from app_support import app_catalog, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+
 from assistant.categories import CategoryRegistry
 
 MERCHANDISER = "pages/merchandiser.py"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from app_support import app_catalog, camera_photo, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+
 from assistant.catalog import Catalog, Filters
 from assistant.categories import translate_query
-from assistant.models import TEST_MODEL_SPEC
+from assistant.clip.factory import TEST_MODEL_SPEC
 from assistant.personalization.checkpoint import default_checkpoint_path, save_checkpoint
 from assistant.personalization.maml import MetaTrainConfig
 from assistant.personalization.serving import Personalizer

@@ -15,7 +15,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from app_support import REPO, build_catalog
 
 CHROMIUM = Path("/usr/bin/chromium")

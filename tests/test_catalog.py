@@ -7,16 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assistant.catalog import INDEX_NAME, Catalog, CatalogError
-from assistant.embedder import Embedder
-from assistant.reindex import reindex
-from assistant.synthetic import write_synthetic_catalog
+from assistant.catalog.catalog import INDEX_NAME, Catalog, CatalogError
+from assistant.catalog.reindex import reindex
+from assistant.catalog.synthetic import write_synthetic_catalog
+from assistant.clip.embedder import Embedder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,8 +88,8 @@ def test_other_process_writes_are_seen(catalog, tiny_embedder):
 KILLED_INGEST = """
 import sys
 from assistant.catalog import Catalog
-from assistant.embedder import Embedder
-from assistant.ingest import ingest_csv
+from assistant.clip.embedder import Embedder
+from assistant.catalog.ingest import ingest_csv
 e = Embedder.from_spec("tiny-test")
 c = Catalog.open(sys.argv[1], e.spec.name, e.dim)
 def tell(report):
@@ -133,8 +132,8 @@ def test_sigkill_during_ingest_leaves_a_consistent_resumable_catalog(tmp_path):
 
 
 def test_editing_what_clip_reads_moves_the_vector_with_it(catalog, tiny_embedder, synthetic_source):
-    from assistant.ingest import ingest_csv
-    from assistant.reembed import edit_product
+    from assistant.catalog.ingest import ingest_csv
+    from assistant.catalog.reembed import edit_product
 
     before_ids, before = catalog.vectors()
     product = catalog.get_by_sku("SYN-00005")
@@ -161,7 +160,7 @@ def test_editing_what_clip_reads_moves_the_vector_with_it(catalog, tiny_embedder
 def test_reindex_keeps_ingest_idempotent(catalog, tmp_path, tiny_embedder, synthetic_source):
     import torch
 
-    from assistant.ingest import ingest_csv
+    from assistant.catalog.ingest import ingest_csv
 
     state = {k: v + 0.05 * torch.randn_like(v) for k, v in tiny_embedder.model.state_dict().items()}
     torch.save(state, tmp_path / "other.pt")

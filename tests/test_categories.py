@@ -7,7 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from assistant.categories import UNKNOWN, Category, CategoryRegistry, Classifier, LabelSet, RegistryError, translate_query
+from assistant.categories import (
+    UNKNOWN,
+    Category,
+    CategoryRegistry,
+    Classifier,
+    LabelSet,
+    RegistryError,
+    translate_query,
+)
 from assistant.categories.attributes import load_attributes
 from assistant.categories.classifier import softmax
 from assistant.categories.prototypes import (
@@ -20,7 +28,7 @@ from assistant.categories.prototypes import (
     mean_prototype,
 )
 from assistant.categories.translate import QueryTranslator
-from assistant.embedder import normalize
+from assistant.clip.embedder import normalize
 
 
 def unit(*values: float) -> np.ndarray:

@@ -11,7 +11,7 @@ from assistant.categories import UNKNOWN, CatalogCategories, Category, RegistryE
 from assistant.categories.catalog_labels import CATEGORY, head_path
 from assistant.categories.fewshot import MamlConfig
 from assistant.categories.training import catalog_training_set, train_catalog_head
-from assistant.cli import main
+from assistant.cli.main import main
 
 
 def state_files(catalog) -> dict[str, bytes]:

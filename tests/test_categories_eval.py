@@ -6,9 +6,9 @@ import csv
 import json
 
 import pytest
-
-from assistant.cli import main
 from category_shapes import SHAPES, write_shapes_dataset
+
+from assistant.cli.main import main
 
 
 def run_eval(tmp_path, images, labels, *extra: str) -> tuple[int, dict | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from category_shapes import write_shapes_dataset
 
 from assistant.categories import Classifier, LabelSet
 from assistant.categories.episodes import EpisodeSampler
@@ -12,8 +13,7 @@ from assistant.categories.evaluation import CategoryEvaluation, EvalSettings
 from assistant.categories.fewshot import EpisodeTensors, Maml, MamlConfig, meta_train_head
 from assistant.categories.labelled import read_labels
 from assistant.categories.prototypes import blend_prototype
-from assistant.embedder import normalize
-from category_shapes import write_shapes_dataset
+from assistant.clip.embedder import normalize
 
 DIM, CLASSES, PER_CLASS = 32, 8, 30
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant.catalog import Catalog, Filters
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.search import SearchEngine
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.catalog import Catalog
+from assistant.catalog.ingest import IngestError, ingest_csv
 from assistant.images import MAX_IMAGE_BYTES
-from assistant.ingest import IngestError, ingest_csv
 
 HEADER = ["sku", "title", "description", "category", "metal", "stone", "price", "currency", "image", "collection"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from assistant.catalog import Catalog, Filters
-from assistant.ingest import ingest_csv
+from assistant.catalog.ingest import ingest_csv
 from assistant.search import SearchEngine
 
 

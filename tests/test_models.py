@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from assistant.embedder import Embedder
-from assistant.models import ModelSpecError, ModelWeightsMissing, create_model, parse_model_spec
+from assistant.clip.embedder import Embedder
+from assistant.clip.factory import ModelSpecError, ModelWeightsMissing, create_model, parse_model_spec
 
 
 def test_parse_specs(tmp_path):

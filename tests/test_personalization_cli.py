@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-import assistant.personalization_commands as commands
-from assistant.cli import main
+import assistant.cli.personalization as commands
+from assistant.cli.main import main
 from assistant.personalization.checkpoint import load_checkpoint
 
 FAST = ["--steps", "20", "--train-shoppers", "150"]

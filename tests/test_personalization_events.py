@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.personalization.events import EventLogError, load_events, parse_timestamp, sessions_from_events, split_by_user
+from assistant.personalization.events import (
+    EventLogError,
+    load_events,
+    parse_timestamp,
+    sessions_from_events,
+    split_by_user,
+)
 from assistant.personalization.items import ItemTable
 
 

@@ -69,7 +69,7 @@ def test_checkpoint_of_another_model_spec_is_refused_clearly(trained_catalog, tm
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable personaliser checkpoint"):
         load_checkpoint(junk, "tiny-test")
-    with pytest.raises(FileNotFoundError, match="train personalizer"):
+    with pytest.raises(CheckpointError, match="train personalizer"):
         load_checkpoint(tmp_path / "absent.pt", "tiny-test")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.catalog import Catalog, Filters
-from assistant.ingest import ingest_csv
+from assistant.catalog.ingest import ingest_csv
 from assistant.search import SearchEngine
 
 

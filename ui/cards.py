@@ -11,8 +11,8 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from assistant.catalog import Catalog, Product
-from assistant.display import format_price, is_synthetic, product_facts
 from assistant.images import ImageError, load_image
+from assistant.shop.display import format_price, is_synthetic, product_facts
 
 THUMBNAIL_PIXELS = 480
 

@@ -7,7 +7,7 @@ import math
 import streamlit as st
 
 from assistant.catalog import Catalog, Filters
-from assistant.display import facet_label
+from assistant.shop.display import facet_label
 
 
 def filter_sidebar(catalog: Catalog, key: str) -> Filters:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from assistant.ingest import ingest_csv
-from assistant.models import ModelWeightsMissing
-from assistant.synthetic import write_synthetic_catalog
+from assistant.catalog.ingest import ingest_csv
+from assistant.catalog.synthetic import write_synthetic_catalog
+from assistant.clip.factory import ModelWeightsMissing
 
 from .resources import Shop, current_settings
 

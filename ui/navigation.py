@@ -12,8 +12,9 @@ from contextvars import ContextVar
 
 import streamlit as st
 
+from assistant.errors import AssistantError
 from ui.first_run import setup_problem_page
-from ui.resources import STARTUP_ERRORS, current_shop
+from ui.resources import current_shop
 from ui.style import apply_style, show_logo
 
 SHOP_PAGES = {  # url path: (file, title, icon)
@@ -44,7 +45,7 @@ def run_app() -> None:
 
     try:
         shop = current_shop()
-    except STARTUP_ERRORS as problem:
+    except AssistantError as problem:
         # Every URL of the app (a bookmarked /kiosk too) shows the explanation instead of "page not found".
         setup = (setup_problem_page(problem), "Setup needed", ":material/warning:")
         urls = ["setup", *SHOP_PAGES, *STAFF_PAGES, "welcome"]

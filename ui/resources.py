@@ -15,24 +15,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from assistant.catalog import Catalog, CatalogError
-from assistant.catalog_commands import load_embedder, open_catalog
+from assistant.catalog import Catalog
 from assistant.categories import CatalogCategories, CategoryRegistry, QueryTranslator, RegistryError
-from assistant.categories.registry import CATEGORIES_DIR, REGISTRY_NAME
 from assistant.categories.catalog_labels import head_path
-from assistant.embedder import Embedder
-from assistant.models import ModelSpecError, ModelWeightsMissing
+from assistant.categories.registry import CATEGORIES_DIR, REGISTRY_NAME
+from assistant.clip.embedder import Embedder
 from assistant.personalization.checkpoint import CheckpointError, default_checkpoint_path
 from assistant.personalization.serving import Personalizer
 from assistant.search import SearchEngine
+from assistant.services import load_embedder, open_catalog
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
 #: Errors that stop the app from starting and that a shop owner can fix; shown as a message, not a traceback.
-STARTUP_ERRORS = (ModelWeightsMissing, ModelSpecError, CatalogError)
-
-
 def _registry_stamp(catalog: Catalog) -> int:
     """Changes whenever the catalog's category registry file is written (0 while it has none)."""
     return _file_stamp(catalog.root / CATEGORIES_DIR / REGISTRY_NAME)
@@ -115,6 +111,6 @@ def current_settings() -> Settings:
 
 
 def current_shop() -> Shop:
-    """The loaded shop for the current settings; raises one of STARTUP_ERRORS when it cannot load."""
+    """The loaded shop for the current settings; raises an ``AssistantError`` (missing weights, a bad spec, a catalog of another model) when it cannot load."""
     settings = current_settings()
     return _shop(str(settings.catalog_dir.resolve()), settings.model_spec, settings.model_cache)

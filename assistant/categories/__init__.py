@@ -9,11 +9,11 @@ Engine API for the app (no Streamlit here):
 - ``translate_query("珍珠耳环") -> "pearl earring"``.
 """
 
-from .catalog_labels import CATEGORY, CatalogCategories, ProductLabel, RefreshReport
-from .classifier import Classification, Classifier, LabelSet
-from .preview import Preview, TakenProduct, preview_category, preview_draft
-from .registry import UNKNOWN, Category, CategoryRegistry, RegistryError
-from .translate import QueryTranslator, translate_query
+from assistant.categories.catalog_labels import CATEGORY, CatalogCategories, ProductLabel, RefreshReport
+from assistant.categories.classifier import Classification, Classifier, LabelSet
+from assistant.categories.preview import Preview, TakenProduct, preview_category, preview_draft
+from assistant.categories.registry import UNKNOWN, Category, CategoryRegistry, RegistryError
+from assistant.categories.translate import QueryTranslator, translate_query
 
 __all__ = [
     "CATEGORY", "UNKNOWN", "CatalogCategories", "Category", "CategoryRegistry", "Classification", "Classifier",

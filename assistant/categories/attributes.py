@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .registry import DATA_DIR, RegistryError, normalize_name
+from assistant.categories.registry import DATA_DIR, RegistryError, normalize_name
 
 DEFAULT_ATTRIBUTES_FILE = DATA_DIR / "attributes.json"
 

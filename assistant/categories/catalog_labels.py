@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
-from ..catalog import Catalog, Product
-from ..embedder import Embedder, ImageSource
-from ..images import read_image_bytes
-from .attributes import AttributeVocabulary, load_attributes
-from .classifier import Classification, Classifier, Decisions, LabelSet
-from .fewshot import Maml
-from .prototypes import PrototypeBuilder, VectorCache
-from .registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry
-from .translate import QueryTranslator
+from assistant.atomic import atomic_write_bytes
+from assistant.catalog import Catalog, Product
+from assistant.categories.attributes import AttributeVocabulary, load_attributes
+from assistant.categories.classifier import Classification, Classifier, Decisions, LabelSet
+from assistant.categories.fewshot import Maml
+from assistant.categories.prototypes import PrototypeBuilder, VectorCache
+from assistant.categories.registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry
+from assistant.categories.translate import QueryTranslator
+from assistant.clip.embedder import Embedder, ImageSource
+from assistant.images import read_image_bytes
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from ..embedder import Embedder, normalize
-from .registry import UNKNOWN
+from assistant.categories.registry import UNKNOWN
+from assistant.clip.embedder import Embedder, normalize
 
 MAX_LOGIT_SCALE = 100.0
 
@@ -99,7 +99,7 @@ class LabelSet:
         return [(self.keys[p], float(s)) for p, s in zip(positions[0], scores[0])]
 
     @property
-    def hierarchy(self) -> "Hierarchy":
+    def hierarchy(self) -> Hierarchy:
         return Hierarchy(self.keys, self.parents)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.errors import TrainingDataError
+
 
 @dataclass(frozen=True)
 class Episode:
@@ -40,12 +42,12 @@ class EpisodeSampler:
         self.members = {int(c): np.flatnonzero(self.item_classes == c) for c in classes}
         short = [c for c, items in self.members.items() if len(items) < shots + queries]
         if short:
-            raise ValueError(f"classes {short} have fewer than {shots + queries} items ({shots} shots + {queries} queries)")
+            raise TrainingDataError(f"classes {short} have fewer than {shots + queries} items ({shots} shots + {queries} queries)")
         if not 2 <= ways <= len(self.members):
-            raise ValueError(f"{ways}-way episodes need at least {ways} classes (and ways >= 2); the pool has {len(self.members)}")
+            raise TrainingDataError(f"{ways}-way episodes need at least {ways} classes (and ways >= 2); the pool has {len(self.members)}")
         missing = set(always_include) - set(self.members)
         if missing or len(always_include) > ways:
-            raise ValueError(f"always_include {sorted(always_include)} must be classes of the pool, at most {ways}")
+            raise TrainingDataError(f"always_include {sorted(always_include)} must be classes of the pool, at most {ways}")
         self.ways, self.shots, self.queries = ways, shots, queries
         self.always_include = [int(c) for c in always_include]
         self.rng = np.random.default_rng(seed)

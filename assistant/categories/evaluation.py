@@ -18,13 +18,20 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..embedder import Embedder
-from .classifier import clip_logit_scale
-from .episodes import EpisodeSampler
-from .fewshot import EpisodeTensors, Maml, MamlConfig, MetaTrainReport, meta_train_head
-from .labelled import LabelledImage, LabelledSetError, assign_splits, deduplicate, resolve_categories
-from .prototypes import PrototypeBuilder, blend_prototype, category_prompts
-from .registry import CategoryRegistry
+from assistant.categories.classifier import clip_logit_scale
+from assistant.categories.episodes import EpisodeSampler
+from assistant.categories.fewshot import EpisodeTensors, Maml, MamlConfig, MetaTrainReport, meta_train_head
+from assistant.categories.labelled import (
+    LabelledImage,
+    LabelledSetError,
+    assign_splits,
+    deduplicate,
+    resolve_categories,
+)
+from assistant.categories.prototypes import PrototypeBuilder, blend_prototype, category_prompts
+from assistant.categories.registry import CategoryRegistry
+from assistant.clip.embedder import Embedder
+from assistant.errors import TrainingDataError
 
 METHODS = ("zero_shot", "prototype_blend", "maml")
 #: The few-shot method the product uses once a head is meta-trained (it won the evaluation; README "Categories").
@@ -61,7 +68,7 @@ def zero_shot_report(predicted: np.ndarray, truth: np.ndarray, class_names: list
     }
     return {
         "top1": round(float((predicted == truth).mean()), 4),
-        "images": int(len(truth)),
+        "images": len(truth),
         "per_class": per_class,
         "confusion": {"labels": class_names, "matrix": confusion.tolist()},
     }
@@ -160,8 +167,8 @@ class CategoryEvaluation:
         config = replace(self.settings.maml, shots=shots)
         try:
             maml, trained = meta_train_head(self.vectors, pool_classes, self.class_text, self.logit_scale, config, self._reporter(stage))
-        except ValueError as exc:
-            raise LabelledSetError(f"{stage}: {exc}") from exc
+        except TrainingDataError as exc:
+            raise TrainingDataError(f"{stage}: {exc}") from exc
         self.meta_trained[stage] = trained
         seen = {
             "classes": sorted(self.class_names[c] for c in trained.classes_seen),

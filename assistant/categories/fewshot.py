@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from ..atomic import atomic_write_bytes
-from .episodes import Episode, EpisodeSampler
-from .prototypes import PRIOR_STRENGTH
+from assistant.atomic import atomic_write_bytes
+from assistant.categories.episodes import Episode, EpisodeSampler
+from assistant.categories.prototypes import PRIOR_STRENGTH
+from assistant.errors import TrainingDataError
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Maml:
         with torch.no_grad():
             return float(self._loss(fast, params, self._features(params, support), support_labels))
 
-    def predict(self, batch: "EpisodeTensors", steps: int | None = None) -> np.ndarray:
+    def predict(self, batch: EpisodeTensors, steps: int | None = None) -> np.ndarray:
         """Predicted episode labels [E, N*Q] for a batch of episodes, each adapted on its own support set."""
         params = {k: v.detach() for k, v in self.params().items()}
         logits_fn = vmap(lambda t, s, sl, q: self._query_logits(params, t, s, sl, q, steps))
@@ -169,7 +170,7 @@ class Maml:
         atomic_write_bytes(Path(path), buffer.getvalue())
 
     @classmethod
-    def load(cls, path: Path, model_spec: str) -> "Maml":
+    def load(cls, path: Path, model_spec: str) -> Maml:
         """A saved head; refused (ValueError) when it was trained for another model's vectors."""
         data = torch.load(path, weights_only=True)
         if data["model_spec"] != model_spec:
@@ -186,7 +187,7 @@ class Maml:
         class_text: np.ndarray,
         classes: list[int],
         progress: Callable[[int, int], None] | None = None,
-    ) -> "MetaTrainReport":
+    ) -> MetaTrainReport:
         """Meta-train on episodes drawn only from ``classes`` (indices into ``class_text``)."""
         cfg = self.config
         sampler = EpisodeSampler(item_classes, classes, min(cfg.ways, len(classes)), cfg.shots, cfg.queries, seed=cfg.seed)
@@ -215,7 +216,7 @@ def meta_train_head(
     logit_scale: float,
     config: MamlConfig,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[Maml, "MetaTrainReport"]:
+) -> tuple[Maml, MetaTrainReport]:
     """Meta-train a head on the items whose class is >= 0 (class c's text prototype is ``class_text[c]``).
 
     Classes need K + 2 items (K shots, queries); episode ways and queries shrink to what the data allows.
@@ -224,7 +225,7 @@ def meta_train_head(
     counts = np.bincount(item_classes[item_classes >= 0], minlength=len(class_text))
     usable = [c for c in range(len(class_text)) if counts[c] >= config.shots + 2]
     if len(usable) < 2:
-        raise ValueError(f"meta-training needs two categories with at least {config.shots + 2} labelled images each")
+        raise TrainingDataError(f"meta-training needs two categories with at least {config.shots + 2} labelled images each")
     queries = int(min(config.queries, min(counts[c] for c in usable) - config.shots))
     maml = Maml(class_text.shape[1], logit_scale, replace(config, queries=queries, ways=min(config.ways, len(usable))))
     return maml, maml.meta_train(vectors, item_classes, class_text, usable, progress=progress)
@@ -255,7 +256,7 @@ class EpisodeTensors:
     query_labels: torch.Tensor  # [E, N*Q]
 
     @classmethod
-    def build(cls, episodes: list[Episode], vectors: np.ndarray, class_text: np.ndarray) -> "EpisodeTensors":
+    def build(cls, episodes: list[Episode], vectors: np.ndarray, class_text: np.ndarray) -> EpisodeTensors:
         def stack(arrays, dtype=torch.float32):
             return torch.as_tensor(np.stack(arrays), dtype=dtype)
 

@@ -8,14 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..images import ImageError, read_image_bytes, sha256_bytes
-from .registry import Category, CategoryRegistry, normalize_name
+from assistant.categories.registry import Category, CategoryRegistry, normalize_name
+from assistant.errors import AssistantError
+from assistant.images import ImageError, read_image_bytes, sha256_bytes
 
 TRAIN_SPLITS = {"train", "training"}
 TEST_SPLITS = {"test", "testing", "val", "valid", "validation", "eval"}
 
 
-class LabelledSetError(ValueError):
+class LabelledSetError(AssistantError):
     """The labels file or image folder cannot be used; the message names the file and row."""
 
 

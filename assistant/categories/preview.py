@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..catalog import Catalog, Product
-from ..embedder import Embedder, ImageSource
-from .catalog_labels import CATEGORY, CatalogCategories, RefreshReport
-from .classifier import Classifier
-from .registry import UNKNOWN, Category, CategoryRegistry, RegistryError
+from assistant.catalog import Catalog, Product
+from assistant.categories.catalog_labels import CATEGORY, CatalogCategories, RefreshReport
+from assistant.categories.classifier import Classifier
+from assistant.categories.registry import UNKNOWN, Category, CategoryRegistry, RegistryError
+from assistant.clip.embedder import Embedder, ImageSource
 
 
 @dataclass

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
-from ..embedder import Embedder, ImageSource, blend, normalize
-from ..images import ImageError
-from .attributes import Attribute
-from .classifier import LabelSet, clip_logit_scale
-from .registry import CATEGORIES_DIR, Category, CategoryRegistry
+from assistant.atomic import atomic_write_bytes
+from assistant.categories.attributes import Attribute
+from assistant.categories.classifier import LabelSet, clip_logit_scale
+from assistant.categories.registry import CATEGORIES_DIR, Category, CategoryRegistry
+from assistant.clip.embedder import Embedder, ImageSource, blend, normalize
+from assistant.images import ImageError
 
 if TYPE_CHECKING:
-    from .fewshot import Maml
+    from assistant.categories.fewshot import Maml
 
 PROMPT_TEMPLATES = (
     "a product photo of a {}.",
@@ -90,7 +90,7 @@ class VectorCache:
                 self._vectors = {}  # a damaged cache only costs re-embedding
 
     @classmethod
-    def for_catalog(cls, catalog_root: Path, model_spec: str) -> "VectorCache":
+    def for_catalog(cls, catalog_root: Path, model_spec: str) -> VectorCache:
         return cls(model_spec, Path(catalog_root) / CATEGORIES_DIR / VECTOR_CACHE_NAME)
 
     def get(self, key: str) -> np.ndarray | None:
@@ -149,7 +149,7 @@ class PrototypeBuilder:
         return np.stack([rows[n] for n in category.examples]) if category.examples else np.zeros((0, self.embedder.dim), np.float32)
 
     def category_labels(
-        self, registry: CategoryRegistry, head: "Maml | None" = None, draft_photos: dict[str, np.ndarray] | None = None
+        self, registry: CategoryRegistry, head: Maml | None = None, draft_photos: dict[str, np.ndarray] | None = None
     ) -> LabelSet:
         """Prototypes of every category: text prior and example photos (plus a draft's unsaved photos),
         combined by the prototype blend, or by a meta-trained MAML head adapted to all of them at once."""

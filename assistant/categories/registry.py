@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from ..atomic import atomic_write_bytes, atomic_write_json
-from ..catalog import now_iso
-from ..images import sha256_bytes
+from assistant.atomic import atomic_write_bytes, atomic_write_json
+from assistant.catalog import now_iso
+from assistant.errors import AssistantError
+from assistant.images import sha256_bytes
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_CATEGORIES_FILE = DATA_DIR / "categories.json"
@@ -30,7 +31,7 @@ MAX_NAME_LENGTH = 60
 EDITABLE_FIELDS = ("description", "synonyms", "zh", "parent", "examples")
 
 
-class RegistryError(ValueError):
+class RegistryError(AssistantError):
     """A category edit or registry file is invalid; the message names the category or file and the problem."""
 
 
@@ -74,7 +75,7 @@ class Category:
     updated_at: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict, where: str) -> "Category":
+    def from_dict(cls, data: dict, where: str) -> Category:
         if not isinstance(data, dict):
             raise RegistryError(f"{where}: each category must be an object, got {type(data).__name__}")
         unknown = set(data) - {f.name for f in fields(cls)}
@@ -84,7 +85,7 @@ class Category:
             raise RegistryError(f"{where}: a category has no name")
         return cls(**data).validated()
 
-    def validated(self) -> "Category":
+    def validated(self) -> Category:
         """A copy with clean fields; raises RegistryError naming the category when a field is unusable."""
         name = normalize_name(self.name)
         if not name:
@@ -128,7 +129,7 @@ class CategoryRegistry:
 
     # ---------------------------------------------------------------- files
     @classmethod
-    def defaults(cls, root: Path | None = None) -> "CategoryRegistry":
+    def defaults(cls, root: Path | None = None) -> CategoryRegistry:
         """The shipped jewelry categories, stamped now (not yet saved anywhere)."""
         registry = cls.read_file(DEFAULT_CATEGORIES_FILE, root)
         stamp = now_iso()
@@ -137,14 +138,14 @@ class CategoryRegistry:
         return registry
 
     @classmethod
-    def load(cls, catalog_root: str | Path) -> "CategoryRegistry":
+    def load(cls, catalog_root: str | Path) -> CategoryRegistry:
         """The registry stored with the catalog in ``catalog_root``, or the defaults when none was saved yet."""
         root = Path(catalog_root)
         path = root / CATEGORIES_DIR / REGISTRY_NAME
         return cls.read_file(path, root) if path.exists() else cls.defaults(root)
 
     @classmethod
-    def read_file(cls, path: Path, root: Path | None = None) -> "CategoryRegistry":
+    def read_file(cls, path: Path, root: Path | None = None) -> CategoryRegistry:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

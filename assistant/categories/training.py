@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog import Catalog, now_iso
-from ..embedder import Embedder
-from .catalog_labels import CatalogCategories
-from .fewshot import MamlConfig, meta_train_head
-from .labelled import LabelledSetError, deduplicate, read_labels, resolve_categories
-from .prototypes import category_prompts
+from assistant.catalog import Catalog, now_iso
+from assistant.categories.catalog_labels import CatalogCategories
+from assistant.categories.fewshot import MamlConfig, meta_train_head
+from assistant.categories.labelled import LabelledSetError, deduplicate, read_labels, resolve_categories
+from assistant.categories.prototypes import category_prompts
+from assistant.clip.embedder import Embedder
+from assistant.errors import TrainingDataError
 
 
 @dataclass
@@ -56,8 +57,8 @@ def train_catalog_head(
     item_classes = np.array([names.index(label_map[label]) for label in data.labels])
     try:
         maml, report = meta_train_head(data.vectors, item_classes, class_text, owner.builder.logit_scale, config, progress)
-    except ValueError as exc:
-        raise LabelledSetError(f"{data.source}: {exc}") from exc
+    except TrainingDataError as exc:
+        raise TrainingDataError(f"{data.source}: {exc}") from exc
     summary = {
         "source": data.source,
         "trained_at": now_iso(),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .attributes import AttributeVocabulary, load_attributes
-from .registry import CategoryRegistry
+from assistant.categories.attributes import AttributeVocabulary, load_attributes
+from assistant.categories.registry import CategoryRegistry
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -27,7 +27,7 @@ class QueryTranslator:
         self.longest = max((len(k) for k in self.dictionary), default=0)
 
     @classmethod
-    def from_vocabularies(cls, registry: CategoryRegistry, attributes: AttributeVocabulary | None = None) -> "QueryTranslator":
+    def from_vocabularies(cls, registry: CategoryRegistry, attributes: AttributeVocabulary | None = None) -> QueryTranslator:
         attributes = attributes or load_attributes()
         dictionary: dict[str, str] = dict(attributes.terms)
         for attribute in attributes.attributes.values():

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .head import RankingHead
-from .items import ItemTable
-from .maml import batch_scores
-from .tasks import Sessions, TaskBatch
+from assistant.personalization.head import RankingHead
+from assistant.personalization.items import ItemTable
+from assistant.personalization.maml import batch_scores
+from assistant.personalization.tasks import Sessions, TaskBatch
 
 
 def popularity_counts(sessions: Sessions, n_items: int) -> np.ndarray:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_write_bytes
-from .head import HeadConfig, RankingHead
-from .items import AttributeVocab
+from assistant.atomic import atomic_write_bytes
+from assistant.errors import AssistantError
+from assistant.personalization.head import HeadConfig, RankingHead
+from assistant.personalization.items import AttributeVocab
 
 #: Where ``train personalizer`` writes and the app looks, inside the catalog folder.
 CHECKPOINT_NAME = "personalizer.pt"
@@ -23,7 +24,7 @@ FORMAT = "assistant.personalizer"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(AssistantError):
     """A checkpoint that cannot be used; the message says why and what to do."""
 
 
@@ -44,7 +45,7 @@ class PersonalizerCheckpoint:
     #: is made up and must not steer real rankings).
     popularity: dict[str, float] = field(default_factory=dict)
     trained_on: dict = field(default_factory=dict)
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def dim(self) -> int:
@@ -75,7 +76,7 @@ def load_checkpoint(path: str | Path, model_spec: str) -> PersonalizerCheckpoint
     """Load a checkpoint for ``model_spec``; CheckpointModelMismatch if it was trained for another model."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no personaliser checkpoint at {path}; train one with: python -m assistant train personalizer")
+        raise CheckpointError(f"no personaliser checkpoint at {path}; train one with: python -m assistant train personalizer")
     try:
         payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for a damaged or foreign file

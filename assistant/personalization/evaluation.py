@@ -13,13 +13,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .baselines import CentroidRanker, HeadRanker, LogisticRegressionRanker, PopularityRanker, popularity_counts
-from .head import HeadConfig
-from .items import AttributeVocab, ItemTable
-from .maml import VALIDATE_EVERY, MetaTrainConfig, single_threaded
-from .metrics import METRICS, mean_ci95, mean_ndcg, ranking_metrics
-from .tasks import QUERY_CLICKS, Sessions, evaluation_batch
-from .training import adapted_ndcg, train_maml, train_normally, validation_batches
+from assistant.errors import AssistantError
+from assistant.personalization.baselines import (
+    CentroidRanker,
+    HeadRanker,
+    LogisticRegressionRanker,
+    PopularityRanker,
+    popularity_counts,
+)
+from assistant.personalization.head import HeadConfig
+from assistant.personalization.items import AttributeVocab, ItemTable
+from assistant.personalization.maml import VALIDATE_EVERY, MetaTrainConfig, single_threaded
+from assistant.personalization.metrics import METRICS, mean_ci95, mean_ndcg, ranking_metrics
+from assistant.personalization.tasks import QUERY_CLICKS, Sessions, evaluation_batch
+from assistant.personalization.training import adapted_ndcg, train_maml, train_normally, validation_batches
 
 DEFAULT_CLICKS = (1, 3, 5, 10)
 METHODS = ("maml", "popularity", "centroid", "logreg", "prior", "finetune")
@@ -44,7 +51,7 @@ def summary(metrics: dict[str, np.ndarray]) -> dict:
     return out
 
 
-class EvaluationError(ValueError):
+class EvaluationError(AssistantError):
     """The shoppers given cannot make a sound evaluation; the message says why."""
 
 

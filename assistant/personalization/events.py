@@ -18,13 +18,14 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from .items import ItemTable
-from .tasks import Sessions
+from assistant.errors import AssistantError
+from assistant.personalization.items import ItemTable
+from assistant.personalization.tasks import Sessions
 
 EVENT_NAMES = {
     "view": "view", "impression": "view", "detail": "view",
@@ -42,7 +43,7 @@ COLUMN_ALIASES = {
 }
 
 
-class EventLogError(ValueError):
+class EventLogError(AssistantError):
     """The file as a whole cannot be read as an event log (not a bad row: those are skipped)."""
 
 
@@ -89,7 +90,7 @@ def parse_timestamp(value: str) -> float:
         text = text[:-4]
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .items import EMPTY_VALUES, ItemTable
+from assistant.personalization.items import EMPTY_VALUES, ItemTable
 
 #: An item "looks like" a pick when it is among this share of the catalog most similar to that pick.
 LOOKS_LIKE_TOP_SHARE = 0.05

@@ -34,7 +34,7 @@ class HeadConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "HeadConfig":
+    def from_dict(cls, data: dict) -> HeadConfig:
         return cls(**data)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..embedder import normalize
+from assistant.catalog import CatalogError
+from assistant.clip.embedder import normalize
 
 #: Attribute groups the head sees as one-hot codes (unknown values share an "other" slot per group).
 ATTRIBUTE_GROUPS = ("category", "metal", "stone", "price_band")
@@ -31,7 +32,7 @@ class AttributeVocab:
     values: Mapping[str, tuple[str, ...]]
 
     @classmethod
-    def from_items(cls, items: "ItemTable") -> "AttributeVocab":
+    def from_items(cls, items: ItemTable) -> AttributeVocab:
         return cls(
             {
                 "category": tuple(sorted(set(items.category) - set(EMPTY_VALUES))),
@@ -42,7 +43,7 @@ class AttributeVocab:
         )
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Sequence[str]]) -> "AttributeVocab":
+    def from_dict(cls, data: Mapping[str, Sequence[str]]) -> AttributeVocab:
         return cls({group: tuple(data[group]) for group in ATTRIBUTE_GROUPS})
 
     def to_dict(self) -> dict[str, list[str]]:
@@ -53,7 +54,7 @@ class AttributeVocab:
         """Columns of the one-hot block: each group's values plus its "other" slot."""
         return sum(len(self.values[g]) + 1 for g in ATTRIBUTE_GROUPS)
 
-    def one_hot(self, items: "ItemTable") -> np.ndarray:
+    def one_hot(self, items: ItemTable) -> np.ndarray:
         out = np.zeros((len(items), self.width), dtype=np.float32)
         offset = 0
         for group in ATTRIBUTE_GROUPS:
@@ -154,11 +155,11 @@ class ItemTable:
         return torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32))
 
     @classmethod
-    def from_catalog(cls, catalog) -> "ItemTable":
+    def from_catalog(cls, catalog) -> ItemTable:
         """Every product of a ``Catalog`` with its stored vector; raises ValueError on an empty catalog."""
         ids, vectors = catalog.vectors()
         if len(ids) == 0:
-            raise ValueError(f"catalog {catalog.root} has no products to personalise; ingest some first")
+            raise CatalogError(f"catalog {catalog.root} has no products to personalise; ingest some first")
         products = {p.id: p for p in catalog.products()}
         rows = [products[int(i)] for i in ids]
         return cls(
@@ -174,13 +175,13 @@ class ItemTable:
         )
 
     @classmethod
-    def synthetic_items(cls, n: int = 500, dim: int = 64, seed: int = 0, noise: float = 1.0) -> "ItemTable":
+    def synthetic_items(cls, n: int = 500, dim: int = 64, seed: int = 0, noise: float = 1.0) -> ItemTable:
         """Synthetic items (labelled so) without any model: vectors cluster by attribute, like CLIP's do.
 
         Rows and prices come from the synthetic catalog generator; each attribute value gets a random
         direction and an item's vector is the sum of its values' directions plus noise.
         """
-        from ..synthetic import synthetic_rows
+        from assistant.catalog.synthetic import synthetic_rows
 
         rows = synthetic_rows(n, seed)
         rng = np.random.default_rng(seed)

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, vmap
 
-from .head import RankingHead, item_scores, query_loss, support_loss
-from .items import ItemTable
-from .tasks import Sessions, TaskBatch, training_batch
+from assistant.errors import TrainingDataError
+from assistant.personalization.head import RankingHead, item_scores, query_loss, support_loss
+from assistant.personalization.items import ItemTable
+from assistant.personalization.tasks import Sessions, TaskBatch, training_batch
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def meta_train(
     """
     sessions = sessions.with_at_least(2)
     if len(sessions) == 0:
-        raise ValueError("meta-training needs shoppers with at least 2 clicks (one to adapt on, one to predict)")
+        raise TrainingDataError("meta-training needs shoppers with at least 2 clicks (one to adapt on, one to predict)")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     optimizer = torch.optim.Adam(head.parameters(), lr=config.outer_lr)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from .tasks import TaskBatch
+from assistant.personalization.tasks import TaskBatch
 
 METRICS = ("ndcg@10", "hr@10", "mrr")
 CUTOFF = 10

@@ -19,11 +19,16 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, PersonalizerCheckpoint, default_checkpoint_path, load_checkpoint
-from .explain import Explainer
-from .items import ItemTable, popularity_feature, zscore
-from .maml import adapted_users, head_state, single_threaded
-from .tasks import MAX_SUPPORT_CLICKS, make_batch
+from assistant.personalization.checkpoint import (
+    CheckpointError,
+    PersonalizerCheckpoint,
+    default_checkpoint_path,
+    load_checkpoint,
+)
+from assistant.personalization.explain import Explainer
+from assistant.personalization.items import ItemTable, popularity_feature, zscore
+from assistant.personalization.maml import adapted_users, head_state, single_threaded
+from assistant.personalization.tasks import MAX_SUPPORT_CLICKS, make_batch
 
 DEFAULT_RESULTS = 20
 
@@ -67,24 +72,24 @@ class Personalizer:
         return f"meta-learned (MAML) ranking head trained on {source}, {self.checkpoint.created_at}"
 
     @classmethod
-    def load(cls, checkpoint_path: str | Path, model_spec: str) -> "Personalizer":
+    def load(cls, checkpoint_path: str | Path, model_spec: str) -> Personalizer:
         """The head of a checkpoint; raises CheckpointModelMismatch for a checkpoint of another model."""
         return cls(model_spec, load_checkpoint(checkpoint_path, model_spec))
 
     @classmethod
-    def prior(cls, model_spec: str) -> "Personalizer":
+    def prior(cls, model_spec: str) -> Personalizer:
         """The fallback before any training: the centroid method."""
         return cls(model_spec, None)
 
     @classmethod
-    def for_catalog(cls, catalog, checkpoint_path: str | Path | None = None) -> "Personalizer":
+    def for_catalog(cls, catalog, checkpoint_path: str | Path | None = None) -> Personalizer:
         """The catalog's own checkpoint when there is one, else the centroid fallback."""
         path = Path(checkpoint_path) if checkpoint_path else default_checkpoint_path(catalog.root)
         if path.exists():
             return cls.load(path, catalog.model_spec)
         return cls.prior(catalog.model_spec)
 
-    def session(self, catalog) -> "ShopperSession":
+    def session(self, catalog) -> ShopperSession:
         return ShopperSession(self, catalog)
 
     def state(self, catalog) -> CatalogState:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .events import EventLog, load_events, sessions_from_events, split_by_user
-from .items import ItemTable
-from .simulator import ShopperSimulator
-from .tasks import QUERY_CLICKS, Sessions
+from assistant.personalization.events import EventLog, load_events, sessions_from_events, split_by_user
+from assistant.personalization.items import ItemTable
+from assistant.personalization.simulator import ShopperSimulator
+from assistant.personalization.tasks import QUERY_CLICKS, Sessions
 
 #: Clicks per simulated shopper: enough for 20 support clicks and the held-out ones.
 SIMULATED_CLICKS = 30

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..embedder import normalize
-from .items import ATTRIBUTE_GROUPS, PRICE_BAND_VALUES, ItemTable, zscore
-from .tasks import Sessions
+from assistant.clip.embedder import normalize
+from assistant.personalization.items import ATTRIBUTE_GROUPS, PRICE_BAND_VALUES, ItemTable, zscore
+from assistant.personalization.tasks import Sessions
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
 

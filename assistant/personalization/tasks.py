@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .items import ItemTable
+from assistant.personalization.items import ItemTable
 
 #: Most clicks a shopper's state adapts on; older clicks are dropped at serving time.
 MAX_SUPPORT_CLICKS = 20
@@ -34,7 +34,7 @@ class Sessions:
     def __len__(self) -> int:
         return len(self.shopper_ids)
 
-    def subset(self, rows: Sequence[int]) -> "Sessions":
+    def subset(self, rows: Sequence[int]) -> Sessions:
         return Sessions(
             [self.shopper_ids[r] for r in rows],
             [self.clicks[r] for r in rows],
@@ -43,7 +43,7 @@ class Sessions:
             self.synthetic,
         )
 
-    def with_at_least(self, n_clicks: int) -> "Sessions":
+    def with_at_least(self, n_clicks: int) -> Sessions:
         """The shoppers with at least this many distinct clicks."""
         return self.subset([r for r, c in enumerate(self.clicks) if len(c) >= n_clicks])
 

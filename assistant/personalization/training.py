@@ -7,16 +7,16 @@ from pathlib import Path
 
 import torch
 
-from .baselines import HeadRanker, popularity_counts
-from .checkpoint import PersonalizerCheckpoint
-from .events import EventLog, EventLogError, load_events, sessions_from_events, split_by_user
-from .head import HeadConfig, RankingHead
-from .items import AttributeVocab, ItemTable
-from .maml import MetaTrainConfig, meta_train
-from .metrics import mean_ndcg
-from .shoppers import SIMULATED_CLICKS, SIMULATED_SKIPS, simulated_clicks
-from .simulator import ShopperSimulator
-from .tasks import QUERY_CLICKS, Sessions, TaskBatch, evaluation_batch
+from assistant.personalization.baselines import HeadRanker, popularity_counts
+from assistant.personalization.checkpoint import PersonalizerCheckpoint
+from assistant.personalization.events import EventLog, EventLogError, load_events, sessions_from_events, split_by_user
+from assistant.personalization.head import HeadConfig, RankingHead
+from assistant.personalization.items import AttributeVocab, ItemTable
+from assistant.personalization.maml import MetaTrainConfig, meta_train
+from assistant.personalization.metrics import mean_ndcg
+from assistant.personalization.shoppers import SIMULATED_CLICKS, SIMULATED_SKIPS, simulated_clicks
+from assistant.personalization.simulator import ShopperSimulator
+from assistant.personalization.tasks import QUERY_CLICKS, Sessions, TaskBatch, evaluation_batch
 
 #: Support clicks at which validation shoppers score a head during training.
 VALIDATION_CLICKS = (1, 3, 5, 10)

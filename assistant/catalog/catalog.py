@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes, atomic_write_json
-from .vector_index import INDEX_KINDS, VectorIndex, resolve_kind
+from assistant.errors import AssistantError
+from assistant.atomic import atomic_write_bytes, atomic_write_json
+from assistant.catalog.vector_index import INDEX_KINDS, VectorIndex, resolve_kind
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ PRODUCT_COLUMNS = (
 )
 
 
-class CatalogError(RuntimeError):
+class CatalogError(AssistantError):
     """The catalog cannot be opened or changed as asked; the message says what to do."""
 
 
@@ -454,7 +455,7 @@ class Catalog:
 
     def update_fields(self, sku: str, *, embedding: tuple[np.ndarray, str] | None = None, **fields) -> Product:
         """Edit a product's shop fields in one transaction; with ``embedding`` (vector, content hash) its
-        vector is replaced too (see ``assistant.reembed.edit_product``, which computes it)."""
+        vector is replaced too (see ``assistant.catalog.reembed.edit_product``, which computes it)."""
         fields = self.normalise_edit(fields)
         if not fields and embedding is None:
             product = self.get_by_sku(sku)

@@ -14,8 +14,8 @@ from open_clip.transformer import text_global_pool
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .images import ImageError, decode_image, load_image
-from .models import DEFAULT_MODEL_SPEC, LoadedModel, ModelSpec, create_model
+from assistant.clip.factory import DEFAULT_MODEL_SPEC, LoadedModel, ModelSpec, create_model
+from assistant.images import ImageError, decode_image, load_image
 
 #: progress(done, total): how far a long embedding job has got; the CLI draws a tqdm bar with it.
 ProgressCallback = Callable[[int, int], None]
@@ -102,7 +102,7 @@ class Embedder:
         self.tokenizer = loaded.tokenizer
 
     @classmethod
-    def from_spec(cls, spec: str | ModelSpec = DEFAULT_MODEL_SPEC, cache_dir: str | None = None) -> "Embedder":
+    def from_spec(cls, spec: str | ModelSpec = DEFAULT_MODEL_SPEC, cache_dir: str | None = None) -> Embedder:
         configure_cpu_threads()
         return cls(create_model(spec, cache_dir=cache_dir))
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import open_clip
 import torch
 
+from assistant.errors import AssistantError
+
 DEFAULT_MODEL_SPEC = "ViT-B-32:laion2b_s34b_b79k"
 TEST_MODEL_SPEC = "tiny-test"
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
@@ -34,11 +36,11 @@ RANDOM_WEIGHT_SEED = 0
 open_clip.add_model_config(MODEL_CONFIG_DIR)
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(AssistantError):
     """The spec string cannot name a model."""
 
 
-class ModelWeightsMissing(RuntimeError):
+class ModelWeightsMissing(AssistantError):
     """The weights a spec names are neither on disk nor downloadable from here."""
 
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .catalog import Catalog, Filters, Hit
-from .embedder import Embedder, ImageSource, blend
+from assistant.catalog import Catalog, Filters, Hit
+from assistant.clip.embedder import Embedder, ImageSource, blend
 
 #: Share of the text in a hybrid (text + photo) query.
 DEFAULT_TEXT_WEIGHT = 0.5

@@ -6,66 +6,15 @@ import argparse
 import json
 import sys
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
-from .catalog import MANIFEST_NAME, Catalog, CatalogError, Filters, Hit, Manifest
-from .embedder import Embedder
-from .ingest import IngestError, IngestReport, ingest_csv
-from .reindex import reindex
-from .search import DEFAULT_TEXT_WEIGHT, SearchEngine
-from .settings import Settings
-from .vector_index import INDEX_KINDS
-
-
-def load_embedder(settings: Settings) -> Embedder:
-    return Embedder.from_spec(settings.model_spec, cache_dir=settings.model_cache)
-
-
-def open_catalog(settings: Settings, embedder: Embedder, index_kind: str | None = None, image_weight: float | None = None) -> Catalog:
-    """Open the catalog for the embedder's model, creating it (with the given settings) when absent."""
-    catalog = Catalog.open(settings.catalog_dir, embedder.spec.name, embedder.dim, index_kind=index_kind)
-    if image_weight is not None and image_weight != catalog.manifest.image_weight:
-        if catalog.count():
-            raise CatalogError(
-                f"catalog {catalog.root} blends photos at weight {catalog.manifest.image_weight}; "
-                "changing it would mix two kinds of vectors. Use a new --catalog folder for another weight."
-            )
-        catalog.manifest.image_weight = image_weight
-        catalog.manifest.write(catalog.manifest_path)
-    return catalog
-
-
-def open_existing_catalog(settings: Settings) -> Catalog:
-    """Open a catalog with the model it was built with: for commands that embed nothing."""
-    manifest_path = settings.catalog_dir / MANIFEST_NAME
-    if not manifest_path.exists():
-        raise CatalogError(f"no catalog at {settings.catalog_dir}; fill one with: python -m assistant ingest PRODUCTS.csv --images DIR")
-    return Catalog.open(settings.catalog_dir, Manifest.read(manifest_path).model_spec, create=False)
-
-
-@contextmanager
-def progress_bar(description: str):
-    """A tqdm bar fed by the engine's progress(done, total) callbacks."""
-    from tqdm import tqdm
-
-    bar = tqdm(desc=description, unit="item", file=sys.stderr, disable=None)
-    try:
-        def update(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        yield update
-    finally:
-        bar.close()
-
-
-def print_table(rows: list[list[str]], header: list[str], out=None) -> None:
-    out = out or sys.stdout  # looked up per call, so redirected or captured stdout is honoured
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip(), file=out)
+from assistant.catalog import Catalog, CatalogError, Filters, Hit
+from assistant.catalog.ingest import IngestReport, ingest_csv
+from assistant.catalog.reindex import reindex
+from assistant.catalog.vector_index import INDEX_KINDS
+from assistant.cli.common import print_table, progress_bar
+from assistant.search import DEFAULT_TEXT_WEIGHT
+from assistant.services import load_embedder, make_search_engine, open_catalog, open_existing_catalog
 
 
 def print_ingest_report(report: IngestReport, out=None) -> None:
@@ -79,11 +28,8 @@ def print_ingest_report(report: IngestReport, out=None) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.settings)
     catalog = open_catalog(args.settings, embedder, args.index_kind, args.image_weight)
-    try:
-        with progress_bar("embedding") as progress:
-            report = ingest_csv(catalog, embedder, args.csv, args.images, progress=progress, batch_size=args.batch_size)
-    except IngestError as exc:
-        raise CatalogError(str(exc)) from exc
+    with progress_bar("embedding") as progress:
+        report = ingest_csv(catalog, embedder, args.csv, args.images, progress=progress, batch_size=args.batch_size)
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -110,13 +56,6 @@ def print_hits(hits: list[Hit], as_json: bool) -> None:
         for n, h in enumerate(hits, 1)
     ]
     print_table(rows, ["#", "score", "sku", "title", "category", "metal", "stone", "price"])
-
-
-def make_search_engine(catalog: Catalog, embedder: Embedder) -> SearchEngine:
-    """Search that reads Chinese queries through the catalog's category and attribute vocabularies, as the app does."""
-    from .categories import CategoryRegistry, QueryTranslator
-
-    return SearchEngine(catalog, embedder, translate=QueryTranslator.from_vocabularies(CategoryRegistry.load(catalog.root)))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -162,7 +101,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .synthetic import write_synthetic_catalog
+    from assistant.catalog.synthetic import write_synthetic_catalog
 
     embedder = load_embedder(args.settings)
     catalog = open_catalog(args.settings, embedder)

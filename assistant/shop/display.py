@@ -5,7 +5,7 @@ UI-agnostic (no Streamlit) so the shop, the kiosk and any other front end word t
 
 from __future__ import annotations
 
-from .catalog import Product
+from assistant.catalog import Product
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "JPY": "¥", "INR": "₹", "KRW": "₩"}
 #: Sku prefix of the synthetic demo products (assistant/synthetic.py); shops label them wherever they show.

@@ -13,9 +13,9 @@ from pathlib import Path, PurePath
 
 from dataclasses import replace
 
-from .catalog import Catalog
-from .embedder import Embedder, ProgressCallback
-from .ingest import IngestError, IngestReport, ingest_csv
+from assistant.catalog.catalog import Catalog
+from assistant.clip.embedder import Embedder, ProgressCallback
+from assistant.catalog.ingest import IngestError, IngestReport, ingest_csv
 
 
 def _upload_name(name: str) -> str:

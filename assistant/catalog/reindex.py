@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .catalog import Catalog
-from .embedder import Embedder, ProgressCallback
-from .reembed import embed_stored_products, stored_content_hash
+from assistant.catalog.catalog import Catalog
+from assistant.clip.embedder import Embedder, ProgressCallback
+from assistant.catalog.reembed import embed_stored_products, stored_content_hash
 
 
 def reindex(catalog: Catalog, embedder: Embedder, progress: ProgressCallback | None = None, batch_size: int = 128) -> int:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from assistant.errors import SettingsError
+
 ENV_IDLE_SECONDS = "ASSISTANT_KIOSK_IDLE_SECONDS"
 DEFAULT_IDLE_SECONDS = 90.0
 MIN_IDLE_SECONDS = 1.0
@@ -26,9 +28,9 @@ def idle_seconds_from_env(environ: Mapping[str, str] = os.environ) -> float:
     try:
         seconds = float(raw)
     except ValueError:
-        raise ValueError(f"{ENV_IDLE_SECONDS}={raw!r} is not a number of seconds") from None
+        raise SettingsError(f"{ENV_IDLE_SECONDS}={raw!r} is not a number of seconds") from None
     if not math.isfinite(seconds) or seconds < MIN_IDLE_SECONDS:
-        raise ValueError(f"{ENV_IDLE_SECONDS}={raw!r}: the idle time must be at least {MIN_IDLE_SECONDS:g} second")
+        raise SettingsError(f"{ENV_IDLE_SECONDS}={raw!r}: the idle time must be at least {MIN_IDLE_SECONDS:g} second")
     return seconds
 
 

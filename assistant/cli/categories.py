@@ -7,18 +7,19 @@ import json
 import sys
 from pathlib import Path
 
-from .atomic import atomic_write_json
-from .catalog import Catalog
-from .catalog_commands import open_existing_catalog, print_table
-from .categories import CatalogCategories, CategoryRegistry, RegistryError, preview_draft
-from .categories.catalog_labels import CATEGORY, HEAD_NAME
-from .categories.registry import CATEGORIES_DIR
-from .categories.evaluation import METHODS, CategoryEvaluation, EvalSettings
-from .categories.labelled import LabelledSetError, read_labels
-from .categories.fewshot import MamlConfig
-from .categories.training import catalog_training_set, image_training_set, train_catalog_head
-from .cli import UserError
-from .embedder import Embedder
+from assistant.atomic import atomic_write_json
+from assistant.catalog import Catalog
+from assistant.categories import CatalogCategories, CategoryRegistry, preview_draft
+from assistant.categories.catalog_labels import CATEGORY, HEAD_NAME
+from assistant.categories.evaluation import METHODS, CategoryEvaluation, EvalSettings
+from assistant.categories.fewshot import MamlConfig
+from assistant.categories.labelled import read_labels
+from assistant.categories.registry import CATEGORIES_DIR
+from assistant.categories.training import catalog_training_set, image_training_set, train_catalog_head
+from assistant.cli.common import print_table
+from assistant.clip.embedder import Embedder
+from assistant.errors import UsageError
+from assistant.services import open_existing_catalog
 
 
 def catalog_and_embedder(args: argparse.Namespace) -> tuple[Catalog, Embedder]:
@@ -84,16 +85,13 @@ def print_eval_report(report: dict, out=None) -> None:
 
 def cmd_eval_categories(args: argparse.Namespace) -> int:
     if args.episodes < 1 or any(k < 1 for k in args.shots):
-        raise UserError("--episodes and --shots must be positive")
+        raise UsageError("--episodes and --shots must be positive")
     embedder = Embedder.from_spec(args.settings.model_spec, cache_dir=args.settings.model_cache)
     maml = MamlConfig(meta_steps=args.meta_steps, inner_steps=args.inner_steps, first_order=args.first_order, seed=args.seed)
     settings = EvalSettings(shots=args.shots, episodes=args.episodes, ways=args.ways, queries=args.queries,
                             holdout=args.holdout or (), maml=maml, seed=args.seed)
-    try:
-        evaluation = CategoryEvaluation(embedder, read_labels(Path(args.labels), Path(args.images)), settings=settings, progress=stage_progress())
-        report = evaluation.run()
-    except (LabelledSetError, ValueError) as exc:
-        raise UserError(str(exc)) from exc
+    evaluation = CategoryEvaluation(embedder, read_labels(Path(args.labels), Path(args.images)), settings=settings, progress=stage_progress())
+    report = evaluation.run()
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, report)
@@ -133,12 +131,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     catalog, embedder = catalog_and_embedder(args)
     owner = CatalogCategories(catalog, embedder)
     if args.name in owner.registry:
-        raise UserError(f"category {args.name!r} already exists; remove it first or pick another name")
-    try:
-        preview = preview_draft(owner, args.name, args.description or "", [Path(p) for p in args.photo or []],
-                                synonyms=args.synonym or (), zh=args.zh or (), parent=args.parent)
-    except RegistryError as exc:
-        raise UserError(str(exc)) from exc
+        raise UsageError(f"category {args.name!r} already exists; remove it first or pick another name")
+    preview = preview_draft(owner, args.name, args.description or "", [Path(p) for p in args.photo or []],
+                            synonyms=args.synonym or (), zh=args.zh or (), parent=args.parent)
     summary = preview.to_dict(limit=args.show)
     print(f"{summary['category']!r} would take {summary['taken']} product(s): "
           + (", ".join(f"{n} from {k}" for k, n in summary["taken_from"].items()) or "none"))
@@ -161,10 +156,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     catalog, embedder = catalog_and_embedder(args)
     owner = CatalogCategories(catalog, embedder)
-    try:
-        owner.remove(args.name)
-    except RegistryError as exc:
-        raise UserError(str(exc)) from exc
+    owner.remove(args.name)
     print(f"removed {args.name!r}; {owner.counts()['unknown']} product(s) are now unknown")
     return 0
 
@@ -173,12 +165,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
     catalog, embedder = catalog_and_embedder(args)
     owner = CatalogCategories(catalog, embedder)
     if args.kind not in owner.kinds:
-        raise UserError(f"unknown kind {args.kind!r}; choose one of {', '.join(owner.kinds)}")
+        raise UsageError(f"unknown kind {args.kind!r}; choose one of {', '.join(owner.kinds)}")
     if args.sku:
         products = [catalog.get_by_sku(s) for s in args.sku]
         missing = [s for s, p in zip(args.sku, products) if p is None]
         if missing:
-            raise UserError(f"not in the catalog: {', '.join(missing)}")
+            raise UsageError(f"not in the catalog: {', '.join(missing)}")
         labelled = owner.explain([p.id for p in products], args.kind)
         title = f"{args.kind} of {len(labelled)} product(s)"
     else:
@@ -201,10 +193,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_train_categories(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
     if bool(args.images) != bool(args.labels):
-        raise UserError("give both --images and --labels, or neither to train on the catalog's own product categories")
+        raise UsageError("give both --images and --labels, or neither to train on the catalog's own product categories")
     catalog, embedder = catalog_and_embedder(args)
     owner = CatalogCategories(catalog, embedder)
     if args.forget:
@@ -213,14 +204,11 @@ def cmd_train_categories(args: argparse.Namespace) -> int:
         return 0
     config = MamlConfig(shots=args.shots, meta_steps=args.meta_steps, inner_steps=args.inner_steps, first_order=args.first_order, seed=args.seed)
     progress = stage_progress()
-    try:
-        if args.images:
-            data = image_training_set(embedder, Path(args.labels), Path(args.images), lambda d, t: progress("embedding photos", d, t))
-        else:
-            data = catalog_training_set(catalog)
-        summary = train_catalog_head(owner, data, config, lambda d, t: progress("meta-training", d, t))
-    except LabelledSetError as exc:
-        raise UserError(str(exc)) from exc
+    if args.images:
+        data = image_training_set(embedder, Path(args.labels), Path(args.images), lambda d, t: progress("embedding photos", d, t))
+    else:
+        data = catalog_training_set(catalog)
+    summary = train_catalog_head(owner, data, config, lambda d, t: progress("meta-training", d, t))
     print(f"meta-trained on {summary['items_seen']} items of {len(summary['categories'])} categories "
           f"({', '.join(summary['categories'])}) from {summary['source']}; final loss {summary['final_loss']}")
     print(f"categories now use {owner.method}; {owner.counts()['unknown']} product(s) are unknown")

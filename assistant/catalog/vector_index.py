@@ -7,7 +7,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .atomic import atomic_write_bytes
+from assistant.atomic import atomic_write_bytes
 
 #: kind -> faiss.index_factory string. Vectors are unit length, so inner product is cosine similarity.
 INDEX_FACTORY = {

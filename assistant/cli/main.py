@@ -11,18 +11,15 @@ import importlib
 import logging
 import sys
 
-from .settings import ENV_CATALOG, ENV_MODEL, ENV_MODEL_CACHE, Settings
+from assistant.errors import AssistantError
+from assistant.settings import ENV_CATALOG, ENV_MODEL, ENV_MODEL_CACHE, Settings
 
 #: Modules with a ``register(commands, evals, trains)`` function, in help order.
 COMMAND_MODULES = [
-    "assistant.catalog_commands",
-    "assistant.category_commands",
-    "assistant.personalization_commands",
+    "assistant.cli.catalog",
+    "assistant.cli.categories",
+    "assistant.cli.personalization",
 ]
-
-
-class UserError(Exception):
-    """An error the user caused and can fix; printed without a traceback, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,17 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .catalog import CatalogError
-    from .images import ImageError
-    from .models import ModelSpecError, ModelWeightsMissing
-
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     args.settings = Settings.resolve(args.catalog, args.model, args.model_cache)
     try:
         return int(args.handler(args) or 0)
-    except (UserError, CatalogError, ModelSpecError, ModelWeightsMissing, ImageError, FileNotFoundError) as exc:
+    except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

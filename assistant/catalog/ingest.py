@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .catalog import Catalog, ProductRecord
-from .embedder import Embedder, ProgressCallback
-from .images import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, read_image_bytes, sha256_bytes
-from .product_vectors import content_hash, embed_products, product_text
+from assistant.errors import AssistantError
+from assistant.catalog.catalog import Catalog, ProductRecord
+from assistant.clip.embedder import Embedder, ProgressCallback
+from assistant.images import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, read_image_bytes, sha256_bytes
+from assistant.catalog.product_vectors import content_hash, embed_products, product_text
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ MAX_SKU_LENGTH = 64
 INDEX_SAVE_SECONDS = 10.0
 
 
-class IngestError(ValueError):
+class IngestError(AssistantError):
     """The file as a whole cannot be ingested (not a CSV, missing columns, no such image source)."""
 
 

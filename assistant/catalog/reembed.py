@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .catalog import Catalog, CatalogError, Product
-from .embedder import Embedder
-from .product_vectors import content_hash, embed_products, product_text
+from assistant.catalog.catalog import Catalog, CatalogError, Product
+from assistant.clip.embedder import Embedder
+from assistant.catalog.product_vectors import content_hash, embed_products, product_text
 
 
 def embed_stored_products(catalog: Catalog, embedder: Embedder, products: Sequence[Product]) -> np.ndarray:

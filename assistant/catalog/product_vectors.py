@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .catalog import DEFAULT_IMAGE_WEIGHT
-from .embedder import Embedder, ImageSource, ProgressCallback, blend
+from assistant.catalog.catalog import DEFAULT_IMAGE_WEIGHT
+from assistant.clip.embedder import Embedder, ImageSource, ProgressCallback, blend
 
 
 def product_text(fields: Mapping[str, object]) -> str:

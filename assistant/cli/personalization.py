@@ -9,10 +9,10 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from .atomic import atomic_write_json
-from .catalog import MANIFEST_NAME, Catalog
-from .cli import UserError
-from .settings import Settings
+from assistant.atomic import atomic_write_json
+from assistant.catalog import MANIFEST_NAME, Catalog
+from assistant.errors import UsageError
+from assistant.settings import Settings
 
 #: Products in the catalog that ``eval personalization`` generates when there is none.
 SYNTHETIC_EVAL_PRODUCTS = 800
@@ -56,11 +56,11 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _training_config(args: argparse.Namespace):
-    from .personalization.maml import MetaTrainConfig
+    from assistant.personalization.maml import MetaTrainConfig
 
     for name in ("steps", "inner_steps", "shoppers"):
         if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     meta = MetaTrainConfig(meta_steps=args.steps, first_order=args.first_order, seed=args.seed)
     return meta, {"inner_steps": args.inner_steps, "meta_sgd": not args.no_meta_sgd}
 
@@ -77,22 +77,18 @@ def _open_catalog(settings: Settings) -> Catalog | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .catalog_commands import progress_bar
-    from .personalization.checkpoint import default_checkpoint_path, save_checkpoint
-    from .personalization.events import EventLogError
-    from .personalization.training import train_for_catalog
+    from assistant.cli.common import progress_bar
+    from assistant.personalization.checkpoint import default_checkpoint_path, save_checkpoint
+    from assistant.personalization.training import train_for_catalog
 
     meta, head_options = _training_config(args)
     catalog = _open_catalog(args.settings)
     if catalog is None or catalog.count() == 0:
-        raise UserError(f"no products in catalog {args.settings.catalog_dir}; ingest some first (or try: python -m assistant demo)")
+        raise UsageError(f"no products in catalog {args.settings.catalog_dir}; ingest some first (or try: python -m assistant demo)")
     out = args.out or default_checkpoint_path(catalog.root)
     started = time.monotonic()
     with progress_bar("meta-training") as progress:
-        try:
-            checkpoint, log = train_for_catalog(catalog, args.shoppers, args.log, meta, progress, **head_options)
-        except EventLogError as exc:
-            raise UserError(str(exc)) from exc
+        checkpoint, log = train_for_catalog(catalog, args.shoppers, args.log, meta, progress, **head_options)
     if log is not None:
         _report_rejected(log)
     save_checkpoint(out, checkpoint)
@@ -111,42 +107,35 @@ def _report_rejected(log) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .personalization.evaluation import EvaluationError, EvaluationSetup, evaluate, format_table
-    from .personalization.events import EventLogError
-    from .personalization.items import ItemTable
-    from .personalization.shoppers import log_splits, simulated_splits
+    from assistant.personalization.evaluation import EvaluationSetup, evaluate, format_table
+    from assistant.personalization.items import ItemTable
+    from assistant.personalization.shoppers import log_splits, simulated_splits
 
     meta, head_options = _training_config(args)
     clicks = sorted(set(args.clicks))
     if min(clicks) < 1 or max(clicks) > 20:
-        raise UserError("--clicks must be between 1 and 20")
+        raise UsageError("--clicks must be between 1 and 20")
     with ExitStack() as stack:
         catalog = _open_catalog(args.settings)
         catalog_note = str(args.settings.catalog_dir)
         if catalog is None or catalog.count() == 0:
             if args.log:
-                raise UserError(f"--log needs the catalog its products belong to; no catalog at {args.settings.catalog_dir}")
+                raise UsageError(f"--log needs the catalog its products belong to; no catalog at {args.settings.catalog_dir}")
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="personalization-eval-")))
             catalog = _synthetic_catalog(args.settings, folder)
             catalog_note = f"generated synthetic catalog ({SYNTHETIC_EVAL_PRODUCTS} products, labelled synthetic)"
         items = ItemTable.from_catalog(catalog)
-        try:
-            if args.log:
-                splits = log_splits(items, args.log, max(clicks), args.shoppers)
-                _report_rejected(splits.log)
-            else:
-                splits = simulated_splits(items, args.train_shoppers, 200, args.shoppers, max(clicks), args.seed)
-        except EventLogError as exc:
-            raise UserError(str(exc)) from exc
+        if args.log:
+            splits = log_splits(items, args.log, max(clicks), args.shoppers)
+            _report_rejected(splits.log)
+        else:
+            splits = simulated_splits(items, args.train_shoppers, 200, args.shoppers, max(clicks), args.seed)
         _say(f"catalog: {catalog_note}; shoppers: {splits.source}")
         setup = EvaluationSetup(
             items, splits.train, splits.validation, splits.test, clicks, meta, head_options,
             description={"catalog": catalog_note, "model": catalog.model_spec, "shoppers_source": splits.source, **splits.details},
         )
-        try:
-            report = evaluate(setup, progress=_say)
-        except EvaluationError as exc:
-            raise UserError(str(exc)) from exc
+        report = evaluate(setup, progress=_say)
     atomic_write_json(args.json, report)
     print(format_table(report))
     print(f"\n{len(setup.test.with_at_least(max(clicks) + 1))} test shoppers; catalog: {catalog_note}; shoppers: {splits.source}")
@@ -156,9 +145,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _synthetic_catalog(settings: Settings, folder: Path) -> Catalog:
     """A throw-away catalog of drawn synthetic products, embedded with the chosen model."""
-    from .catalog_commands import load_embedder
-    from .ingest import ingest_csv
-    from .synthetic import write_synthetic_catalog
+    from assistant.catalog.ingest import ingest_csv
+    from assistant.catalog.synthetic import write_synthetic_catalog
+    from assistant.services import load_embedder
 
     _say(f"no catalog at {settings.catalog_dir}: generating a synthetic one ({SYNTHETIC_EVAL_PRODUCTS} drawn products, labelled synthetic)")
     embedder = load_embedder(settings)

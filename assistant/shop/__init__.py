@@ -1,0 +1,1 @@
+"""Shop rules with no Streamlit in them: how products are shown to shoppers and how a kiosk visit behaves."""
