@@ -16,7 +16,9 @@ def load_embedder(settings: Settings) -> Embedder:
     return Embedder.from_spec(settings.model_spec, cache_dir=settings.model_cache)
 
 
-def open_catalog(settings: Settings, embedder: Embedder, index_kind: str | None = None, image_weight: float | None = None) -> Catalog:
+def open_catalog(
+    settings: Settings, embedder: Embedder, index_kind: str | None = None, image_weight: float | None = None
+) -> Catalog:
     """Open the catalog for the embedder's model, creating it (with the given settings) when absent."""
     catalog = Catalog.open(settings.catalog_dir, embedder.spec.name, embedder.dim, index_kind=index_kind)
     if image_weight is not None and image_weight != catalog.manifest.image_weight:
@@ -34,7 +36,9 @@ def open_existing_catalog(settings: Settings) -> Catalog:
     """Open a catalog with the model it was built with: for commands that embed nothing."""
     manifest_path = settings.catalog_dir / MANIFEST_NAME
     if not manifest_path.exists():
-        raise CatalogError(f"no catalog at {settings.catalog_dir}; fill one with: python -m assistant ingest PRODUCTS.csv --images DIR")
+        raise CatalogError(
+            f"no catalog at {settings.catalog_dir}; fill one with: python -m assistant ingest PRODUCTS.csv --images DIR"
+        )
     return Catalog.open(settings.catalog_dir, Manifest.read(manifest_path).model_spec, create=False)
 
 
@@ -42,4 +46,6 @@ def make_search_engine(catalog: Catalog, embedder: Embedder) -> SearchEngine:
     """Search that reads Chinese queries through the catalog's category and attribute vocabularies, as the app does."""
     from assistant.categories import CategoryRegistry, QueryTranslator  # categories build on the catalog
 
-    return SearchEngine(catalog, embedder, translate=QueryTranslator.from_vocabularies(CategoryRegistry.load(catalog.root)))
+    return SearchEngine(
+        catalog, embedder, translate=QueryTranslator.from_vocabularies(CategoryRegistry.load(catalog.root))
+    )

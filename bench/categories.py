@@ -52,7 +52,9 @@ def random_weight_embedder(arch: str) -> Embedder:
     tokenizer = open_clip.get_tokenizer(arch)
     with torch.inference_mode():
         dim = int(model.encode_text(tokenizer(["x"])).shape[-1])
-    return Embedder(LoadedModel(spec=ModelSpec(arch=arch), model=model, preprocess=preprocess, tokenizer=tokenizer, dim=dim))
+    return Embedder(
+        LoadedModel(spec=ModelSpec(arch=arch), model=model, preprocess=preprocess, tokenizer=tokenizer, dim=dim)
+    )
 
 
 def fill_catalog(root: Path, embedder: Embedder, n: int, seed: int) -> Catalog:
@@ -60,8 +62,14 @@ def fill_catalog(root: Path, embedder: Embedder, n: int, seed: int) -> Catalog:
     rng = np.random.default_rng(seed)
     for start in range(0, n, 2000):
         vectors = normalize(rng.standard_normal((min(2000, n - start), embedder.dim), dtype=np.float32))
-        catalog.upsert([ProductRecord(sku=f"B{start + i:06d}", title=f"bench product {start + i}", vector=v, content_hash=str(start + i))
-                        for i, v in enumerate(vectors)])
+        catalog.upsert(
+            [
+                ProductRecord(
+                    sku=f"B{start + i:06d}", title=f"bench product {start + i}", vector=v, content_hash=str(start + i)
+                )
+                for i, v in enumerate(vectors)
+            ]
+        )
     return catalog
 
 
@@ -84,7 +92,9 @@ def bench(n: int, embedder: Embedder, repeats: int, seed: int) -> list[dict]:
 
         def new_category() -> Category:
             k = next(counter)
-            return Category(name=f"bench category {k}", description=f"a piece of jewelry of bench kind {k}", synonyms=[f"kind {k}"])
+            return Category(
+                name=f"bench category {k}", description=f"a piece of jewelry of bench kind {k}", synonyms=[f"kind {k}"]
+            )
 
         def full_recompute() -> None:
             shutil.rmtree(state, ignore_errors=True)  # no cached prototypes, no saved table
@@ -113,7 +123,9 @@ def bench(n: int, embedder: Embedder, repeats: int, seed: int) -> list[dict]:
             {"name": "of which: embed its prompts", "seconds": timed(embed_prompts, repeats)},
         ]
         warm.install_head(Maml(embedder.dim, warm.builder.logit_scale), {"source": "bench (untrained: timing only)"})
-        rows.append({"name": "add category, warm, MAML head", "seconds": timed(lambda: warm.add(new_category()), repeats)})
+        rows.append(
+            {"name": "add category, warm, MAML head", "seconds": timed(lambda: warm.add(new_category()), repeats)}
+        )
         for row in rows:
             row["n"] = n
             row["ratio"] = row["seconds"] / rows[0]["seconds"]
@@ -125,7 +137,9 @@ def bench(n: int, embedder: Embedder, repeats: int, seed: int) -> list[dict]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.categories", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=GOAL_N, help=f"products in the catalog (default {GOAL_N})")
-    parser.add_argument("--arch", default=TEST_MODEL_SPEC, help="tiny-test (default) or an open_clip architecture, e.g. ViT-B-32")
+    parser.add_argument(
+        "--arch", default=TEST_MODEL_SPEC, help="tiny-test (default) or an open_clip architecture, e.g. ViT-B-32"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -136,14 +150,22 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     embedder = random_weight_embedder(args.arch)
     rows = bench(args.n, embedder, args.repeats, args.seed)
-    print(f"model {embedder.spec.name} (dim {embedder.dim}), {args.n:,} products, median of {args.repeats}, "
-          f"{torch.get_num_threads()} threads")
-    print(format_table(["what", "seconds", "vs full recompute"],
-                       [[r["name"], f"{r['seconds']:.3f}", f"{r['ratio']:.3f}x"] for r in rows]))
+    print(
+        f"model {embedder.spec.name} (dim {embedder.dim}), {args.n:,} products, median of {args.repeats}, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print(
+        format_table(
+            ["what", "seconds", "vs full recompute"],
+            [[r["name"], f"{r['seconds']:.3f}", f"{r['ratio']:.3f}x"] for r in rows],
+        )
+    )
     if args.n == GOAL_N:
         worst = max(r["seconds"] for r in rows if r["name"].startswith("add category"))
-        print(f"goal (add one category and re-classify {GOAL_N:,} products < {GOAL_S:g} s): "
-              f"{'met' if worst < GOAL_S else 'NOT met'} (slowest add: {worst:.3f} s)")
+        print(
+            f"goal (add one category and re-classify {GOAL_N:,} products < {GOAL_S:g} s): "
+            f"{'met' if worst < GOAL_S else 'NOT met'} (slowest add: {worst:.3f} s)"
+        )
     return {"model": embedder.spec.name, "rows": rows}
 
 

@@ -128,13 +128,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.embed", description=__doc__.split("\n\n")[0])
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--model", default=TEST_MODEL_SPEC, help="model spec, as for the CLI (default: tiny-test)")
-    model.add_argument("--arch-random", metavar="ARCH", help="open_clip architecture with random weights, e.g. ViT-B-32")
+    model.add_argument(
+        "--arch-random", metavar="ARCH", help="open_clip architecture with random weights, e.g. ViT-B-32"
+    )
     parser.add_argument("--images", type=Path, help="folder of photos to use instead of generated ones")
     parser.add_argument("--n", type=int, default=256, help="number of photos (default 256)")
     parser.add_argument("--size", type=int, default=800, help="side of generated photos in pixels (default 800)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per model batch, both paths (default 32)")
     parser.add_argument(
-        "--num-workers", type=int, default=None,
+        "--num-workers",
+        type=int,
+        default=None,
         help="DataLoader workers of the embed_images row (default: the engine's choice, which ingest always uses)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="runs per path; the fastest counts (default 2)")
@@ -173,16 +177,19 @@ def main(argv: Sequence[str] | None = None) -> dict:
             timings += [
                 Timing("open_clip loop: photos", batch, timed(lambda: bare_open_clip_loop(embedder, photos, batch))),
                 Timing(
-                    "Embedder.embed_images", batch,
+                    "Embedder.embed_images",
+                    batch,
                     timed(lambda: embedder.embed_images(photos, batch_size=batch, num_workers=args.num_workers)),
                     baseline="open_clip loop: photos",
                 ),
                 Timing(
-                    "open_clip loop: photos + texts", batch,
+                    "open_clip loop: photos + texts",
+                    batch,
                     timed(lambda: bare_open_clip_loop(embedder, photos, batch, texts)),
                 ),
                 Timing(
-                    "ingest_csv (end to end)", 32,
+                    "ingest_csv (end to end)",
+                    32,
                     timed(lambda: _ingest_fresh(embedder, tmp, images_dir)),
                     baseline="open_clip loop: photos + texts",
                 ),
@@ -222,10 +229,16 @@ def _summarise(timings: list[Timing], n: int) -> list[dict]:
     for t in best.values():
         rate = n / t.seconds
         ratio = (best[t.baseline].seconds / t.seconds) if t.baseline else 1.0
-        rows.append({
-            "name": t.name, "batch_size": t.batch_size, "seconds": t.seconds,
-            "images_per_s": rate, "ratio": ratio, "baseline": t.baseline,
-        })
+        rows.append(
+            {
+                "name": t.name,
+                "batch_size": t.batch_size,
+                "seconds": t.seconds,
+                "images_per_s": rate,
+                "ratio": ratio,
+                "baseline": t.baseline,
+            }
+        )
     return rows
 
 

@@ -46,13 +46,25 @@ def build_catalog(root: Path, n: int, dim: int, seed: int) -> Catalog:
     directions: dict[str, np.ndarray] = {}
     records = []
     for row in rows:
-        parts = [directions.setdefault(f"{g}={row[g]}", rng.standard_normal(dim)) for g in ("category", "metal", "stone", "style")]
+        parts = [
+            directions.setdefault(f"{g}={row[g]}", rng.standard_normal(dim))
+            for g in ("category", "metal", "stone", "style")
+        ]
         vector = normalize(sum(parts) + rng.standard_normal(dim))
-        records.append(ProductRecord(
-            sku=row["sku"], title=row["title"], vector=vector, content_hash=hashlib.sha256(row["sku"].encode()).hexdigest(),
-            description=row["description"], category=row["category"], metal=row["metal"], stone=row["stone"],
-            price=float(row["price"]), currency="USD",
-        ))
+        records.append(
+            ProductRecord(
+                sku=row["sku"],
+                title=row["title"],
+                vector=vector,
+                content_hash=hashlib.sha256(row["sku"].encode()).hexdigest(),
+                description=row["description"],
+                category=row["category"],
+                metal=row["metal"],
+                stone=row["stone"],
+                price=float(row["price"]),
+                currency="USD",
+            )
+        )
     catalog = Catalog.open(root, MODEL_SPEC, dim)
     catalog.upsert(records)
     catalog.save_index()
@@ -68,7 +80,9 @@ def time_personalised(
     out = []
     for _ in range(shoppers):
         session = personalizer.session(catalog)
-        query = normalize(vectors[rng.integers(len(ids))] + rng.standard_normal(catalog.dim) * 0.05) if with_query else None
+        query = (
+            normalize(vectors[rng.integers(len(ids))] + rng.standard_normal(catalog.dim) * 0.05) if with_query else None
+        )
         for n, pid in enumerate(rng.choice(ids, size=clicks, replace=False), start=1):
             start = time.perf_counter()
             session.like(int(pid))
@@ -106,13 +120,18 @@ def main(argv: list[str] | None = None) -> int:
         catalog = build_catalog(Path(folder) / "catalog", args.products, args.dim, args.seed)
         print(f"{args.products} products, dim {args.dim}, torch threads {torch.get_num_threads()}", file=sys.stderr)
         checkpoint, _ = train_for_catalog(catalog, shoppers=200, meta=MetaTrainConfig(meta_steps=20, meta_batch=16))
-        methods = {"maml": Personalizer(MODEL_SPEC, checkpoint), "centroid (no checkpoint)": Personalizer.prior(MODEL_SPEC)}
+        methods = {
+            "maml": Personalizer(MODEL_SPEC, checkpoint),
+            "centroid (no checkpoint)": Personalizer.prior(MODEL_SPEC),
+        }
         for personalizer in methods.values():  # warm-up: item features and embeddings, once per catalog
             time_personalised(personalizer, catalog, 1, 3, args.seed + 1)
         time_faiss(catalog, 50, args.seed + 2)
         faiss_ms = time_faiss(catalog, 1000, args.seed + 3)
         results = {name: time_personalised(p, catalog, args.shoppers, 20, args.seed) for name, p in methods.items()}
-        results["maml, with a search query"] = time_personalised(methods["maml"], catalog, args.shoppers, 20, args.seed, with_query=True)
+        results["maml, with a search query"] = time_personalised(
+            methods["maml"], catalog, args.shoppers, 20, args.seed, with_query=True
+        )
     faiss_p50 = float(np.percentile(faiss_ms, 50))
     rows = [["plain FAISS top-20", "-", f"{faiss_p50:.2f}", f"{np.percentile(faiss_ms, 99):.2f}", "1.0"]]
     for name, timings in results.items():
@@ -124,10 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(["method", "clicks", "p50 ms", "p99 ms", "p50 / FAISS p50"], rows))
     maml_p50 = float(np.percentile([t for _, t in results["maml"]], 50))
     verdict = "meets" if maml_p50 < GOAL_P50_MS else "misses"
-    print(f"\nlike + adapt + re-rank {args.products} products (top 20 with reasons): p50 {maml_p50:.1f} ms, "
-          f"{verdict} the {GOAL_P50_MS:.0f} ms goal")
-    print(f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores "
-          "(other processes slow every row, FAISS too: compare the ratios)")
+    print(
+        f"\nlike + adapt + re-rank {args.products} products (top 20 with reasons): p50 {maml_p50:.1f} ms, "
+        f"{verdict} the {GOAL_P50_MS:.0f} ms goal"
+    )
+    print(
+        f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores "
+        "(other processes slow every row, FAISS too: compare the ratios)"
+    )
     return 0
 
 

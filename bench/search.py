@@ -90,11 +90,15 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
     ids = np.arange(1, n + 1, dtype=np.int64)  # SQLite row ids start at 1
     queries = random_unit_vectors(rng, n_queries, dim)
     truth = exact_top_k(vectors, ids, queries, k)
-    allowed = [np.sort(rng.choice(ids, max(k, int(n * args.filter_fraction)), replace=False)) for _ in range(FILTER_POOL)]
-    filtered_truth = np.stack([
-        exact_top_k(vectors[a - 1], a, queries[i : i + 1], k)[0]
-        for i, a in ((i, allowed[i % FILTER_POOL]) for i in range(n_queries))
-    ])
+    allowed = [
+        np.sort(rng.choice(ids, max(k, int(n * args.filter_fraction)), replace=False)) for _ in range(FILTER_POOL)
+    ]
+    filtered_truth = np.stack(
+        [
+            exact_top_k(vectors[a - 1], a, queries[i : i + 1], k)[0]
+            for i, a in ((i, allowed[i % FILTER_POOL]) for i in range(n_queries))
+        ]
+    )
     rows = []
     for kind in args.kinds:
         start = time.perf_counter()
@@ -106,14 +110,20 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
                 time_queries(index, queries[: min(20, n_queries)], k)  # warm-up: first touches of the index memory
                 latencies, found = time_queries(index, queries, k, repeats=repeats)
                 f_latencies, f_found = time_queries(index, queries, k, allowed, repeats)
-            rows.append({
-                "n": n, "kind": kind, "ef_search": ef_search, "build_s": build_s,
-                "p50_ms": float(np.percentile(latencies, 50)), "p99_ms": float(np.percentile(latencies, 99)),
-                "recall": recall(found, truth),
-                "filtered_p50_ms": float(np.percentile(f_latencies, 50)),
-                "filtered_p99_ms": float(np.percentile(f_latencies, 99)),
-                "filtered_recall": recall(f_found, filtered_truth),
-            })
+            rows.append(
+                {
+                    "n": n,
+                    "kind": kind,
+                    "ef_search": ef_search,
+                    "build_s": build_s,
+                    "p50_ms": float(np.percentile(latencies, 50)),
+                    "p99_ms": float(np.percentile(latencies, 99)),
+                    "recall": recall(found, truth),
+                    "filtered_p50_ms": float(np.percentile(f_latencies, 50)),
+                    "filtered_p99_ms": float(np.percentile(f_latencies, 99)),
+                    "filtered_recall": recall(f_found, filtered_truth),
+                }
+            )
         del built, index
     flat = next((r for r in rows if r["kind"] == "flat"), None)
     for row in rows:
@@ -129,16 +139,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--kinds", default=",".join(vector_index.INDEX_FACTORY), help="index kinds (default: all)")
     parser.add_argument(
-        "--ef-search", default=None,
+        "--ef-search",
+        default=None,
         help=f"comma-separated HNSW efSearch values to sweep (default: the engine's {vector_index.HNSW_EF_SEARCH})",
     )
-    parser.add_argument("--filter-fraction", type=float, default=0.01, help="share of ids a filter allows (default 0.01)")
     parser.add_argument(
-        "--threads", type=int, default=None,
+        "--filter-fraction", type=float, default=0.01, help="share of ids a filter allows (default 0.01)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
         help="FAISS OpenMP threads (default: FAISS's own, all cores); 1: single queries without thread hand-offs",
     )
     parser.add_argument(
-        "--repeats", type=int, default=1,
+        "--repeats",
+        type=int,
+        default=1,
         help="runs per query, the fastest counts (default 1; 3 filters out waits on a busy shared machine)",
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -179,13 +196,39 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"hnsw: {settings['factory'].get('hnsw')}, efConstruction {settings['hnsw_ef_construction']}, "
         f"efSearch {settings['hnsw_ef_search']} (engine default)"
     )
-    print(format_table(
-        ["vectors", "kind", "efSearch", "build s", "p50 ms", "p99 ms", "p50 / flat", f"recall@{args.k}",
-         "filtered p50 ms", "filtered p99 ms", f"filtered recall@{args.k}"],
-        [[f"{r['n']:,}", r["kind"], r["ef_search"] or "-", f"{r['build_s']:.1f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
-          f"{r['p50_vs_flat']:.3f}x" if r["p50_vs_flat"] is not None else "-", f"{r['recall']:.3f}",
-          f"{r['filtered_p50_ms']:.2f}", f"{r['filtered_p99_ms']:.2f}", f"{r['filtered_recall']:.3f}"] for r in rows],
-    ))
+    print(
+        format_table(
+            [
+                "vectors",
+                "kind",
+                "efSearch",
+                "build s",
+                "p50 ms",
+                "p99 ms",
+                "p50 / flat",
+                f"recall@{args.k}",
+                "filtered p50 ms",
+                "filtered p99 ms",
+                f"filtered recall@{args.k}",
+            ],
+            [
+                [
+                    f"{r['n']:,}",
+                    r["kind"],
+                    r["ef_search"] or "-",
+                    f"{r['build_s']:.1f}",
+                    f"{r['p50_ms']:.2f}",
+                    f"{r['p99_ms']:.2f}",
+                    f"{r['p50_vs_flat']:.3f}x" if r["p50_vs_flat"] is not None else "-",
+                    f"{r['recall']:.3f}",
+                    f"{r['filtered_p50_ms']:.2f}",
+                    f"{r['filtered_p99_ms']:.2f}",
+                    f"{r['filtered_recall']:.3f}",
+                ]
+                for r in rows
+            ],
+        )
+    )
     goal = [r for r in rows if r["n"] == GOAL_N and r["kind"] != "flat"]
     for r in goal:
         met = r["p50_ms"] < GOAL_P50_MS and r["recall"] >= GOAL_RECALL

@@ -1,6 +1,8 @@
 """Catalog (staff): import products and photos with a progress bar, see rejected rows, browse, edit, delete."""
 
-from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+from ui.navigation import ensure_app
+
+ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
 import base64
 
@@ -33,7 +35,9 @@ def show_report(report: IngestReport) -> None:
         [{"row": p.row, "sku": p.sku, "column": p.column, "problem": p.message} for p in report.rejected]
     )
     st.dataframe(rejected, hide_index=True, width="stretch", key="import-rejected")
-    st.download_button("Download the rejected rows (CSV)", rejected.to_csv(index=False), "rejected-rows.csv", "text/csv")
+    st.download_button(
+        "Download the rejected rows (CSV)", rejected.to_csv(index=False), "rejected-rows.csv", "text/csv"
+    )
 
 
 def import_tab() -> None:
@@ -43,15 +47,23 @@ def import_tab() -> None:
     )
     csv_file = st.file_uploader("Products CSV", type=["csv"], key="import-csv")
     photos = st.file_uploader(
-        "Photos, or one .zip of them", type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES) + ["zip"],
-        accept_multiple_files=True, key="import-photos",
+        "Photos, or one .zip of them",
+        type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES) + ["zip"],
+        accept_multiple_files=True,
+        key="import-photos",
     )
     if st.button("Import", type="primary", disabled=csv_file is None, key="import-run"):
         bar = st.progress(0.0, text="Checking every row…")
         try:
             report = ingest_upload(
-                catalog, shop.embedder, csv_file.name, csv_file.getvalue(), [(f.name, f.getvalue()) for f in photos or []],
-                progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Embedding {done} of {total} products…"),
+                catalog,
+                shop.embedder,
+                csv_file.name,
+                csv_file.getvalue(),
+                [(f.name, f.getvalue()) for f in photos or []],
+                progress=lambda done, total: bar.progress(
+                    done / max(total, 1), text=f"Embedding {done} of {total} products…"
+                ),
             )
         except IngestError as exc:
             bar.empty()
@@ -81,23 +93,41 @@ def browse_tab() -> None:
     page = st.columns([1, 5])[0].number_input(f"Page (of {pages})", 1, pages, 1, key="browse-page") if pages > 1 else 1
     start = (page - 1) * PAGE_SIZE
     shown = matching[start : start + PAGE_SIZE] if matching is not None else catalog.products(filters, PAGE_SIZE, start)
-    table = pd.DataFrame([
-        {
-            "photo": "data:image/jpeg;base64," + base64.b64encode(product_thumbnail(catalog, p, 96)).decode(),
-            "sku": p.sku, "title": p.title, "category": p.category, "metal": p.metal, "stone": p.stone,
-            "price": p.price, "currency": p.currency, "updated": p.updated_at,
-        }
-        for p in shown
-    ])
-    st.dataframe(
-        table, hide_index=True, width="stretch", row_height=56, key="browse-table",
-        column_config={"photo": st.column_config.ImageColumn("photo", width="small"),
-                       "price": st.column_config.NumberColumn("price", format="%.2f")},
+    table = pd.DataFrame(
+        [
+            {
+                "photo": "data:image/jpeg;base64," + base64.b64encode(product_thumbnail(catalog, p, 96)).decode(),
+                "sku": p.sku,
+                "title": p.title,
+                "category": p.category,
+                "metal": p.metal,
+                "stone": p.stone,
+                "price": p.price,
+                "currency": p.currency,
+                "updated": p.updated_at,
+            }
+            for p in shown
+        ]
     )
-    edit_form(st.selectbox(
-        "Edit or delete", [p.sku for p in shown], key="edit-sku",
-        format_func=lambda sku: f"{sku} · {next(p.title for p in shown if p.sku == sku)}",
-    ))
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        row_height=56,
+        key="browse-table",
+        column_config={
+            "photo": st.column_config.ImageColumn("photo", width="small"),
+            "price": st.column_config.NumberColumn("price", format="%.2f"),
+        },
+    )
+    edit_form(
+        st.selectbox(
+            "Edit or delete",
+            [p.sku for p in shown],
+            key="edit-sku",
+            format_func=lambda sku: f"{sku} · {next(p.title for p in shown if p.sku == sku)}",
+        )
+    )
 
 
 def edit_form(sku: str) -> None:
@@ -121,8 +151,16 @@ def edit_form(sku: str) -> None:
             return
         try:
             edit_product(
-                catalog, shop.embedder, sku, title=title.strip(), description=description.strip(), category=category, metal=metal,
-                stone=stone, price=price, currency=currency.strip().upper(),
+                catalog,
+                shop.embedder,
+                sku,
+                title=title.strip(),
+                description=description.strip(),
+                category=category,
+                metal=metal,
+                stone=stone,
+                price=price,
+                currency=currency.strip().upper(),
             )
         except CatalogError as exc:
             st.error(str(exc))
@@ -143,7 +181,11 @@ info = catalog.info()
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Products", f"{info['products']:,}")
 m2.metric("In the search index", f"{info['indexed']:,}")
-m3.metric("Index", info["index_kind"], help=f"setting: {info['index_kind_setting']} (flat = exact; hnsw = approximate, for large catalogs)")
+m3.metric(
+    "Index",
+    info["index_kind"],
+    help=f"setting: {info['index_kind_setting']} (flat = exact; hnsw = approximate, for large catalogs)",
+)
 m4.metric("Categories", len(info["categories"]))
 st.caption(f"Model `{info['model']}` · {info['dim']}-dimensional vectors · folder `{info['catalog']}`")
 

@@ -4,7 +4,9 @@ Nothing a shopper shows the camera is stored: the photo is searched from memory 
 ASSISTANT_KIOSK_IDLE_SECONDS without a touch the visit starts over (shortlist, photo and choices gone).
 """
 
-from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+from ui.navigation import ensure_app
+
+ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
 import html
 
@@ -70,7 +72,13 @@ def shortlist_panel() -> None:
 def shortlist_button(card: Card) -> None:
     listed = card.product.sku in session.shortlist
     label, icon = ("On your shortlist", ":material/check:") if listed else ("Shortlist", ":material/favorite_border:")
-    if st.button(label, icon=icon, key=key(f"list-{card.product.sku}"), type="primary" if listed else "secondary", width="stretch"):
+    if st.button(
+        label,
+        icon=icon,
+        key=key(f"list-{card.product.sku}"),
+        type="primary" if listed else "secondary",
+        width="stretch",
+    ):
         session.toggle(card.product.sku)
         st.rerun()
 
@@ -90,9 +98,21 @@ with camera_col:
     photo = st.camera_input("Show us a piece", key=key("camera"))
 with choice_col:
     category = st.pills(
-        "What are you looking for?", catalog.facet_values("category"), format_func=facet_label, key=key("category"), width="stretch", wrap=True
+        "What are you looking for?",
+        catalog.facet_values("category"),
+        format_func=facet_label,
+        key=key("category"),
+        width="stretch",
+        wrap=True,
     )
-    metal = st.pills("In which metal?", catalog.facet_values("metal"), format_func=facet_label, key=key("metal"), width="stretch", wrap=True)
+    metal = st.pills(
+        "In which metal?",
+        catalog.facet_values("metal"),
+        format_func=facet_label,
+        key=key("metal"),
+        width="stretch",
+        wrap=True,
+    )
     with st.expander("Or type a few words"):
         typed = st.text_input("Words", key=key("words"), label_visibility="collapsed", placeholder="e.g. pearl drop")
 with list_col:
@@ -102,7 +122,9 @@ with list_col:
 words = typed.strip() or " ".join(w for w in (metal, category) if w)
 filters = Filters(category=category, metal=metal)
 if photo is not None or words:
-    hits = shop.search.search(text=words or None, image=photo.getvalue() if photo is not None else None, filters=filters, k=RESULTS)
+    hits = shop.search.search(
+        text=words or None, image=photo.getvalue() if photo is not None else None, filters=filters, k=RESULTS
+    )
     cards = [Card(h.product) for h in hits]  # no similarity scores on the shop floor
     st.markdown("### Pieces for you" if cards else "### Nothing matches those choices yet. Try fewer.")
 else:

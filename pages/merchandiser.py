@@ -4,7 +4,9 @@ Also the category list with product counts, and the products the classifier is l
 The engine is ``assistant.categories``; nothing is saved before Apply.
 """
 
-from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+from ui.navigation import ensure_app
+
+ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
 import pandas as pd
 import streamlit as st
@@ -48,8 +50,13 @@ def draft_form() -> None:
         return
     try:
         preview = preview_draft(
-            categories, name, description, photos=[f.getvalue() for f in photos or []], synonyms=names(synonyms),
-            zh=names(zh), parent=None if parent == NO_PARENT else parent,
+            categories,
+            name,
+            description,
+            photos=[f.getvalue() for f in photos or []],
+            synonyms=names(synonyms),
+            zh=names(zh),
+            parent=None if parent == NO_PARENT else parent,
         )
     except (RegistryError, ImageError) as exc:
         st.error(str(exc))
@@ -64,13 +71,21 @@ def show_preview(preview: Preview) -> None:
     st.subheader(f"“{facet_label(name)}” {verb} {len(preview.taken)} of {catalog.count()} products")
     m1, m2, m3 = st.columns(3)
     m1.metric("Products taken", len(preview.taken))
-    m2.metric("Nearest category", facet_label(preview.nearest_category or "none"),
-              help="The existing category whose prototype is most similar to the draft's.")
-    m3.metric("Margin", "n/a" if preview.margin is None else f"{preview.margin:+.3f}",
-              help="Median, over the products taken, of (similarity to the draft - similarity to the nearest "
-                   "category). Near zero: the two are hard to tell apart.")
+    m2.metric(
+        "Nearest category",
+        facet_label(preview.nearest_category or "none"),
+        help="The existing category whose prototype is most similar to the draft's.",
+    )
+    m3.metric(
+        "Margin",
+        "n/a" if preview.margin is None else f"{preview.margin:+.3f}",
+        help="Median, over the products taken, of (similarity to the draft - similarity to the nearest "
+        "category). Near zero: the two are hard to tell apart.",
+    )
     if preview.nearest_similarity is not None:
-        st.caption(f"Similarity of the draft to “{facet_label(preview.nearest_category)}”: {preview.nearest_similarity:.3f}")
+        st.caption(
+            f"Similarity of the draft to “{facet_label(preview.nearest_category)}”: {preview.nearest_similarity:.3f}"
+        )
     apply_col, discard_col, _ = st.columns([1, 1, 4])
     if apply_col.button("Apply", type="primary", key="merch-apply", width="stretch"):
         preview.apply()
@@ -86,9 +101,12 @@ def show_preview(preview: Preview) -> None:
         st.markdown("**Taken from**")
         st.dataframe(
             pd.DataFrame([{"category now": facet_label(k), "products": v} for k, v in preview.taken_from.items()]),
-            hide_index=True, key="merch-taken-from",
+            hide_index=True,
+            key="merch-taken-from",
         )
-    cards = [Card(t.product, t.probability, reasons=[f"now: {t.previous}"], score_label="p") for t in preview.taken[:SHOWN]]
+    cards = [
+        Card(t.product, t.probability, reasons=[f"now: {t.previous}"], score_label="p") for t in preview.taken[:SHOWN]
+    ]
     product_grid(catalog, cards, key="merch-preview")
 
 
@@ -96,19 +114,34 @@ def category_table() -> None:
     counts = categories.counts()
     rows = [
         {
-            "category": c.name, "part of": c.parent or "", "products": counts.get(c.name, 0),
-            "tagged in CSV": catalog.count(Filters(category=c.name)), "description": c.description,
-            "other names": ", ".join(c.synonyms), "Chinese": "、".join(c.zh), "example photos": len(c.examples),
+            "category": c.name,
+            "part of": c.parent or "",
+            "products": counts.get(c.name, 0),
+            "tagged in CSV": catalog.count(Filters(category=c.name)),
+            "description": c.description,
+            "other names": ", ".join(c.synonyms),
+            "Chinese": "、".join(c.zh),
+            "example photos": len(c.examples),
         }
         for c in categories.registry
     ]
-    rows.append({
-        "category": UNKNOWN, "part of": "", "products": counts.get(UNKNOWN, 0), "tagged in CSV": 0,
-        "description": "no category is sure enough", "other names": "", "Chinese": "", "example photos": 0,
-    })
+    rows.append(
+        {
+            "category": UNKNOWN,
+            "part of": "",
+            "products": counts.get(UNKNOWN, 0),
+            "tagged in CSV": 0,
+            "description": "no category is sure enough",
+            "other names": "",
+            "Chinese": "",
+            "example photos": 0,
+        }
+    )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="merch-categories")
-    st.caption(f"“products”: how the zero-shot classifier labels the catalog; “unknown” below probability "
-               f"{categories.registry.unknown_below:.2f}. “tagged in CSV”: the category column of the import.")
+    st.caption(
+        f"“products”: how the zero-shot classifier labels the catalog; “unknown” below probability "
+        f"{categories.registry.unknown_below:.2f}. “tagged in CSV”: the category column of the import."
+    )
 
 
 def low_confidence() -> None:
@@ -116,11 +149,15 @@ def low_confidence() -> None:
     if not unsure:
         st.info("No products yet.")
         return
-    st.markdown("The products the classifier is least sure of: check their photos and descriptions, "
-                "or draft a category for them.")
+    st.markdown(
+        "The products the classifier is least sure of: check their photos and descriptions, "
+        "or draft a category for them."
+    )
     cards = [
         Card(
-            item.product, item.classification.probability, score_label="p",
+            item.product,
+            item.classification.probability,
+            score_label="p",
             badges=[item.classification.label],
             reasons=[" · ".join(f"{label} {p:.0%}" for label, p in item.classification.top)],
         )

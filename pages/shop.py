@@ -1,7 +1,9 @@
 """Shop: search by words (English or Chinese), by photo (upload or camera), or both; filters; result cards
 with like / pass, and a "for you" ordering that adapts after every tap, with its reasons."""
 
-from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+from ui.navigation import ensure_app
+
+ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
 import streamlit as st
 
@@ -29,17 +31,24 @@ with st.sidebar:
 words_col, photo_col = st.columns([3, 2], gap="large")
 with words_col:
     text = st.text_input(
-        "What are you looking for?", key="shop-query", placeholder="e.g. vintage rose gold ring · 珍珠耳环",
+        "What are you looking for?",
+        key="shop-query",
+        placeholder="e.g. vintage rose gold ring · 珍珠耳环",
     ).strip()
 with photo_col:
     upload = st.file_uploader("Search by photo", type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), key="shop-photo")
-    camera = st.camera_input("Take a photo", key="shop-camera") if st.toggle("Use the camera", key="shop-camera-on") else None
+    camera = (
+        st.camera_input("Take a photo", key="shop-camera")
+        if st.toggle("Use the camera", key="shop-camera-on")
+        else None
+    )
 photo = camera if camera is not None else upload
 text_weight = DEFAULT_TEXT_WEIGHT
 if text and photo is not None:
     with words_col:
-        text_weight = st.slider("How much the words count against the photo", 0.0, 1.0, DEFAULT_TEXT_WEIGHT, 0.05,
-                                key="shop-text-weight")
+        text_weight = st.slider(
+            "How much the words count against the photo", 0.0, 1.0, DEFAULT_TEXT_WEIGHT, 0.05, key="shop-text-weight"
+        )
 
 query = hits = None
 if text or photo is not None:
@@ -53,14 +62,17 @@ if text or photo is not None:
     hits = catalog.search_vector(query, k=CANDIDATES, filters=filters)
 
 heading, order_col = st.columns([3, 1], vertical_alignment="bottom")
-order = order_col.segmented_control("Order", [FOR_YOU, BEST_MATCH], default=FOR_YOU, required=True, key="shop-order",
-                                    label_visibility="collapsed")
+order = order_col.segmented_control(
+    "Order", [FOR_YOU, BEST_MATCH], default=FOR_YOU, required=True, key="shop-order", label_visibility="collapsed"
+)
 if order == FOR_YOU:
     cards = for_you(shop, session, hits, query, filters, RESULTS)
 elif hits is not None:
     cards = [Card(h.product, h.score) for h in hits if h.product.id not in session.skips][:RESULTS]
 else:
-    cards = [Card(p) for p in catalog.products(filters, limit=RESULTS + len(session.skips)) if p.id not in session.skips][:RESULTS]
+    cards = [
+        Card(p) for p in catalog.products(filters, limit=RESULTS + len(session.skips)) if p.id not in session.skips
+    ][:RESULTS]
 
 if hits is not None:
     heading.subheader(f"{len(cards)} pieces found" if cards else "Nothing matches; try fewer filters")

@@ -1,6 +1,8 @@
 """First run: an empty catalog says how to fill it; offers clearly labelled synthetic demo products."""
 
-from ui.navigation import ensure_app; ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
+from ui.navigation import ensure_app
+
+ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
 import streamlit as st
 
@@ -32,7 +34,8 @@ with left, st.container(border=True):
     st.code(
         f"python -m assistant --catalog {shop.catalog.root} --model {shop.catalog.model_spec} \\\n"
         "    ingest products.csv --images photos/",
-        language="bash", wrap_lines=True,
+        language="bash",
+        wrap_lines=True,
     )
 with right, st.container(border=True):
     st.subheader("Just looking around?")

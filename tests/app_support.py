@@ -36,8 +36,13 @@ def copy_catalog(template: Path, target: Path) -> Path:
     return target
 
 
-def run_app(monkeypatch: pytest.MonkeyPatch, catalog_dir: Path, page: str | None = None, model: str = TEST_MODEL_SPEC,
-            **env: str) -> AppTest:
+def run_app(
+    monkeypatch: pytest.MonkeyPatch,
+    catalog_dir: Path,
+    page: str | None = None,
+    model: str = TEST_MODEL_SPEC,
+    **env: str,
+) -> AppTest:
     """Start the app on ``catalog_dir`` (and switch to ``page``, e.g. "pages/kiosk.py"); fails on any exception."""
     monkeypatch.setenv("ASSISTANT_CATALOG", str(catalog_dir))
     monkeypatch.setenv("ASSISTANT_MODEL", model)

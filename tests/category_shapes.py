@@ -36,7 +36,9 @@ def draw_shape(colour: tuple[int, int, int], shape: str, rng: random.Random, siz
     return img
 
 
-def write_shapes_dataset(out_dir: Path, per_class: int = 24, seed: int = 0, with_split: bool = True, duplicates: int = 0) -> Path:
+def write_shapes_dataset(
+    out_dir: Path, per_class: int = 24, seed: int = 0, with_split: bool = True, duplicates: int = 0
+) -> Path:
     """Images in ``out_dir/images`` and ``out_dir/labels.csv`` (path,label[,split]); half of each class is test.
 
     ``duplicates`` extra rows re-list existing images (same bytes) under new names, to exercise deduplication.

@@ -46,9 +46,15 @@ def test_bad_upload_lists_each_rejected_row_and_imports_the_good_ones(monkeypatc
     import_files(at, csv_text, [("cuff.png", photo, "image/png")])
 
     table = rejected_table(at)
-    assert table[["row", "sku", "column"]].values.tolist() == [[3, "NEW-2", "title"], [4, "NEW-3", "price"], [5, "NEW-4", "image"]]
+    assert table[["row", "sku", "column"]].values.tolist() == [
+        [3, "NEW-2", "title"],
+        [4, "NEW-3", "price"],
+        [5, "NEW-4", "image"],
+    ]
     assert "lots" in table.loc[1, "problem"] and "missing.png" in table.loc[2, "problem"]
-    assert not table["problem"].str.contains("assistant-upload-").any(), "messages name the user's files, not temp paths"
+    assert not table["problem"].str.contains("assistant-upload-").any(), (
+        "messages name the user's files, not temp paths"
+    )
     assert any("3 row(s) were rejected" in w.value for w in at.warning)
     catalog = open_catalog(app_catalog)
     assert catalog.count() == before + 1

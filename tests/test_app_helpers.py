@@ -14,7 +14,13 @@ from assistant.shop.kiosk import DEFAULT_IDLE_SECONDS, ENV_IDLE_SECONDS, KioskSe
 
 @pytest.mark.parametrize(
     ("price", "currency", "shown"),
-    [(1250, "USD", "$1,250"), (523.4, "usd", "$523.40"), (80, "CHF", "80 CHF"), (None, "EUR", "Price on request"), (9.5, "", "9.50")],
+    [
+        (1250, "USD", "$1,250"),
+        (523.4, "usd", "$523.40"),
+        (80, "CHF", "80 CHF"),
+        (None, "EUR", "Price on request"),
+        (9.5, "", "9.50"),
+    ],
 )
 def test_format_price(price, currency, shown):
     assert format_price(price, currency) == shown

@@ -28,7 +28,9 @@ def snapshot(*folders) -> dict[str, str]:
     }
 
 
-def test_camera_search_shows_tiles_and_writes_nothing_to_disk(monkeypatch, app_catalog, synthetic_source, tmp_path, tiny_embedder):
+def test_camera_search_shows_tiles_and_writes_nothing_to_disk(
+    monkeypatch, app_catalog, synthetic_source, tmp_path, tiny_embedder
+):
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(private_tmp))
@@ -45,7 +47,9 @@ def test_camera_search_shows_tiles_and_writes_nothing_to_disk(monkeypatch, app_c
     changed = sorted({path for path, digest in before.items() ^ after.items()})
     assert not changed, f"the kiosk wrote or changed files: {changed}"
     assert not any(marker in p.read_bytes() for p in private_tmp.rglob("*") if p.is_file())
-    expected = SearchEngine(Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False), tiny_embedder).search(image=photo, k=12)
+    expected = SearchEngine(Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False), tiny_embedder).search(
+        image=photo, k=12
+    )
     assert card_titles(at) == [h.product.title for h in expected]
     assert any(m.value == "### Pieces for you" for m in at.markdown)
     assert len(at.image) >= 12
@@ -86,7 +90,9 @@ def test_shortlist_shows_skus_for_staff_and_can_be_edited(monkeypatch, app_catal
 
 def test_idle_kiosk_starts_over(monkeypatch, app_catalog, synthetic_source):
     at = run_app(monkeypatch, app_catalog, KIOSK, **{ENV_IDLE_SECONDS: "1"})
-    at.camera_input[0].set_value(("shot.jpg", camera_photo(synthetic_source.parent / "images" / "SYN-00001.png", b"x"), "image/jpeg"))
+    at.camera_input[0].set_value(
+        ("shot.jpg", camera_photo(synthetic_source.parent / "images" / "SYN-00001.png", b"x"), "image/jpeg")
+    )
     rerun(at)
     shortlist_first_card(at)
     assert at.session_state["kiosk"].shortlist and at.camera_input[0].value is not None

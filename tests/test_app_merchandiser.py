@@ -23,7 +23,9 @@ def preview_draft(at, name: str, description: str, photo: bytes | None = None):
     next(t for t in at.text_input if t.label == "Name").input(name)
     next(t for t in at.text_area if t.label == "Description").input(description)
     if photo is not None:
-        next(f for f in at.file_uploader if f.label.startswith("Example photos")).set_value([("example.png", photo, "image/png")])
+        next(f for f in at.file_uploader if f.label.startswith("Example photos")).set_value(
+            [("example.png", photo, "image/png")]
+        )
     next(b for b in at.button if b.label == "Preview").click()
     return rerun(at)
 

@@ -19,7 +19,9 @@ RESULTS = 24
 
 @pytest.fixture
 def engine(app_catalog, tiny_embedder) -> SearchEngine:
-    return SearchEngine(Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False), tiny_embedder, translate=translate_query)
+    return SearchEngine(
+        Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False), tiny_embedder, translate=translate_query
+    )
 
 
 def search(at, text: str):

@@ -11,7 +11,12 @@ def test_embed_benchmark_reports_rates_and_ratios(capsys):
     result = embed.main(["--n", "8", "--size", "64", "--batch-size", "4", "--repeats", "1"])
 
     names = {row["name"] for row in result["rows"]}
-    assert names == {"open_clip loop: photos", "Embedder.embed_images", "open_clip loop: photos + texts", "ingest_csv (end to end)"}
+    assert names == {
+        "open_clip loop: photos",
+        "Embedder.embed_images",
+        "open_clip loop: photos + texts",
+        "ingest_csv (end to end)",
+    }
     assert result["n"] == 8
     for row in result["rows"]:
         assert math.isfinite(row["images_per_s"]) and row["images_per_s"] > 0

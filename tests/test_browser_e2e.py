@@ -20,8 +20,13 @@ from app_support import REPO, build_catalog
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 KIOSK_IDLE_SECONDS = 8  # long enough for the checks below to finish on a busy machine before the reset
 WAIT = 60
@@ -58,14 +63,36 @@ def app_url(tmp_path_factory, tiny_embedder, synthetic_source):
     folder = tmp_path_factory.mktemp("e2e")
     catalog = build_catalog(folder / "catalog", tiny_embedder, synthetic_source)
     port = free_port()
-    env = dict(os.environ, ASSISTANT_CATALOG=str(catalog), ASSISTANT_MODEL="tiny-test",
-               ASSISTANT_KIOSK_IDLE_SECONDS=str(KIOSK_IDLE_SECONDS))
+    env = dict(
+        os.environ,
+        ASSISTANT_CATALOG=str(catalog),
+        ASSISTANT_MODEL="tiny-test",
+        ASSISTANT_KIOSK_IDLE_SECONDS=str(KIOSK_IDLE_SECONDS),
+    )
     log = folder / "server.log"
     with open(log, "w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--server.fileWatcherType",
+                "none",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -127,7 +154,9 @@ def loaded_card_images(browser) -> int:
 
 def screenshot(browser, path: Path) -> None:
     """Save the top of the page (Streamlit scrolls its main container, not the window)."""
-    browser.execute_script("document.querySelectorAll('[data-testid=\"stMain\"], section.main').forEach(e => e.scrollTo(0, 0))")
+    browser.execute_script(
+        "document.querySelectorAll('[data-testid=\"stMain\"], section.main').forEach(e => e.scrollTo(0, 0))"
+    )
     time.sleep(0.3)
     browser.save_screenshot(str(path))
     assert path.stat().st_size > 10_000
@@ -156,12 +185,20 @@ def test_search_then_like_reorders_in_a_real_browser(app_url, browser, screensho
     from selenium.webdriver.common.keys import Keys
 
     browser.get(app_url)
-    box = wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR, 'input[aria-label="What are you looking for?"]'), "the search box")
+    box = wait_until(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, 'input[aria-label="What are you looking for?"]'),
+        "the search box",
+    )
     wait_until(browser, lambda d: len(card_titles(d)) == 24, "the collection cards")
     collection = card_titles(browser)
 
     box.send_keys("pearl necklace", Keys.ENTER)
-    wait_until(browser, lambda d: "24 pieces found" in d.page_source and card_titles(d) != collection and idle(d), "search results")
+    wait_until(
+        browser,
+        lambda d: "24 pieces found" in d.page_source and card_titles(d) != collection and idle(d),
+        "search results",
+    )
     wait_until(browser, lambda d: loaded_card_images(d) == 24, "24 decoded result photos")
     results = card_titles(browser)
     assert len(results) == 24 and results != collection
@@ -218,6 +255,10 @@ def test_kiosk_shortlist_then_idle_reset_in_a_real_browser(app_url, browser, scr
     screenshot(browser, screenshots / "kiosk-shortlist.png")
 
     # nobody touches the screen: the page's own timer starts the visit over
-    wait_until(browser, lambda d: not shortlisted_skus(d) and "From our collection" in d.page_source, "the idle reset",
-               timeout=KIOSK_IDLE_SECONDS + 30)
+    wait_until(
+        browser,
+        lambda d: not shortlisted_skus(d) and "From our collection" in d.page_source,
+        "the idle reset",
+        timeout=KIOSK_IDLE_SECONDS + 30,
+    )
     assert time.monotonic() - last_touch >= KIOSK_IDLE_SECONDS

@@ -123,12 +123,19 @@ def test_sigkill_during_ingest_leaves_a_consistent_resumable_catalog(tmp_path):
     info = json.loads(
         subprocess.run(
             [sys.executable, "-m", "assistant", "--catalog", str(root), "info", "--json"],
-            cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         ).stdout
     )
     assert info["products"] == info["indexed"] == 400
     first_added = int(resumed.stdout.split("batch ")[1].split()[0])
-    assert first_added <= 8 and done_before + sum(1 for l in resumed.stdout.splitlines() if l.startswith("batch")) * 8 >= 400
+    assert (
+        first_added <= 8
+        and done_before + sum(1 for l in resumed.stdout.splitlines() if l.startswith("batch")) * 8 >= 400
+    )
 
 
 def test_editing_what_clip_reads_moves_the_vector_with_it(catalog, tiny_embedder, synthetic_source):
@@ -143,7 +150,9 @@ def test_editing_what_clip_reads_moves_the_vector_with_it(catalog, tiny_embedder
     assert priced.price == 1.0
     assert np.array_equal(catalog.vectors([product.id])[1][0], before[row])  # price is not embedded
 
-    edited = edit_product(catalog, tiny_embedder, "SYN-00005", title="Nose pin with a tiny diamond", category="Nose Pin")
+    edited = edit_product(
+        catalog, tiny_embedder, "SYN-00005", title="Nose pin with a tiny diamond", category="Nose Pin"
+    )
     assert (edited.title, edited.category) == ("Nose pin with a tiny diamond", "nose pin")
     after = catalog.vectors([product.id])[1][0]
     assert not np.allclose(after, before[row]) and np.isclose(np.linalg.norm(after), 1, atol=1e-5)
@@ -166,5 +175,7 @@ def test_reindex_keeps_ingest_idempotent(catalog, tmp_path, tiny_embedder, synth
     torch.save(state, tmp_path / "other.pt")
     other = Embedder.from_spec(f"tiny-test:{tmp_path / 'other.pt'}")
     reindex(Catalog.open(catalog.root, other.spec.name, allow_reindex=True), other)
-    report = ingest_csv(Catalog.open(catalog.root, other.spec.name), other, synthetic_source, synthetic_source.parent / "images")
+    report = ingest_csv(
+        Catalog.open(catalog.root, other.spec.name), other, synthetic_source, synthetic_source.parent / "images"
+    )
     assert (report.added, report.updated, report.unchanged) == (0, 0, 60)

@@ -38,22 +38,57 @@ def unit(*values: float) -> np.ndarray:
 # ---------------------------------------------------------------------- registry
 def test_defaults_cover_the_jewelry_categories_with_chinese_names():
     registry = CategoryRegistry.defaults()
-    for name in ("ring", "band", "engagement ring", "earring", "stud", "hoop", "jhumka", "necklace", "choker",
-                 "pendant", "chain", "bracelet", "bangle", "anklet", "brooch", "nose pin", "watch"):
+    for name in (
+        "ring",
+        "band",
+        "engagement ring",
+        "earring",
+        "stud",
+        "hoop",
+        "jhumka",
+        "necklace",
+        "choker",
+        "pendant",
+        "chain",
+        "bracelet",
+        "bangle",
+        "anklet",
+        "brooch",
+        "nose pin",
+        "watch",
+    ):
         assert registry.get(name).zh, name
     assert registry.get("stud").parent == "earring"
     attributes = load_attributes()
     assert {"metal", "stone", "style"} <= set(attributes.kinds)
-    assert {v.name for v in attributes["metal"].values} >= {"yellow gold", "white gold", "rose gold", "silver", "platinum"}
+    assert {v.name for v in attributes["metal"].values} >= {
+        "yellow gold",
+        "white gold",
+        "rose gold",
+        "silver",
+        "platinum",
+    }
     assert {v.name for v in attributes["stone"].values} >= {"diamond", "pearl", "emerald", "ruby", "sapphire", "none"}
 
 
 def test_registry_round_trip(tmp_path):
     registry = CategoryRegistry.load(tmp_path)
     assert not (tmp_path / "categories" / "registry.json").exists()  # defaults are not written until saved
-    added = registry.add(Category(name=" Ear_Cuff ", description="a cuff  worn on the ear", synonyms=["cuff earring", "ear cuff"],
-                                  zh=["耳夹"], parent="Earring"))
-    assert (added.name, added.parent, added.synonyms, added.description) == ("ear cuff", "earring", ["cuff earring"], "a cuff worn on the ear")
+    added = registry.add(
+        Category(
+            name=" Ear_Cuff ",
+            description="a cuff  worn on the ear",
+            synonyms=["cuff earring", "ear cuff"],
+            zh=["耳夹"],
+            parent="Earring",
+        )
+    )
+    assert (added.name, added.parent, added.synonyms, added.description) == (
+        "ear cuff",
+        "earring",
+        ["cuff earring"],
+        "a cuff worn on the ear",
+    )
     assert added.created_at and added.updated_at
     registry.unknown_below = 0.35
     registry.save()
@@ -104,9 +139,18 @@ def test_bad_registry_file_names_the_file_and_category(tmp_path):
 
 @pytest.mark.parametrize(
     "label, category",
-    [("RINGS", "ring"), ("EARRINGS", "earring"), ("NECKLACE", "necklace"), ("BRACELET", "bracelet"),
-     ("WRISTWATCH", "watch"), ("Watches", "watch"), ("nose_pins", "nose pin"), ("Engagement Rings", "engagement ring"),
-     ("耳环", "earring"), ("tiara", None)],
+    [
+        ("RINGS", "ring"),
+        ("EARRINGS", "earring"),
+        ("NECKLACE", "necklace"),
+        ("BRACELET", "bracelet"),
+        ("WRISTWATCH", "watch"),
+        ("Watches", "watch"),
+        ("nose_pins", "nose pin"),
+        ("Engagement Rings", "engagement ring"),
+        ("耳环", "earring"),
+        ("tiara", None),
+    ],
 )
 def test_labels_match_categories_in_any_case_singular_or_plural(label, category):
     assert CategoryRegistry.defaults().match_label(label) == category
@@ -196,8 +240,12 @@ def test_probabilities_are_clip_softmax_and_unknown_below_the_threshold():
 
 
 def test_a_parent_collects_its_subcategories_probability():
-    labels = LabelSet(["earring", "stud", "hoop", "watch"], np.eye(4, dtype=np.float32), {"stud": "earring", "hoop": "earring"},
-                      logit_scale=10.0)
+    labels = LabelSet(
+        ["earring", "stud", "hoop", "watch"],
+        np.eye(4, dtype=np.float32),
+        {"stud": "earring", "hoop": "earring"},
+        logit_scale=10.0,
+    )
     classifier = Classifier(labels, unknown_below=0.6)
     stud_or_hoop, clear_stud = unit(0, 1, 1, 0), unit(0, 1, 0, 0)
     first, second = classifier.classify(np.stack([stud_or_hoop, clear_stud]))
@@ -214,6 +262,8 @@ def test_faiss_similarities_bias_and_query_gain():
     gain, bias = rng.uniform(0.5, 2.0, size=8).astype(np.float32), rng.normal(size=5).astype(np.float32)
     adapted = LabelSet(list("abcde"), prototypes, logit_scale=20.0, bias=bias, query_gain=gain)
     expected = softmax(20.0 * normalize(queries * gain) @ prototypes.T + bias)
-    assert np.allclose(Classifier(adapted, 0.5).decide(adapted.similarities(queries)).probabilities, expected, atol=1e-5)
+    assert np.allclose(
+        Classifier(adapted, 0.5).decide(adapted.similarities(queries)).probabilities, expected, atol=1e-5
+    )
     assert labels.query_fingerprint() != adapted.query_fingerprint()
     assert labels.nearest(prototypes[2], 1)[0][0] == "c"

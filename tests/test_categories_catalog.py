@@ -16,7 +16,11 @@ from assistant.cli.main import main
 
 def state_files(catalog) -> dict[str, bytes]:
     folder = catalog.root / "categories"
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
+    return (
+        {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+        if folder.exists()
+        else {}
+    )
 
 
 def test_classification_is_refreshed_incrementally_and_persisted(catalog, tiny_embedder):
@@ -78,8 +82,15 @@ def test_preview_touches_nothing_until_apply(catalog, tiny_embedder, synthetic_s
     owner.refresh()
     saved = state_files(catalog)
     photo = synthetic_source.parent / "images" / "SYN-00001.png"
-    preview = preview_category(catalog, tiny_embedder, "cocktail ring", "a large statement ring with a big coloured stone",
-                               photos=[photo], zh=["鸡尾酒戒指"], parent="ring")
+    preview = preview_category(
+        catalog,
+        tiny_embedder,
+        "cocktail ring",
+        "a large statement ring with a big coloured stone",
+        photos=[photo],
+        zh=["鸡尾酒戒指"],
+        parent="ring",
+    )
     assert state_files(catalog) == saved  # nothing written
     assert preview.category.name == "cocktail ring" and not preview.is_update
     assert sum(preview.taken_from.values()) == len(preview.taken)
@@ -94,7 +105,9 @@ def test_preview_touches_nothing_until_apply(catalog, tiny_embedder, synthetic_s
     assert category.zh == ["鸡尾酒戒指"] and len(category.examples) == 1
     assert (catalog.root / "categories" / "examples" / category.examples[0]).read_bytes() == photo.read_bytes()
     labels = applied.product_labels()
-    assert sorted(i for i, label in labels.items() if label == "cocktail ring") == sorted(t.product.id for t in preview.taken)
+    assert sorted(i for i, label in labels.items() if label == "cocktail ring") == sorted(
+        t.product.id for t in preview.taken
+    )
     assert applied.translator()("鸡尾酒戒指") == "cocktail ring"
     with pytest.raises(RegistryError, match="already applied"):
         preview.apply()
@@ -136,16 +149,52 @@ def test_meta_trained_head_becomes_the_catalogs_method(catalog, tiny_embedder):
 def test_category_cli(catalog, capsys, synthetic_source):
     args = ["--catalog", str(catalog.root)]
     photo = str(synthetic_source.parent / "images" / "SYN-00003.png")
-    assert main([*args, "categories", "add", "ear cuff", "--description", "an ear cuff", "--parent", "earring",
-                 "--zh", "耳夹", "--photo", photo, "--dry-run"]) == 0
+    assert (
+        main(
+            [
+                *args,
+                "categories",
+                "add",
+                "ear cuff",
+                "--description",
+                "an ear cuff",
+                "--parent",
+                "earring",
+                "--zh",
+                "耳夹",
+                "--photo",
+                photo,
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     assert "dry run: nothing saved" in capsys.readouterr().out
     assert not (catalog.root / "categories" / "registry.json").exists()
 
-    assert main([*args, "categories", "add", "ear cuff", "--description", "an ear cuff", "--parent", "earring", "--photo", photo]) == 0
+    assert (
+        main(
+            [
+                *args,
+                "categories",
+                "add",
+                "ear cuff",
+                "--description",
+                "an ear cuff",
+                "--parent",
+                "earring",
+                "--photo",
+                photo,
+            ]
+        )
+        == 0
+    )
     assert "saved 'ear cuff'" in capsys.readouterr().out
     assert main([*args, "categories", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert any(c["name"] == "ear cuff" and c["parent"] == "earring" and len(c["examples"]) == 1 for c in listed["categories"])
+    assert any(
+        c["name"] == "ear cuff" and c["parent"] == "earring" and len(c["examples"]) == 1 for c in listed["categories"]
+    )
 
     assert main([*args, "categories", "classify", "--sku", "SYN-00003", "SYN-00004", "--json"]) == 0
     classified = json.loads(capsys.readouterr().out)
@@ -172,6 +221,11 @@ def test_category_benchmark_reports_ratios_against_the_full_recompute(capsys):
     rows = {row["name"]: row for row in result["rows"]}
     assert rows["full recompute (baseline)"]["ratio"] == 1.0
     assert all(row["seconds"] > 0 and row["n"] == 300 for row in rows.values())
-    assert {"add category, warm (app)", "add category, cold (CLI)", "preview a draft, warm", "of which: embed its prompts",
-            "add category, warm, MAML head"} <= set(rows)
+    assert {
+        "add category, warm (app)",
+        "add category, cold (CLI)",
+        "preview a draft, warm",
+        "of which: embed its prompts",
+        "add category, warm, MAML head",
+    } <= set(rows)
     assert "vs full recompute" in capsys.readouterr().out

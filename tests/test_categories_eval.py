@@ -13,15 +13,42 @@ from assistant.cli.main import main
 
 def run_eval(tmp_path, images, labels, *extra: str) -> tuple[int, dict | None]:
     out = tmp_path / "report.json"
-    rc = main(["--model", "tiny-test", "eval", "categories", "--images", str(images), "--labels", str(labels),
-               "--json", str(out), *extra])
+    rc = main(
+        [
+            "--model",
+            "tiny-test",
+            "eval",
+            "categories",
+            "--images",
+            str(images),
+            "--labels",
+            str(labels),
+            "--json",
+            str(out),
+            *extra,
+        ]
+    )
     return rc, (json.loads(out.read_text()) if out.exists() else None)
 
 
 def test_eval_on_coloured_shapes_beats_chance_widely(tmp_path, capsys):
     labels = write_shapes_dataset(tmp_path, per_class=24, duplicates=3)
-    rc, report = run_eval(tmp_path, tmp_path, labels, "--shots", "1", "5", "--episodes", "200", "--meta-steps", "10", "--inner-steps", "3",
-                          "--holdout", "purple bars")
+    rc, report = run_eval(
+        tmp_path,
+        tmp_path,
+        labels,
+        "--shots",
+        "1",
+        "5",
+        "--episodes",
+        "200",
+        "--meta-steps",
+        "10",
+        "--inner-steps",
+        "3",
+        "--holdout",
+        "purple bars",
+    )
     assert rc == 0
     assert report["dataset"]["duplicates_removed"] == 3 and report["dataset"]["kept"] == 5 * 24
     assert report["label_map"] == {name.upper(): name for name in SHAPES}
@@ -37,12 +64,19 @@ def test_eval_on_coloured_shapes_beats_chance_widely(tmp_path, capsys):
         assert set(result["methods"]) == {"zero_shot", "prototype_blend", "maml"}
         # few-shot beats chance by a wide margin: the 95% interval lies far above 20%
         assert lo > chance + 0.25, (shots, result)
-    assert report["few_shot"]["5"]["methods"]["prototype_blend"]["accuracy"] > report["few_shot"]["1"]["methods"]["prototype_blend"]["accuracy"]
+    assert (
+        report["few_shot"]["5"]["methods"]["prototype_blend"]["accuracy"]
+        > report["few_shot"]["1"]["methods"]["prototype_blend"]["accuracy"]
+    )
     held = report["held_out"]
     assert held["categories"] == ["purple bar"]
     assert all(r["held_out_seen_in_meta_training"] == [] for r in held["few_shot"].values())
     printed = capsys.readouterr().out
-    assert "zero-shot top-1" in printed and "5-way 5-shot" in printed and "held out of meta-training: purple bar" in printed
+    assert (
+        "zero-shot top-1" in printed
+        and "5-way 5-shot" in printed
+        and "held out of meta-training: purple bar" in printed
+    )
 
 
 def test_eval_without_split_column_splits_each_class_in_halves(tmp_path):
@@ -109,7 +143,9 @@ def test_labels_naming_subcategories_whose_parent_is_absent(tmp_path):
     for old, new in renamed.items():
         text = text.replace(f",{old},", f",{new},")
     labels.write_text(text)
-    rc, report = run_eval(tmp_path, tmp_path, labels, "--shots", "1", "--episodes", "10", "--meta-steps", "2", "--holdout", "stud")
+    rc, report = run_eval(
+        tmp_path, tmp_path, labels, "--shots", "1", "--episodes", "10", "--meta-steps", "2", "--holdout", "stud"
+    )
     assert rc == 0
     assert set(report["zero_shot"]["per_class"]) == {"stud", "hoop", "bangle", "choker", "band"}
     assert report["held_out"]["categories"] == ["stud"]

@@ -48,7 +48,9 @@ def test_inner_loop_reduces_support_loss(clusters, first_order):
     maml = Maml(DIM, logit_scale=14.3, config=MamlConfig(first_order=first_order))
     batch = EpisodeTensors.build(EpisodeSampler(item_classes, range(CLASSES), 5, 3, 5, seed=2).batch(4), vectors, text)
     for e in range(4):
-        losses = [maml.support_loss(batch.text[e], batch.support[e], batch.support_labels[e], steps) for steps in (0, 1, 5)]
+        losses = [
+            maml.support_loss(batch.text[e], batch.support[e], batch.support_labels[e], steps) for steps in (0, 1, 5)
+        ]
         assert losses[2] < losses[1] < losses[0]
 
 
@@ -57,8 +59,12 @@ def test_without_inner_steps_a_new_head_is_the_prototype_blend(clusters):
     episodes = EpisodeSampler(item_classes, range(CLASSES), 5, 3, 6, seed=3).batch(10)
     predicted = Maml(DIM, logit_scale=14.3).predict(EpisodeTensors.build(episodes, vectors, text), steps=0)
     for episode, maml_labels in zip(episodes, predicted):
-        prototypes = np.stack([blend_prototype(text[c], vectors[episode.support[episode.support_labels == n]])
-                               for n, c in enumerate(episode.classes)])
+        prototypes = np.stack(
+            [
+                blend_prototype(text[c], vectors[episode.support[episode.support_labels == n]])
+                for n, c in enumerate(episode.classes)
+            ]
+        )
         assert (maml_labels == (vectors[episode.query] @ prototypes.T).argmax(1)).all()
 
 
@@ -70,7 +76,8 @@ def test_second_order_gradients_flow_through_the_inner_loop(clusters):
         torch.manual_seed(0)
         maml = Maml(DIM, 14.3, MamlConfig(first_order=first_order))
         loss = torch.func.vmap(maml._episode_loss, in_dims=(None, 0, 0, 0, 0, 0))(
-            maml.params(), batch.text, batch.support, batch.support_labels, batch.query, batch.query_labels).mean()
+            maml.params(), batch.text, batch.support, batch.support_labels, batch.query, batch.query_labels
+        ).mean()
         loss.backward()
         grads[first_order] = maml.head.classes.weight.grad.clone()
     # the class adapter is reached only by differentiating through the inner updates of the class weights
@@ -80,7 +87,13 @@ def test_second_order_gradients_flow_through_the_inner_loop(clusters):
 def test_meta_training_learns_and_the_head_classifies_through_faiss(tmp_path, clusters):
     vectors, item_classes, text = clusters
     train_classes = np.where(item_classes < 5, item_classes, -1)  # classes 5..7 are never seen
-    maml, report = meta_train_head(vectors, train_classes, text, 14.3, MamlConfig(shots=3, meta_steps=40, meta_batch=4, meta_lr=0.02, inner_steps=2))
+    maml, report = meta_train_head(
+        vectors,
+        train_classes,
+        text,
+        14.3,
+        MamlConfig(shots=3, meta_steps=40, meta_batch=4, meta_lr=0.02, inner_steps=2),
+    )
     assert report.classes_seen == {0, 1, 2, 3, 4}
     assert np.mean(report.losses[-10:]) < np.mean(report.losses[:10])
 
@@ -88,7 +101,9 @@ def test_meta_training_learns_and_the_head_classifies_through_faiss(tmp_path, cl
     episode = EpisodeSampler(item_classes, [5, 6, 7], 3, 3, 8, seed=5).sample()
     head_labels = maml.predict(EpisodeTensors.build([episode], vectors, text))[0]
     prototypes, bias = maml.class_prototypes(text[episode.classes], vectors[episode.support], episode.support_labels)
-    labels = LabelSet(["a", "b", "c"], prototypes, logit_scale=maml.logit_scale, bias=bias, query_gain=maml.feature_gain)
+    labels = LabelSet(
+        ["a", "b", "c"], prototypes, logit_scale=maml.logit_scale, bias=bias, query_gain=maml.feature_gain
+    )
     decided = Classifier(labels, 0.0).decide(labels.similarities(vectors[episode.query]))
     assert (decided.probabilities.argmax(1) == head_labels).all()
 
@@ -101,7 +116,9 @@ def test_meta_training_learns_and_the_head_classifies_through_faiss(tmp_path, cl
 
 def test_held_out_categories_never_enter_meta_training(tmp_path, tiny_embedder):
     labels = write_shapes_dataset(tmp_path, per_class=12)
-    settings = EvalSettings(shots=[1], episodes=20, holdout=["Green Triangles"], maml=MamlConfig(meta_steps=4, meta_batch=2))
+    settings = EvalSettings(
+        shots=[1], episodes=20, holdout=["Green Triangles"], maml=MamlConfig(meta_steps=4, meta_batch=2)
+    )
     evaluation = CategoryEvaluation(tiny_embedder, read_labels(labels, tmp_path), settings=settings)
     report = evaluation.run()
 

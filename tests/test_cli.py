@@ -21,7 +21,9 @@ def run_cli(*args: str, env_catalog: Path | None = None) -> subprocess.Completed
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "ASSISTANT_MODEL": "tiny-test"}
     if env_catalog:
         env["ASSISTANT_CATALOG"] = str(env_catalog)
-    return subprocess.run([sys.executable, "-m", "assistant", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.fixture
@@ -54,7 +56,9 @@ def test_ingest_search_info_delete_from_the_shell(tmp_path, bad_csv, synthetic_s
     assert [h["sku"] for h in hits] == [h.product.sku for h in python_hits]
     assert [h["score"] for h in hits] == pytest.approx([h.score for h in python_hits], abs=1e-5)
 
-    by_photo = json.loads(run_cli("--catalog", str(root), "search", "--image", f"{images}/SYN-00002.png", "--json").stdout)
+    by_photo = json.loads(
+        run_cli("--catalog", str(root), "search", "--image", f"{images}/SYN-00002.png", "--json").stdout
+    )
     assert len(by_photo) == 9
 
     info = json.loads(run_cli("--catalog", str(root), "info", "--json").stdout)
@@ -68,7 +72,9 @@ def test_ingest_search_info_delete_from_the_shell(tmp_path, bad_csv, synthetic_s
 def test_user_errors_print_one_line_not_a_traceback(tmp_path, capsys):
     assert main(["--catalog", str(tmp_path / "none"), "--model", "tiny-test", "info"]) == 2
     assert main(["--catalog", str(tmp_path / "c"), "--model", "NoSuchArch:x", "search", "ring"]) == 2
-    assert main(["--catalog", str(tmp_path / "c"), "--model", "tiny-test", "ingest", str(tmp_path / "missing.csv")]) == 2
+    assert (
+        main(["--catalog", str(tmp_path / "c"), "--model", "tiny-test", "ingest", str(tmp_path / "missing.csv")]) == 2
+    )
     err = capsys.readouterr().err
     assert "no catalog at" in err and "unknown architecture" in err and "missing.csv" in err
     assert "Traceback" not in err

@@ -33,7 +33,18 @@ def mixed_source(tmp_path, synthetic_source) -> Path:
     with open(images / "huge.png", "wb") as f:
         f.truncate(MAX_IMAGE_BYTES + 1)
     good = [
-        ["R1", "Rose gold hoop earrings", "Hoops", "Earring", "Rose Gold", "none", "1,250.00", "usd", "SYN-00001.png", "Aurora"],
+        [
+            "R1",
+            "Rose gold hoop earrings",
+            "Hoops",
+            "Earring",
+            "Rose Gold",
+            "none",
+            "1,250.00",
+            "usd",
+            "SYN-00001.png",
+            "Aurora",
+        ],
         ["R2", "Pearl drop earrings", "", "earring", "silver", "pearl", "$320", "USD", "SYN-00002.png", ""],
         ["R3", "Text-only chain", "No photo yet", "chain", "yellow gold", "none", "99", "USD", "", ""],
     ]
@@ -89,7 +100,9 @@ def test_reingest_embeds_nothing_twice_and_updates_changed_rows(tmp_path, tiny_e
 
     calls = []
     original = tiny_embedder.embed_texts
-    monkeypatch.setattr(tiny_embedder, "embed_texts", lambda texts, **kw: calls.append(list(texts)) or original(texts, **kw))
+    monkeypatch.setattr(
+        tiny_embedder, "embed_texts", lambda texts, **kw: calls.append(list(texts)) or original(texts, **kw)
+    )
     again = ingest_csv(cat, tiny_embedder, csv_path, mixed_source / "photos")
     assert (again.added, again.updated, again.unchanged) == (0, 0, 3)
     assert calls == [["Corrupt photo, ring"]]  # only the row whose photo still fails is tried again

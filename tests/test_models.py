@@ -20,7 +20,12 @@ def test_parse_specs(tmp_path):
 
 @pytest.mark.parametrize(
     "spec, words",
-    [("", "empty"), ("NoSuchArch:x", "unknown architecture"), ("ViT-B-32", "names no weights"), ("ViT-B-32:nope", "neither a known tag")],
+    [
+        ("", "empty"),
+        ("NoSuchArch:x", "unknown architecture"),
+        ("ViT-B-32", "names no weights"),
+        ("ViT-B-32:nope", "neither a known tag"),
+    ],
 )
 def test_bad_specs_say_what_is_wrong(spec, words):
     with pytest.raises(ModelSpecError, match=words):

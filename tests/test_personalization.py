@@ -50,11 +50,20 @@ def support_losses(head, features, batch, steps: int) -> torch.Tensor:
     with torch.no_grad():
         embeddings = head(features)
         users = adapted_users(head, state, embeddings, batch, steps=steps)
-        return torch.stack([
-            support_loss(users[t], embeddings, batch.query_similarity[t], state["query_weight"],
-                         batch.positives[t], batch.positive_mask[t], batch.log_weights[t])
-            for t in range(len(batch))
-        ])
+        return torch.stack(
+            [
+                support_loss(
+                    users[t],
+                    embeddings,
+                    batch.query_similarity[t],
+                    state["query_weight"],
+                    batch.positives[t],
+                    batch.positive_mask[t],
+                    batch.log_weights[t],
+                )
+                for t in range(len(batch))
+            ]
+        )
 
 
 def test_inner_loop_lowers_support_loss(items, simulator, trained):
@@ -123,7 +132,15 @@ def test_rose_gold_shopper_gets_rose_gold_ranked_up_after_three_clicks(items, si
     clicks, _, _ = simulator.session(fan, np.random.default_rng(7), n_clicks=3, n_skips=0, with_query=False)
     rose = np.array([m == "rose gold" for m in items.metal])
     assert rose[clicks].all(), "the simulated fan clicks rose gold only"
-    batch = make_batch(items, [clicks], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [clicks], query_similarities(items, [None]), head.config.skip_weight)
+    batch = make_batch(
+        items,
+        [clicks],
+        [np.zeros(0, np.int64)],
+        [np.zeros(0, np.int64)],
+        [clicks],
+        query_similarities(items, [None]),
+        head.config.skip_weight,
+    )
 
     def rose_share_in_top(scores: torch.Tensor, top: int = 20) -> float:
         ranked = torch.argsort(scores[0].masked_fill(~batch.candidate_mask[0], -1e9), descending=True)[:top]
@@ -163,7 +180,9 @@ def test_evaluation_uses_only_training_shoppers_for_training(items, simulator, m
         return real_train_maml(items_, features, vocab, sessions, *args, **kwargs)
 
     monkeypatch.setattr(evaluation, "train_maml", spy)
-    setup = EvaluationSetup(items, train, validation, test, clicks=(1, 3), meta=MetaTrainConfig(meta_steps=10, meta_batch=8))
+    setup = EvaluationSetup(
+        items, train, validation, test, clicks=(1, 3), meta=MetaTrainConfig(meta_steps=10, meta_batch=8)
+    )
     report = evaluate(setup)
     assert trained_on == [train.shopper_ids]
     assert report["setup"]["shoppers"] == {"train": 120, "validation": 40, "test": 60}
@@ -182,7 +201,15 @@ def test_evaluation_uses_only_training_shoppers_for_training(items, simulator, m
 
 def test_ranking_metrics_by_hand(items):
     """One shopper, held-out items 5 and 7 of 300; item 5 ranked 1st and item 7 ranked 3rd."""
-    batch = make_batch(items, [np.array([0])], [np.zeros(0, np.int64)], [np.array([5, 7])], [np.array([0])], query_similarities(items, [None]), 10.0)
+    batch = make_batch(
+        items,
+        [np.array([0])],
+        [np.zeros(0, np.int64)],
+        [np.array([5, 7])],
+        [np.array([0])],
+        query_similarities(items, [None]),
+        10.0,
+    )
     scores = torch.zeros(1, len(items))
     scores[0, 5], scores[0, 9], scores[0, 7], scores[0, 0] = 3.0, 2.0, 1.0, 99.0  # item 0 is excluded
     m = ranking_metrics(scores, batch)
@@ -192,7 +219,15 @@ def test_ranking_metrics_by_hand(items):
 
 
 def test_centroid_ranks_neighbours_of_the_clicks_first(items):
-    batch = make_batch(items, [np.array([10])], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], query_similarities(items, [None]), 10.0)
+    batch = make_batch(
+        items,
+        [np.array([10])],
+        [np.zeros(0, np.int64)],
+        [np.zeros(0, np.int64)],
+        [np.zeros(0, np.int64)],
+        query_similarities(items, [None]),
+        10.0,
+    )
     scores = CentroidRanker(items).scores(batch)
     assert int(scores[0].argmax()) == 10
 
@@ -211,7 +246,9 @@ def test_early_stopping_keeps_the_best_validated_state(items, simulator):
         seen.append({k: v.clone() for k, v in model.state_dict().items()})
         return next(scores)
 
-    meta_train(head, items, features, train, MetaTrainConfig(meta_steps=8, meta_batch=8), validate=validate, validate_every=2)
+    meta_train(
+        head, items, features, train, MetaTrainConfig(meta_steps=8, meta_batch=8), validate=validate, validate_every=2
+    )
     assert len(seen) == 4  # after steps 2, 4, 6 and 8
     best = seen[1]
     assert all(torch.equal(v, best[k]) for k, v in head.state_dict().items())

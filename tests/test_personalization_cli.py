@@ -15,8 +15,25 @@ FAST = ["--steps", "20", "--train-shoppers", "150"]
 
 def test_eval_personalization_writes_the_documented_json(catalog, tmp_path, capsys):
     out = tmp_path / "report.json"
-    code = main(["--model", "tiny-test", "--catalog", str(catalog.root), "eval", "personalization",
-                 "--clicks", "1", "3", "5", "--shoppers", "40", *FAST, "--json", str(out)])
+    code = main(
+        [
+            "--model",
+            "tiny-test",
+            "--catalog",
+            str(catalog.root),
+            "eval",
+            "personalization",
+            "--clicks",
+            "1",
+            "3",
+            "5",
+            "--shoppers",
+            "40",
+            *FAST,
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert set(report["k_clicks"]) == {"1", "3", "5"}
@@ -34,8 +51,24 @@ def test_eval_personalization_writes_the_documented_json(catalog, tmp_path, caps
 def test_eval_without_a_catalog_generates_a_synthetic_one_and_says_so(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(commands, "SYNTHETIC_EVAL_PRODUCTS", 80)
     out = tmp_path / "report.json"
-    code = main(["--model", "tiny-test", "--catalog", str(tmp_path / "none"), "eval", "personalization",
-                 "--clicks", "1", "3", "--shoppers", "30", *FAST, "--json", str(out)])
+    code = main(
+        [
+            "--model",
+            "tiny-test",
+            "--catalog",
+            str(tmp_path / "none"),
+            "eval",
+            "personalization",
+            "--clicks",
+            "1",
+            "3",
+            "--shoppers",
+            "30",
+            *FAST,
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     assert "generating a synthetic one" in captured.err
@@ -51,8 +84,21 @@ def test_eval_requires_json_out(catalog):
 
 
 def test_train_personalizer_writes_the_catalog_checkpoint(catalog, capsys):
-    code = main(["--model", "tiny-test", "--catalog", str(catalog.root), "train", "personalizer",
-                 "--shoppers", "150", "--steps", "20", "--first-order"])
+    code = main(
+        [
+            "--model",
+            "tiny-test",
+            "--catalog",
+            str(catalog.root),
+            "train",
+            "personalizer",
+            "--shoppers",
+            "150",
+            "--steps",
+            "20",
+            "--first-order",
+        ]
+    )
     assert code == 0
     checkpoint = load_checkpoint(catalog.root / "personalizer.pt", "tiny-test")
     assert checkpoint.trained_on["meta"]["first_order"] is True
@@ -69,8 +115,20 @@ def test_train_personalizer_on_an_event_log_reports_bad_rows(catalog, tmp_path, 
     lines.append("u2,SYN-00001,teleport,2024-05-01T11:00:00")
     log = tmp_path / "events.csv"
     log.write_text("\n".join(lines) + "\n")
-    code = main(["--model", "tiny-test", "--catalog", str(catalog.root), "train", "personalizer",
-                 "--log", str(log), "--steps", "10"])
+    code = main(
+        [
+            "--model",
+            "tiny-test",
+            "--catalog",
+            str(catalog.root),
+            "train",
+            "personalizer",
+            "--log",
+            str(log),
+            "--steps",
+            "10",
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert "skipped 2 bad row(s)" in err
@@ -101,8 +159,25 @@ def test_eval_personalization_on_an_event_log(catalog, tmp_path, capsys):
     log = tmp_path / "synthetic-events.csv"
     log.write_text("\n".join(lines) + "\n")
     out = tmp_path / "report.json"
-    code = main(["--model", "tiny-test", "--catalog", str(catalog.root), "eval", "personalization",
-                 "--clicks", "1", "3", "--log", str(log), "--steps", "20", "--json", str(out)])
+    code = main(
+        [
+            "--model",
+            "tiny-test",
+            "--catalog",
+            str(catalog.root),
+            "eval",
+            "personalization",
+            "--clicks",
+            "1",
+            "3",
+            "--log",
+            str(log),
+            "--steps",
+            "20",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     shoppers = report["setup"]["shoppers"]

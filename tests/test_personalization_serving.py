@@ -40,7 +40,10 @@ def test_checkpoint_round_trip_and_atomic_write(trained_catalog):
     assert not [p for p in trained_catalog.root.iterdir() if p.name.endswith(".tmp")]
     loaded = load_checkpoint(path, trained_catalog.model_spec)
     assert loaded.model_spec == "tiny-test"
-    assert loaded.trained_on["synthetic_shoppers"] and "simulated shoppers (synthetic)" in loaded.trained_on["shoppers_source"]
+    assert (
+        loaded.trained_on["synthetic_shoppers"]
+        and "simulated shoppers (synthetic)" in loaded.trained_on["shoppers_source"]
+    )
     assert loaded.popularity == {}, "simulated popularity must not steer real rankings"
     again_path = trained_catalog.root / "copy.pt"
     save_checkpoint(again_path, loaded)
@@ -61,7 +64,10 @@ def test_checkpoint_round_trip_and_atomic_write(trained_catalog):
 
 def test_checkpoint_of_another_model_spec_is_refused_clearly(trained_catalog, tmp_path):
     path = default_checkpoint_path(trained_catalog.root)
-    with pytest.raises(CheckpointModelMismatch, match=r"trained on vectors of model 'tiny-test'.*'ViT-B-32:laion2b_s34b_b79k'.*train personalizer"):
+    with pytest.raises(
+        CheckpointModelMismatch,
+        match=r"trained on vectors of model 'tiny-test'.*'ViT-B-32:laion2b_s34b_b79k'.*train personalizer",
+    ):
         load_checkpoint(path, "ViT-B-32:laion2b_s34b_b79k")
     with pytest.raises(CheckpointModelMismatch):
         Personalizer.load(path, "ViT-B-32:laion2b_s34b_b79k")

@@ -63,7 +63,11 @@ def _placeholder(size: int) -> Image.Image:
 
 def card_html(card: Card) -> str:
     p = card.product
-    score = f'<span class="card-score">{html.escape(card.score_label)} {card.score:.2f}</span>' if card.score is not None else ""
+    score = (
+        f'<span class="card-score">{html.escape(card.score_label)} {card.score:.2f}</span>'
+        if card.score is not None
+        else ""
+    )
     labels = [*card.badges, *(["synthetic demo"] if is_synthetic(p) else [])]
     badges = "".join(f'<span class="card-badge">{html.escape(b)}</span>' for b in labels)
     reasons = "".join(f'<div class="card-reason">{html.escape(r)}</div>' for r in card.reasons)

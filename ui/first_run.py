@@ -43,7 +43,10 @@ def fill_with_demo_products(shop: Shop, n: int = DEMO_PRODUCTS) -> str:
     with tempfile.TemporaryDirectory(prefix="assistant-demo-") as tmp:
         csv_path = write_synthetic_catalog(Path(tmp), n=n)
         report = ingest_csv(
-            shop.catalog, shop.embedder, csv_path, Path(tmp) / "images",
+            shop.catalog,
+            shop.embedder,
+            csv_path,
+            Path(tmp) / "images",
             progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Embedding {done} of {total}…"),
         )
     bar.empty()

@@ -33,8 +33,9 @@ _INSIDE_APP: ContextVar[bool] = ContextVar("inside_run_app", default=False)
 
 def page(url_path: str, spec: tuple, default: bool = False, hidden: bool = False) -> st.Page:
     target, title, icon = spec
-    return st.Page(target, title=title, icon=icon, url_path=url_path, default=default,
-                   visibility="hidden" if hidden else "visible")
+    return st.Page(
+        target, title=title, icon=icon, url_path=url_path, default=default, visibility="hidden" if hidden else "visible"
+    )
 
 
 def run_app() -> None:
@@ -52,16 +53,23 @@ def run_app() -> None:
         navigation = st.navigation([page(url, setup, default=n == 0, hidden=n > 0) for n, url in enumerate(urls)])
     else:
         if shop.catalog.count():
-            navigation = st.navigation({
-                "Shop": [page(url, spec, default=url == "shop") for url, spec in SHOP_PAGES.items()],
-                "Staff": [*(page(url, spec) for url, spec in STAFF_PAGES.items()),
-                          page("welcome", WELCOME, hidden=True)],
-            })
+            navigation = st.navigation(
+                {
+                    "Shop": [page(url, spec, default=url == "shop") for url, spec in SHOP_PAGES.items()],
+                    "Staff": [
+                        *(page(url, spec) for url, spec in STAFF_PAGES.items()),
+                        page("welcome", WELCOME, hidden=True),
+                    ],
+                }
+            )
         else:  # an empty catalog: the shop's URLs lead to the page that says how to fill it
-            navigation = st.navigation([
-                page("welcome", WELCOME, default=True), page("catalog", STAFF_PAGES["catalog"]),
-                *(page(url, WELCOME, hidden=True) for url in [*SHOP_PAGES, "merchandiser"]),
-            ])
+            navigation = st.navigation(
+                [
+                    page("welcome", WELCOME, default=True),
+                    page("catalog", STAFF_PAGES["catalog"]),
+                    *(page(url, WELCOME, hidden=True) for url in [*SHOP_PAGES, "merchandiser"]),
+                ]
+            )
     token = _INSIDE_APP.set(True)
     try:
         navigation.run()

@@ -28,6 +28,7 @@ from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
 #: Errors that stop the app from starting and that a shop owner can fix; shown as a message, not a traceback.
 def _registry_stamp(catalog: Catalog) -> int:
     """Changes whenever the catalog's category registry file is written (0 while it has none)."""
@@ -84,7 +85,11 @@ class Shop:
         """The catalog's categories and product labels; reloaded when the registry or the trained few-shot head
         (``train categories``) is rewritten, and kept up to date with catalog writes by the engine."""
         return _categories(
-            self.catalog, self.embedder, str(self.catalog.root), _registry_stamp(self.catalog), _file_stamp(head_path(self.catalog))
+            self.catalog,
+            self.embedder,
+            str(self.catalog.root),
+            _registry_stamp(self.catalog),
+            _file_stamp(head_path(self.catalog)),
         )
 
     def personalizer(self) -> tuple[Personalizer, str | None]:

@@ -32,8 +32,9 @@ def shopper_session(shop: Shop) -> ShopperSession:
     return session
 
 
-def for_you(shop: Shop, session: ShopperSession, hits: Sequence[Hit] | None, query: np.ndarray | None,
-            filters: Filters, k: int) -> list[Card]:
+def for_you(
+    shop: Shop, session: ShopperSession, hits: Sequence[Hit] | None, query: np.ndarray | None, filters: Filters, k: int
+) -> list[Card]:
     """The "for you" ordering: search hits (or the filtered catalog) re-ranked by the shopper's likes and
     passes, with the reasons; passed products are left out."""
     if hits is not None:
@@ -44,7 +45,11 @@ def for_you(shop: Shop, session: ShopperSession, hits: Sequence[Hit] | None, que
     ranked = [r for r in ranked if r.product_id not in session.skips][:k]
     products = {p.id: p for p in shop.catalog.get([r.product_id for r in ranked])}
     match = {h.product.id: h.score for h in hits or []}
-    return [Card(products[r.product_id], match.get(r.product_id), reasons=r.reasons) for r in ranked if r.product_id in products]
+    return [
+        Card(products[r.product_id], match.get(r.product_id), reasons=r.reasons)
+        for r in ranked
+        if r.product_id in products
+    ]
 
 
 def like_pass_buttons(session: ShopperSession, card: Card) -> None:
@@ -53,10 +58,17 @@ def like_pass_buttons(session: ShopperSession, card: Card) -> None:
     liked = pid in session.likes
     with st.container(horizontal=True, gap="small"):
         st.button(
-            "Liked" if liked else "Like", key=f"like-{pid}", icon=":material/favorite:" if liked else ":material/favorite_border:",
-            type="primary" if liked else "secondary", on_click=session.like, args=(pid,), width="stretch",
+            "Liked" if liked else "Like",
+            key=f"like-{pid}",
+            icon=":material/favorite:" if liked else ":material/favorite_border:",
+            type="primary" if liked else "secondary",
+            on_click=session.like,
+            args=(pid,),
+            width="stretch",
         )
-        st.button("Pass", key=f"pass-{pid}", icon=":material/close:", on_click=session.skip, args=(pid,), width="stretch")
+        st.button(
+            "Pass", key=f"pass-{pid}", icon=":material/close:", on_click=session.skip, args=(pid,), width="stretch"
+        )
 
 
 def taste_panel(shop: Shop, session: ShopperSession) -> None:

@@ -28,4 +28,3 @@ def show_logo() -> None:
 def page_header(title: str, subtitle: str = "") -> None:
     sub = f"<p>{html.escape(subtitle)}</p>" if subtitle else ""
     st.markdown(f'<div class="shop-header"><h1>{html.escape(title)}</h1>{sub}</div>', unsafe_allow_html=True)
-

@@ -16,7 +16,21 @@ from assistant.categories.registry import UNKNOWN, Category, CategoryRegistry, R
 from assistant.categories.translate import QueryTranslator, translate_query
 
 __all__ = [
-    "CATEGORY", "UNKNOWN", "CatalogCategories", "Category", "CategoryRegistry", "Classification", "Classifier",
-    "LabelSet", "Preview", "ProductLabel", "QueryTranslator", "RefreshReport", "RegistryError", "TakenProduct",
-    "preview_category", "preview_draft", "translate_query",
+    "CATEGORY",
+    "UNKNOWN",
+    "CatalogCategories",
+    "Category",
+    "CategoryRegistry",
+    "Classification",
+    "Classifier",
+    "LabelSet",
+    "Preview",
+    "ProductLabel",
+    "QueryTranslator",
+    "RefreshReport",
+    "RegistryError",
+    "TakenProduct",
+    "preview_category",
+    "preview_draft",
+    "translate_query",
 ]

@@ -83,8 +83,13 @@ class ProductLabel:
 class CatalogCategories:
     """A catalog's category registry, prototypes and product labels; every edit refreshes incrementally."""
 
-    def __init__(self, catalog: Catalog, embedder: Embedder, registry: CategoryRegistry | None = None,
-                 attributes: AttributeVocabulary | None = None):
+    def __init__(
+        self,
+        catalog: Catalog,
+        embedder: Embedder,
+        registry: CategoryRegistry | None = None,
+        attributes: AttributeVocabulary | None = None,
+    ):
         if embedder.spec.name != catalog.model_spec:
             raise ValueError(f"embedder {embedder.spec.name!r} does not match catalog model {catalog.model_spec!r}")
         self.catalog = catalog
@@ -179,7 +184,9 @@ class CatalogCategories:
         return report
 
     @staticmethod
-    def _update_columns(table: SimilarityTable, labels: LabelSet, fingerprints: list[str], vectors: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    def _update_columns(
+        table: SimilarityTable, labels: LabelSet, fingerprints: list[str], vectors: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
         """Keep columns whose prototype is unchanged; compute only the new or changed ones."""
         old = {(key, print_): j for j, (key, print_) in enumerate(zip(table.keys, table.fingerprints))}
         matrix = np.empty((len(table.ids), len(labels)), dtype=np.float32)
@@ -222,7 +229,9 @@ class CatalogCategories:
         products = [p for p in self.catalog.get(product_ids) if p.id in row]
         if not products:
             return []
-        classifications = Classifier(labels, self.registry.unknown_below).explain(table.matrix[[row[p.id] for p in products]], top_k)
+        classifications = Classifier(labels, self.registry.unknown_below).explain(
+            table.matrix[[row[p.id] for p in products]], top_k
+        )
         return [ProductLabel(p, c) for p, c in zip(products, classifications)]
 
     def low_confidence(self, limit: int = 50, kind: str = CATEGORY) -> list[ProductLabel]:

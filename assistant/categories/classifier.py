@@ -181,7 +181,9 @@ class Classifier:
         similarities = np.atleast_2d(similarities)
         decisions = self.decide(similarities)
         out = []
-        for row, (probs, choice, prob) in enumerate(zip(decisions.probabilities, decisions.label_index, decisions.label_probability)):
+        for row, (probs, choice, prob) in enumerate(
+            zip(decisions.probabilities, decisions.label_index, decisions.label_probability)
+        ):
             order = np.argsort(-probs)[:top_k]
             out.append(
                 Classification(

@@ -42,19 +42,27 @@ class EpisodeSampler:
         self.members = {int(c): np.flatnonzero(self.item_classes == c) for c in classes}
         short = [c for c, items in self.members.items() if len(items) < shots + queries]
         if short:
-            raise TrainingDataError(f"classes {short} have fewer than {shots + queries} items ({shots} shots + {queries} queries)")
+            raise TrainingDataError(
+                f"classes {short} have fewer than {shots + queries} items ({shots} shots + {queries} queries)"
+            )
         if not 2 <= ways <= len(self.members):
-            raise TrainingDataError(f"{ways}-way episodes need at least {ways} classes (and ways >= 2); the pool has {len(self.members)}")
+            raise TrainingDataError(
+                f"{ways}-way episodes need at least {ways} classes (and ways >= 2); the pool has {len(self.members)}"
+            )
         missing = set(always_include) - set(self.members)
         if missing or len(always_include) > ways:
-            raise TrainingDataError(f"always_include {sorted(always_include)} must be classes of the pool, at most {ways}")
+            raise TrainingDataError(
+                f"always_include {sorted(always_include)} must be classes of the pool, at most {ways}"
+            )
         self.ways, self.shots, self.queries = ways, shots, queries
         self.always_include = [int(c) for c in always_include]
         self.rng = np.random.default_rng(seed)
 
     def sample(self) -> Episode:
         others = [c for c in self.members if c not in self.always_include]
-        chosen = self.always_include + self.rng.choice(others, self.ways - len(self.always_include), replace=False).tolist()
+        chosen = (
+            self.always_include + self.rng.choice(others, self.ways - len(self.always_include), replace=False).tolist()
+        )
         classes = np.array(self.rng.permutation(chosen))
         support, query = [], []
         for items in (self.members[int(c)] for c in classes):

@@ -117,7 +117,9 @@ class CategoryEvaluation:
         for name in names:
             category = dataset.match_label(name)
             if category is None:
-                raise LabelledSetError(f"held-out category {name!r} is not among the dataset's categories ({', '.join(self.class_names)})")
+                raise LabelledSetError(
+                    f"held-out category {name!r} is not among the dataset's categories ({', '.join(self.class_names)})"
+                )
             wanted.append(self.class_names.index(category))
         return wanted
 
@@ -130,7 +132,9 @@ class CategoryEvaluation:
                 "unreadable": self.unreadable,
                 "train_images": int((~self.is_test).sum()),
                 "test_images": int(self.is_test.sum()),
-                "test_per_class": {n: int(((self.item_classes == i) & self.is_test).sum()) for i, n in enumerate(self.class_names)},
+                "test_per_class": {
+                    n: int(((self.item_classes == i) & self.is_test).sum()) for i, n in enumerate(self.class_names)
+                },
             },
             "label_map": self.label_map,
             "zero_shot": self.zero_shot(),
@@ -166,7 +170,9 @@ class CategoryEvaluation:
         pool_classes[train] = self.item_classes[train]
         config = replace(self.settings.maml, shots=shots)
         try:
-            maml, trained = meta_train_head(self.vectors, pool_classes, self.class_text, self.logit_scale, config, self._reporter(stage))
+            maml, trained = meta_train_head(
+                self.vectors, pool_classes, self.class_text, self.logit_scale, config, self._reporter(stage)
+            )
         except TrainingDataError as exc:
             raise TrainingDataError(f"{stage}: {exc}") from exc
         self.meta_trained[stage] = trained
@@ -184,12 +190,17 @@ class CategoryEvaluation:
         correct = {m: [] for m in METHODS}
         focus_hits = {m: [] for m in METHODS}
         maml_predictions = np.concatenate(
-            [maml.predict(EpisodeTensors.build(episodes[i : i + 50], self.vectors, self.class_text)) for i in range(0, len(episodes), 50)]
+            [
+                maml.predict(EpisodeTensors.build(episodes[i : i + 50], self.vectors, self.class_text))
+                for i in range(0, len(episodes), 50)
+            ]
         )
         for episode, maml_pred in zip(episodes, maml_predictions):
             text = self.class_text[episode.classes]
             support = self.vectors[episode.support]
-            blended = np.stack([blend_prototype(text[n], support[episode.support_labels == n]) for n in range(len(text))])
+            blended = np.stack(
+                [blend_prototype(text[n], support[episode.support_labels == n]) for n in range(len(text))]
+            )
             query = self.vectors[episode.query]
             predictions = {
                 "zero_shot": (query @ text.T).argmax(axis=1),
@@ -245,8 +256,12 @@ class CategoryEvaluation:
             leaked = sorted(set(seen["classes"]) & set(names))
             test_classes = np.where(self.is_test, self.item_classes, -1)
             if len(held) > ways:
-                raise LabelledSetError(f"hold out at most {ways} categories: every {ways}-way test episode includes all of them")
-            sampler = EpisodeSampler(test_classes, classes, ways, shots, queries, seed=self.settings.seed + 100 + shots, always_include=held)
+                raise LabelledSetError(
+                    f"hold out at most {ways} categories: every {ways}-way test episode includes all of them"
+                )
+            sampler = EpisodeSampler(
+                test_classes, classes, ways, shots, queries, seed=self.settings.seed + 100 + shots, always_include=held
+            )
             out["few_shot"][str(shots)] = {
                 "methods": self._episode_accuracies(sampler, maml, focus=held),
                 "meta_training": seen,

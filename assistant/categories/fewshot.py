@@ -71,7 +71,9 @@ class FewShotHead(nn.Module):
         return self.log_scale.exp() * adapted_features @ self.classes(class_weights).T + bias
 
 
-def initial_weights(text: torch.Tensor, support: torch.Tensor, labels: torch.Tensor, prior_strength: torch.Tensor) -> torch.Tensor:
+def initial_weights(
+    text: torch.Tensor, support: torch.Tensor, labels: torch.Tensor, prior_strength: torch.Tensor
+) -> torch.Tensor:
     """Class weights before adaptation: the text prototypes blended with the support means, with
     photo share K / (K + prior_strength) -- the prototype blend, whose prior strength MAML meta-learns."""
     one_hot = F.one_hot(labels, text.shape[0]).to(support.dtype)
@@ -99,7 +101,9 @@ class Maml:
     def _features(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         return functional_call(self.head.features, _subtree(params, "features."), (x,))
 
-    def _loss(self, fast: dict[str, torch.Tensor], params, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self, fast: dict[str, torch.Tensor], params, features: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
         logits = functional_call(self.head, params, (features, fast["weights"], fast["bias"]))
         return F.cross_entropy(logits, labels)
 
@@ -110,7 +114,9 @@ class Maml:
         weights = initial_weights(text, support, labels, params["log_prior_strength"].exp())
         fast = {"weights": weights, "bias": text.new_zeros(text.shape[0])}
         lr = params["log_inner_lr"].exp()
-        steps = (self.config.inner_steps if steps is None else steps) if len(support) else 0  # no photos: nothing to fit
+        steps = (
+            (self.config.inner_steps if steps is None else steps) if len(support) else 0
+        )  # no photos: nothing to fit
         for _ in range(steps):
             grads = grad(self._loss)(fast, params, features, labels)
             if self.config.first_order:
@@ -149,7 +155,9 @@ class Maml:
         """The meta-learned per-dimension gain applied (then re-normalised) to every vector to classify."""
         return self.head.features.weight.detach().numpy().copy()
 
-    def class_prototypes(self, text: np.ndarray, support: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def class_prototypes(
+        self, text: np.ndarray, support: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Adapt to C classes (text prototypes [C, d], support photos [S, d] with class labels [S]): returns
         unit prototypes in the head's space and per-class biases, so that
         ``logits = logit_scale * normalize(x * feature_gain) @ prototypes.T + bias`` -- cosines a FAISS index can hold."""
@@ -164,8 +172,16 @@ class Maml:
     def save(self, path: Path, model_spec: str, trained_on: dict) -> None:
         """Store the meta-trained head (atomically) for the catalog of ``model_spec``."""
         buffer = io.BytesIO()
-        torch.save({"model_spec": model_spec, "dim": int(self.head.features.weight.shape[0]), "config": asdict(self.config),
-                    "state": self.head.state_dict(), "trained_on": trained_on}, buffer)
+        torch.save(
+            {
+                "model_spec": model_spec,
+                "dim": int(self.head.features.weight.shape[0]),
+                "config": asdict(self.config),
+                "state": self.head.state_dict(),
+                "trained_on": trained_on,
+            },
+            buffer,
+        )
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(Path(path), buffer.getvalue())
 
@@ -174,7 +190,9 @@ class Maml:
         """A saved head; refused (ValueError) when it was trained for another model's vectors."""
         data = torch.load(path, weights_only=True)
         if data["model_spec"] != model_spec:
-            raise ValueError(f"{path} was meta-trained on {data['model_spec']!r} vectors, not {model_spec!r}; train it again")
+            raise ValueError(
+                f"{path} was meta-trained on {data['model_spec']!r} vectors, not {model_spec!r}; train it again"
+            )
         maml = cls(data["dim"], 1.0, MamlConfig(**data["config"]))
         maml.head.load_state_dict(data["state"])
         maml.trained_on = data["trained_on"]
@@ -190,7 +208,9 @@ class Maml:
     ) -> MetaTrainReport:
         """Meta-train on episodes drawn only from ``classes`` (indices into ``class_text``)."""
         cfg = self.config
-        sampler = EpisodeSampler(item_classes, classes, min(cfg.ways, len(classes)), cfg.shots, cfg.queries, seed=cfg.seed)
+        sampler = EpisodeSampler(
+            item_classes, classes, min(cfg.ways, len(classes)), cfg.shots, cfg.queries, seed=cfg.seed
+        )
         optimizer = torch.optim.AdamW(self.head.parameters(), lr=cfg.meta_lr, weight_decay=cfg.weight_decay)
         batched_loss = vmap(self._episode_loss, in_dims=(None, 0, 0, 0, 0, 0))
         report = MetaTrainReport()
@@ -199,7 +219,9 @@ class Maml:
             episodes = sampler.batch(cfg.meta_batch)
             report.record(episodes)
             batch = EpisodeTensors.build(episodes, vectors, class_text)
-            loss = batched_loss(self.params(), batch.text, batch.support, batch.support_labels, batch.query, batch.query_labels).mean()
+            loss = batched_loss(
+                self.params(), batch.text, batch.support, batch.support_labels, batch.query, batch.query_labels
+            ).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -225,7 +247,9 @@ def meta_train_head(
     counts = np.bincount(item_classes[item_classes >= 0], minlength=len(class_text))
     usable = [c for c in range(len(class_text)) if counts[c] >= config.shots + 2]
     if len(usable) < 2:
-        raise TrainingDataError(f"meta-training needs two categories with at least {config.shots + 2} labelled images each")
+        raise TrainingDataError(
+            f"meta-training needs two categories with at least {config.shots + 2} labelled images each"
+        )
     queries = int(min(config.queries, min(counts[c] for c in usable) - config.shots))
     maml = Maml(class_text.shape[1], logit_scale, replace(config, queries=queries, ways=min(config.ways, len(usable))))
     return maml, maml.meta_train(vectors, item_classes, class_text, usable, progress=progress)

@@ -40,7 +40,9 @@ def read_labels(labels_csv: Path, images_dir: Path) -> list[LabelledImage]:
             columns = {c.strip().lower(): c for c in reader.fieldnames or []}
             missing = {"path", "label"} - set(columns)
             if missing:
-                raise LabelledSetError(f"{labels_csv}: missing column(s) {', '.join(sorted(missing))}; need path,label[,split]")
+                raise LabelledSetError(
+                    f"{labels_csv}: missing column(s) {', '.join(sorted(missing))}; need path,label[,split]"
+                )
             rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LabelledSetError(f"cannot read {labels_csv}: {exc}") from exc

@@ -50,7 +50,9 @@ class Preview:
         self._check_draft()
         if self.is_update:
             c = self.category
-            report = self._owner.update(c.name, photos=self._photos, description=c.description, synonyms=c.synonyms, zh=c.zh, parent=c.parent)
+            report = self._owner.update(
+                c.name, photos=self._photos, description=c.description, synonyms=c.synonyms, zh=c.zh, parent=c.parent
+            )
         else:
             report = self._owner.add(Category(**{**self.category.to_dict(), "examples": []}), photos=self._photos)
         self.state = "applied"
@@ -73,8 +75,13 @@ class Preview:
             "nearest_similarity": self.nearest_similarity,
             "margin": self.margin,
             "products": [
-                {"sku": t.product.sku, "title": t.product.title, "probability": round(t.probability, 4),
-                 "similarity": round(t.similarity, 4), "previous": t.previous}
+                {
+                    "sku": t.product.sku,
+                    "title": t.product.title,
+                    "probability": round(t.probability, 4),
+                    "similarity": round(t.similarity, 4),
+                    "previous": t.previous,
+                }
                 for t in self.taken[:limit]
             ],
         }
@@ -91,7 +98,9 @@ def preview_draft(
 ) -> Preview:
     """Preview a new category, or a change to an existing one of the same name, on ``owner``'s catalog."""
     registry = owner.registry
-    draft = Category(name=name, description=description, synonyms=list(synonyms), zh=list(zh), parent=parent).validated()
+    draft = Category(
+        name=name, description=description, synonyms=list(synonyms), zh=list(zh), parent=parent
+    ).validated()
     is_update = draft.name in registry
     if is_update:
         draft.examples = registry.get(draft.name).examples
@@ -135,7 +144,12 @@ def preview_draft(
 
 
 def preview_category(
-    catalog: Catalog, embedder: Embedder, name: str, description: str = "", photos: Sequence[ImageSource] | None = None, **fields
+    catalog: Catalog,
+    embedder: Embedder,
+    name: str,
+    description: str = "",
+    photos: Sequence[ImageSource] | None = None,
+    **fields,
 ) -> Preview:
     """Preview a draft category on a catalog (see ``preview_draft``); ``fields``: synonyms, zh, parent."""
     return preview_draft(CatalogCategories(catalog, embedder), name, description, photos, **fields)

@@ -60,7 +60,9 @@ def image_weight(shots: int, prior_strength: float = PRIOR_STRENGTH) -> float:
     return 0.0 if shots == 0 else shots / (shots + prior_strength)
 
 
-def blend_prototype(text_vector: np.ndarray, image_vectors: np.ndarray | None, prior_strength: float = PRIOR_STRENGTH) -> np.ndarray:
+def blend_prototype(
+    text_vector: np.ndarray, image_vectors: np.ndarray | None, prior_strength: float = PRIOR_STRENGTH
+) -> np.ndarray:
     """Text prior blended with the mean of K example photo vectors (just the text when K = 0)."""
     shots = 0 if image_vectors is None else len(np.atleast_2d(image_vectors))
     if shots == 0:
@@ -105,7 +107,12 @@ class VectorCache:
             return
         keys = sorted(self._vectors)
         buffer = io.BytesIO()
-        np.savez(buffer, model=np.array(self.model_spec), keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
+        np.savez(
+            buffer,
+            model=np.array(self.model_spec),
+            keys=np.array(keys),
+            vectors=np.stack([self._vectors[k] for k in keys]),
+        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.path, buffer.getvalue())
         self._dirty = False
@@ -146,7 +153,11 @@ class PrototypeBuilder:
             for name, vector in zip(missing, self.photo_vectors([registry.example_path(n) for n in missing])):
                 self.cache.put("photo:" + name, vector)
                 rows[name] = vector
-        return np.stack([rows[n] for n in category.examples]) if category.examples else np.zeros((0, self.embedder.dim), np.float32)
+        return (
+            np.stack([rows[n] for n in category.examples])
+            if category.examples
+            else np.zeros((0, self.embedder.dim), np.float32)
+        )
 
     def category_labels(
         self, registry: CategoryRegistry, head: Maml | None = None, draft_photos: dict[str, np.ndarray] | None = None

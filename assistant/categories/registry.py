@@ -80,7 +80,9 @@ class Category:
             raise RegistryError(f"{where}: each category must be an object, got {type(data).__name__}")
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
-            raise RegistryError(f"{where}: unknown field(s) {', '.join(sorted(unknown))} in category {data.get('name')!r}")
+            raise RegistryError(
+                f"{where}: unknown field(s) {', '.join(sorted(unknown))} in category {data.get('name')!r}"
+            )
         if not data.get("name"):
             raise RegistryError(f"{where}: a category has no name")
         return cls(**data).validated()
@@ -116,7 +118,9 @@ class Category:
 class CategoryRegistry:
     """The categories of one catalog (or the defaults, when ``root`` is None), with load, edit and save."""
 
-    def __init__(self, categories: Iterable[Category], root: Path | None = None, unknown_below: float = DEFAULT_UNKNOWN_BELOW):
+    def __init__(
+        self, categories: Iterable[Category], root: Path | None = None, unknown_below: float = DEFAULT_UNKNOWN_BELOW
+    ):
         self.root = Path(root) if root is not None else None
         self.unknown_below = float(unknown_below)
         self._categories: dict[str, Category] = {}

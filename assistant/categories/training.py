@@ -37,7 +37,9 @@ def catalog_training_set(catalog: Catalog) -> TrainingSet:
     return TrainingSet(vectors, [by_id[int(i)] for i in ids], f"catalog {catalog.root} (product categories)")
 
 
-def image_training_set(embedder: Embedder, labels_csv: Path, images_dir: Path, progress: Callable[[int, int], None] | None = None) -> TrainingSet:
+def image_training_set(
+    embedder: Embedder, labels_csv: Path, images_dir: Path, progress: Callable[[int, int], None] | None = None
+) -> TrainingSet:
     """Deduplicated labelled photos; rows marked as test are left out so an evaluation on them stays fair."""
     items, _ = deduplicate(read_labels(labels_csv, images_dir))
     items = [i for i in items if i.split != "test"]
@@ -56,7 +58,9 @@ def train_catalog_head(
     class_text = np.stack([owner.builder.text_prototype(category_prompts(c)) for c in categories])
     item_classes = np.array([names.index(label_map[label]) for label in data.labels])
     try:
-        maml, report = meta_train_head(data.vectors, item_classes, class_text, owner.builder.logit_scale, config, progress)
+        maml, report = meta_train_head(
+            data.vectors, item_classes, class_text, owner.builder.logit_scale, config, progress
+        )
     except TrainingDataError as exc:
         raise TrainingDataError(f"{data.source}: {exc}") from exc
     summary = {

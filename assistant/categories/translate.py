@@ -27,7 +27,9 @@ class QueryTranslator:
         self.longest = max((len(k) for k in self.dictionary), default=0)
 
     @classmethod
-    def from_vocabularies(cls, registry: CategoryRegistry, attributes: AttributeVocabulary | None = None) -> QueryTranslator:
+    def from_vocabularies(
+        cls, registry: CategoryRegistry, attributes: AttributeVocabulary | None = None
+    ) -> QueryTranslator:
         attributes = attributes or load_attributes()
         dictionary: dict[str, str] = dict(attributes.terms)
         for attribute in attributes.attributes.values():
@@ -48,7 +50,11 @@ class QueryTranslator:
         i = 0
         while i < len(text):
             match = next(
-                (size for size in range(min(self.longest, len(text) - i), 0, -1) if text[i : i + size] in self.dictionary),
+                (
+                    size
+                    for size in range(min(self.longest, len(text) - i), 0, -1)
+                    if text[i : i + size] in self.dictionary
+                ),
                 0,
             )
             if match:

@@ -19,10 +19,15 @@ from assistant.services import load_embedder, make_search_engine, open_catalog, 
 
 def print_ingest_report(report: IngestReport, out=None) -> None:
     out = out or sys.stdout
-    print(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}", file=out)
+    print(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}",
+        file=out,
+    )
     if report.rejected:
         print("\nrejected rows:", file=out)
-        print_table([[p.row, p.sku, p.column, p.message] for p in report.rejected], ["row", "sku", "column", "problem"], out)
+        print_table(
+            [[p.row, p.sku, p.column, p.message] for p in report.rejected], ["row", "sku", "column", "problem"], out
+        )
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -39,7 +44,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def filters_from_args(args: argparse.Namespace) -> Filters:
-    return Filters(category=args.category, metal=args.metal, stone=args.stone, min_price=args.min_price, max_price=args.max_price)
+    return Filters(
+        category=args.category, metal=args.metal, stone=args.stone, min_price=args.min_price, max_price=args.max_price
+    )
 
 
 def print_hits(hits: list[Hit], as_json: bool) -> None:
@@ -51,8 +58,16 @@ def print_hits(hits: list[Hit], as_json: bool) -> None:
         print("no matching products")
         return
     rows = [
-        [n, f"{h.score:.3f}", h.product.sku, h.product.title[:48], h.product.category, h.product.metal, h.product.stone,
-         "" if h.product.price is None else f"{h.product.price:,.2f} {h.product.currency}"]
+        [
+            n,
+            f"{h.score:.3f}",
+            h.product.sku,
+            h.product.title[:48],
+            h.product.category,
+            h.product.metal,
+            h.product.stone,
+            "" if h.product.price is None else f"{h.product.price:,.2f} {h.product.currency}",
+        ]
         for n, h in enumerate(hits, 1)
     ]
     print_table(rows, ["#", "score", "sku", "title", "category", "metal", "stone", "price"])
@@ -64,7 +79,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.settings)
     catalog = Catalog.open(args.settings.catalog_dir, embedder.spec.name, create=False)
     engine = make_search_engine(catalog, embedder)
-    hits = engine.search(args.text, Path(args.image) if args.image else None, filters_from_args(args), args.k, args.text_weight)
+    hits = engine.search(
+        args.text, Path(args.image) if args.image else None, filters_from_args(args), args.k, args.text_weight
+    )
     print_hits(hits, args.json)
     return 0
 
@@ -92,7 +109,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_reindex(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.settings)
-    catalog = Catalog.open(args.settings.catalog_dir, embedder.spec.name, create=False, allow_reindex=True, index_kind=args.index_kind)
+    catalog = Catalog.open(
+        args.settings.catalog_dir, embedder.spec.name, create=False, allow_reindex=True, index_kind=args.index_kind
+    )
     before = catalog.model_spec
     with progress_bar("re-embedding") as progress:
         n = reindex(catalog, embedder, progress)
@@ -128,7 +147,9 @@ def register(commands, evals, trains) -> None:
     p.add_argument("--images", help="folder or .zip holding the photos named in the image column")
     p.add_argument("--strict", action="store_true", help="exit 1 when any row is rejected")
     p.add_argument("--index-kind", choices=INDEX_KINDS, help="flat (exact), hnsw (approximate) or auto (by size)")
-    p.add_argument("--image-weight", type=float, help="share of the photo in a product's vector (new catalogs; default 0.7)")
+    p.add_argument(
+        "--image-weight", type=float, help="share of the photo in a product's vector (new catalogs; default 0.7)"
+    )
     p.add_argument("--batch-size", type=int, default=128, help="products embedded and committed together")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_ingest)
@@ -137,7 +158,9 @@ def register(commands, evals, trains) -> None:
     p.add_argument("text", nargs="?", help="what to look for, e.g. 'rose gold hoops'")
     p.add_argument("--image", help="a photo to search by")
     p.add_argument("--k", type=int, default=10, help="how many results")
-    p.add_argument("--text-weight", type=float, default=DEFAULT_TEXT_WEIGHT, help="share of the text in a text+photo query")
+    p.add_argument(
+        "--text-weight", type=float, default=DEFAULT_TEXT_WEIGHT, help="share of the text in a text+photo query"
+    )
     add_filter_arguments(p)
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.set_defaults(handler=cmd_search)

@@ -51,22 +51,37 @@ def stage_progress():
 def print_eval_report(report: dict, out=None) -> None:
     out = out or sys.stdout
     data = report["dataset"]
-    print(f"model {report['model']}: {data['kept']} of {data['images']} images after dedup "
-          f"({data['duplicates_removed']} duplicates, {data['conflicting_labels_removed']} with conflicting labels removed, "
-          f"{len(data['unreadable'])} unreadable); train {data['train_images']}, test {data['test_images']}", file=out)
+    print(
+        f"model {report['model']}: {data['kept']} of {data['images']} images after dedup "
+        f"({data['duplicates_removed']} duplicates, {data['conflicting_labels_removed']} with conflicting labels removed, "
+        f"{len(data['unreadable'])} unreadable); train {data['train_images']}, test {data['test_images']}",
+        file=out,
+    )
     zero = report["zero_shot"]
     print(f"\nzero-shot top-1 on {zero['images']} test images: {zero['top1']:.3f}", file=out)
     labels = zero["confusion"]["labels"]
-    rows = [[label, f"{zero['per_class'][label] if zero['per_class'][label] is not None else float('nan'):.3f}", *row]
-            for label, row in zip(labels, zero["confusion"]["matrix"])]
+    rows = [
+        [label, f"{zero['per_class'][label] if zero['per_class'][label] is not None else float('nan'):.3f}", *row]
+        for label, row in zip(labels, zero["confusion"]["matrix"])
+    ]
     print_table(rows, ["true \\ predicted", "accuracy", *labels], out)
-    print(f"\nfew-shot accuracy, mean and 95% interval over episodes (default method: {report['default_method']})", file=out)
+    print(
+        f"\nfew-shot accuracy, mean and 95% interval over episodes (default method: {report['default_method']})",
+        file=out,
+    )
     rows = []
     for shots, result in report["few_shot"].items():
         for method in METHODS:
             m = result["methods"][method]
             mark = " (best)" if method == result["best"] else ""
-            rows.append([f"{result['ways']}-way {shots}-shot", method + mark, f"{m['accuracy']:.3f}", f"[{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]"])
+            rows.append(
+                [
+                    f"{result['ways']}-way {shots}-shot",
+                    method + mark,
+                    f"{m['accuracy']:.3f}",
+                    f"[{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]",
+                ]
+            )
     print_table(rows, ["task", "method", "accuracy", "95% CI"], out)
     held = report.get("held_out")
     if held:
@@ -79,7 +94,10 @@ def print_eval_report(report: dict, out=None) -> None:
                 m = result["methods"][method]
                 rows.append([f"{shots}-shot", method, f"{m['accuracy']:.3f}", f"{m['held_out_accuracy']:.3f}"])
             leaked = result["held_out_seen_in_meta_training"]
-            print(f"{shots}-shot meta-training saw {', '.join(result['meta_training']['classes'])}; held-out seen: {leaked or 'none'}", file=out)
+            print(
+                f"{shots}-shot meta-training saw {', '.join(result['meta_training']['classes'])}; held-out seen: {leaked or 'none'}",
+                file=out,
+            )
         print_table(rows, ["task", "method", "episode accuracy", "held-out class accuracy"], out)
 
 
@@ -87,10 +105,21 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
     if args.episodes < 1 or any(k < 1 for k in args.shots):
         raise UsageError("--episodes and --shots must be positive")
     embedder = Embedder.from_spec(args.settings.model_spec, cache_dir=args.settings.model_cache)
-    maml = MamlConfig(meta_steps=args.meta_steps, inner_steps=args.inner_steps, first_order=args.first_order, seed=args.seed)
-    settings = EvalSettings(shots=args.shots, episodes=args.episodes, ways=args.ways, queries=args.queries,
-                            holdout=args.holdout or (), maml=maml, seed=args.seed)
-    evaluation = CategoryEvaluation(embedder, read_labels(Path(args.labels), Path(args.images)), settings=settings, progress=stage_progress())
+    maml = MamlConfig(
+        meta_steps=args.meta_steps, inner_steps=args.inner_steps, first_order=args.first_order, seed=args.seed
+    )
+    settings = EvalSettings(
+        shots=args.shots,
+        episodes=args.episodes,
+        ways=args.ways,
+        queries=args.queries,
+        holdout=args.holdout or (),
+        maml=maml,
+        seed=args.seed,
+    )
+    evaluation = CategoryEvaluation(
+        embedder, read_labels(Path(args.labels), Path(args.images)), settings=settings, progress=stage_progress()
+    )
     report = evaluation.run()
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +132,11 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- categories ...
 def method_of(args: argparse.Namespace) -> str:
     """Which few-shot method the catalog uses, without loading a model: MAML once a head was trained."""
-    return "MAML head (train categories)" if (args.settings.catalog_dir / CATEGORIES_DIR / HEAD_NAME).exists() else "prototype blend"
+    return (
+        "MAML head (train categories)"
+        if (args.settings.catalog_dir / CATEGORIES_DIR / HEAD_NAME).exists()
+        else "prototype blend"
+    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -114,13 +147,32 @@ def cmd_list(args: argparse.Namespace) -> int:
         counts = CatalogCategories(catalog, embedder, registry).counts()
     if args.json:
         categories = [c.to_dict() | ({"products": counts.get(c.name, 0)} if counts else {}) for c in registry]
-        json.dump({"unknown_below": registry.unknown_below, "categories": categories, "unknown_products": counts and counts["unknown"]},
-                  sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(
+            {
+                "unknown_below": registry.unknown_below,
+                "categories": categories,
+                "unknown_products": counts and counts["unknown"],
+            },
+            sys.stdout,
+            indent=2,
+            ensure_ascii=False,
+        )
         print()
         return 0
-    rows = [[c.name, c.parent or "", ", ".join(c.synonyms[:3]), "、".join(c.zh), len(c.examples), *([counts.get(c.name, 0)] if counts else [])]
-            for c in registry]
-    print_table(rows, ["category", "parent", "synonyms", "chinese", "photos", *(["products"] if counts else [])], out=sys.stdout)
+    rows = [
+        [
+            c.name,
+            c.parent or "",
+            ", ".join(c.synonyms[:3]),
+            "、".join(c.zh),
+            len(c.examples),
+            *([counts.get(c.name, 0)] if counts else []),
+        ]
+        for c in registry
+    ]
+    print_table(
+        rows, ["category", "parent", "synonyms", "chinese", "photos", *(["products"] if counts else [])], out=sys.stdout
+    )
     print(f"\nexample photos are learned by the {method_of(args)}")
     if counts:
         print(f"\nunknown (below probability {registry.unknown_below}): {counts['unknown']}")
@@ -132,24 +184,40 @@ def cmd_add(args: argparse.Namespace) -> int:
     owner = CatalogCategories(catalog, embedder)
     if args.name in owner.registry:
         raise UsageError(f"category {args.name!r} already exists; remove it first or pick another name")
-    preview = preview_draft(owner, args.name, args.description or "", [Path(p) for p in args.photo or []],
-                            synonyms=args.synonym or (), zh=args.zh or (), parent=args.parent)
+    preview = preview_draft(
+        owner,
+        args.name,
+        args.description or "",
+        [Path(p) for p in args.photo or []],
+        synonyms=args.synonym or (),
+        zh=args.zh or (),
+        parent=args.parent,
+    )
     summary = preview.to_dict(limit=args.show)
-    print(f"{summary['category']!r} would take {summary['taken']} product(s): "
-          + (", ".join(f"{n} from {k}" for k, n in summary["taken_from"].items()) or "none"))
+    print(
+        f"{summary['category']!r} would take {summary['taken']} product(s): "
+        + (", ".join(f"{n} from {k}" for k, n in summary["taken_from"].items()) or "none")
+    )
     if summary["nearest_category"]:
         margin = "n/a" if summary["margin"] is None else f"{summary['margin']:.3f}"
-        print(f"nearest existing category: {summary['nearest_category']} (prototype cosine {summary['nearest_similarity']:.3f}); "
-              f"median margin over the taken products: {margin}")
+        print(
+            f"nearest existing category: {summary['nearest_category']} (prototype cosine {summary['nearest_similarity']:.3f}); "
+            f"median margin over the taken products: {margin}"
+        )
     if summary["products"]:
-        print_table([[p["sku"], p["title"][:48], f"{p['probability']:.3f}", p["previous"]] for p in summary["products"]],
-                    ["sku", "title", "probability", "was"], out=sys.stdout)
+        print_table(
+            [[p["sku"], p["title"][:48], f"{p['probability']:.3f}", p["previous"]] for p in summary["products"]],
+            ["sku", "title", "probability", "was"],
+            out=sys.stdout,
+        )
     if args.dry_run:
         preview.discard()
         print("\ndry run: nothing saved")
         return 0
     report = preview.apply()
-    print(f"\nsaved {args.name!r}; re-classified incrementally (new columns: {', '.join(report.columns_recomputed.get(CATEGORY, [])) or 'none'})")
+    print(
+        f"\nsaved {args.name!r}; re-classified incrementally (new columns: {', '.join(report.columns_recomputed.get(CATEGORY, [])) or 'none'})"
+    )
     return 0
 
 
@@ -178,17 +246,30 @@ def cmd_classify(args: argparse.Namespace) -> int:
         title = f"the {len(labelled)} least confident {args.kind} label(s)"
     counts = owner.counts(args.kind)
     if args.json:
-        payload = {"kind": args.kind, "counts": counts,
-                   "products": [{"sku": pl.product.sku, **pl.classification.to_dict()} for pl in labelled]}
+        payload = {
+            "kind": args.kind,
+            "counts": counts,
+            "products": [{"sku": pl.product.sku, **pl.classification.to_dict()} for pl in labelled],
+        }
         json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     print_table([[k, n] for k, n in counts.items() if n], [args.kind, "products"], out=sys.stdout)
     print(f"\n{title}:")
     print_table(
-        [[pl.product.sku, pl.product.title[:40], pl.classification.label, f"{pl.classification.probability:.3f}",
-          ", ".join(f"{k} {p:.2f}" for k, p in pl.classification.top)] for pl in labelled],
-        ["sku", "title", args.kind, "probability", "top"], out=sys.stdout)
+        [
+            [
+                pl.product.sku,
+                pl.product.title[:40],
+                pl.classification.label,
+                f"{pl.classification.probability:.3f}",
+                ", ".join(f"{k} {p:.2f}" for k, p in pl.classification.top),
+            ]
+            for pl in labelled
+        ],
+        ["sku", "title", args.kind, "probability", "top"],
+        out=sys.stdout,
+    )
     return 0
 
 
@@ -202,15 +283,25 @@ def cmd_train_categories(args: argparse.Namespace) -> int:
         owner.remove_head()
         print(f"removed the few-shot head; categories use the {owner.method.replace('_', ' ')}")
         return 0
-    config = MamlConfig(shots=args.shots, meta_steps=args.meta_steps, inner_steps=args.inner_steps, first_order=args.first_order, seed=args.seed)
+    config = MamlConfig(
+        shots=args.shots,
+        meta_steps=args.meta_steps,
+        inner_steps=args.inner_steps,
+        first_order=args.first_order,
+        seed=args.seed,
+    )
     progress = stage_progress()
     if args.images:
-        data = image_training_set(embedder, Path(args.labels), Path(args.images), lambda d, t: progress("embedding photos", d, t))
+        data = image_training_set(
+            embedder, Path(args.labels), Path(args.images), lambda d, t: progress("embedding photos", d, t)
+        )
     else:
         data = catalog_training_set(catalog)
     summary = train_catalog_head(owner, data, config, lambda d, t: progress("meta-training", d, t))
-    print(f"meta-trained on {summary['items_seen']} items of {len(summary['categories'])} categories "
-          f"({', '.join(summary['categories'])}) from {summary['source']}; final loss {summary['final_loss']}")
+    print(
+        f"meta-trained on {summary['items_seen']} items of {len(summary['categories'])} categories "
+        f"({', '.join(summary['categories'])}) from {summary['source']}; final loss {summary['final_loss']}"
+    )
     print(f"categories now use {owner.method}; {owner.counts()['unknown']} product(s) are unknown")
     return 0
 
@@ -221,7 +312,12 @@ def register(commands, evals, trains) -> None:
     p.add_argument("--labels", required=True, help="CSV with path,label[,split] (split: train/training or test)")
     p.add_argument("--shots", type=int, nargs="+", default=[1, 5], help="K photos per category (default: 1 5)")
     p.add_argument("--episodes", type=int, default=200, help="few-shot episodes per K (default 200)")
-    p.add_argument("--holdout", nargs="+", metavar="CAT", help="categories removed from meta-training, then added by name / K photos")
+    p.add_argument(
+        "--holdout",
+        nargs="+",
+        metavar="CAT",
+        help="categories removed from meta-training, then added by name / K photos",
+    )
     p.add_argument("--json", required=True, help="where to write the JSON report")
     p.add_argument("--ways", type=int, default=5, help="categories per episode (at most those in the data)")
     p.add_argument("--queries", type=int, default=15, help="query photos per category and episode")
@@ -232,7 +328,9 @@ def register(commands, evals, trains) -> None:
     p.set_defaults(handler=cmd_eval_categories)
 
     p = trains.add_parser("categories", help="meta-train the catalog's few-shot (MAML) head for its categories")
-    p.add_argument("--images", help="folder of labelled photos (with --labels); default: the catalog's own product categories")
+    p.add_argument(
+        "--images", help="folder of labelled photos (with --labels); default: the catalog's own product categories"
+    )
     p.add_argument("--labels", help="CSV with path,label[,split]; rows whose split is test are not trained on")
     p.add_argument("--shots", type=int, default=5, help="K photos per category in meta-training episodes")
     p.add_argument("--meta-steps", type=int, default=300)
@@ -242,7 +340,9 @@ def register(commands, evals, trains) -> None:
     p.add_argument("--forget", action="store_true", help="remove the head: go back to the prototype blend")
     p.set_defaults(handler=cmd_train_categories)
 
-    group = commands.add_parser("categories", help="the catalog's categories: list, add (with preview), remove, classify")
+    group = commands.add_parser(
+        "categories", help="the catalog's categories: list, add (with preview), remove, classify"
+    )
     sub = group.add_subparsers(dest="categories_command", required=True, metavar="ACTION")
     p = sub.add_parser("list", help="categories with synonyms (and product counts with --counts)")
     p.add_argument("--counts", action="store_true", help="classify the catalog and count products per category")

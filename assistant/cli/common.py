@@ -13,6 +13,7 @@ def progress_bar(description: str):
 
     bar = tqdm(desc=description, unit="item", file=sys.stderr, disable=None)
     try:
+
         def update(done: int, total: int) -> None:
             bar.total = total
             bar.n = done

@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multimodal, zero-shot jewelry shopping assistant: catalog, search, categories, personalisation.",
     )
     parser.add_argument("--catalog", help=f"catalog folder (env {ENV_CATALOG}, default ./catalog)")
-    parser.add_argument("--model", help=f"model spec, e.g. ViT-B-32:laion2b_s34b_b79k, ViT-B-32:/path/ckpt, tiny-test (env {ENV_MODEL})")
+    parser.add_argument(
+        "--model", help=f"model spec, e.g. ViT-B-32:laion2b_s34b_b79k, ViT-B-32:/path/ckpt, tiny-test (env {ENV_MODEL})"
+    )
     parser.add_argument("--model-cache", help=f"where downloaded weights are cached (env {ENV_MODEL_CACHE})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

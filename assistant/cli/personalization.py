@@ -26,7 +26,9 @@ def register(commands, evals, trains) -> None:
         "or the users of an event log, and write it to <catalog>/personalizer.pt, tagged with the model spec.",
     )
     train.add_argument("--shoppers", type=int, default=5000, help="simulated training shoppers (default 5000)")
-    train.add_argument("--log", type=Path, help="train on the users of this event log (CSV: user_id,product_id,event_type,timestamp)")
+    train.add_argument(
+        "--log", type=Path, help="train on the users of this event log (CSV: user_id,product_id,event_type,timestamp)"
+    )
     train.add_argument("--out", type=Path, help="checkpoint path (default <catalog>/personalizer.pt)")
     _add_training_options(train)
     train.set_defaults(handler=cmd_train)
@@ -38,7 +40,9 @@ def register(commands, evals, trains) -> None:
         "HR@10 and MRR (mean, 95% interval) on disjoint test shoppers after K support clicks. Without a catalog "
         "it generates a synthetic one.",
     )
-    ev.add_argument("--clicks", type=int, nargs="+", default=[1, 3, 5, 10], metavar="K", help="support clicks (default 1 3 5 10)")
+    ev.add_argument(
+        "--clicks", type=int, nargs="+", default=[1, 3, 5, 10], metavar="K", help="support clicks (default 1 3 5 10)"
+    )
     ev.add_argument("--shoppers", type=int, default=500, help="test shoppers (default 500)")
     ev.add_argument("--train-shoppers", type=int, default=5000, help="simulated training shoppers (default 5000)")
     ev.add_argument("--log", type=Path, help="evaluate on the users of this event log instead of simulated shoppers")
@@ -48,10 +52,16 @@ def register(commands, evals, trains) -> None:
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=1000, help="meta-training steps (default 1000, best of every 100 kept)")
+    parser.add_argument(
+        "--steps", type=int, default=1000, help="meta-training steps (default 1000, best of every 100 kept)"
+    )
     parser.add_argument("--inner-steps", type=int, default=5, help="inner-loop gradient steps per shopper (default 5)")
-    parser.add_argument("--first-order", action="store_true", help="first-order MAML (no gradients through the inner loop)")
-    parser.add_argument("--no-meta-sgd", action="store_true", help="one fixed inner learning rate instead of learnt per-weight rates")
+    parser.add_argument(
+        "--first-order", action="store_true", help="first-order MAML (no gradients through the inner loop)"
+    )
+    parser.add_argument(
+        "--no-meta-sgd", action="store_true", help="one fixed inner learning rate instead of learnt per-weight rates"
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -84,7 +94,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     meta, head_options = _training_config(args)
     catalog = _open_catalog(args.settings)
     if catalog is None or catalog.count() == 0:
-        raise UsageError(f"no products in catalog {args.settings.catalog_dir}; ingest some first (or try: python -m assistant demo)")
+        raise UsageError(
+            f"no products in catalog {args.settings.catalog_dir}; ingest some first (or try: python -m assistant demo)"
+        )
     out = args.out or default_checkpoint_path(catalog.root)
     started = time.monotonic()
     with progress_bar("meta-training") as progress:
@@ -92,8 +104,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if log is not None:
         _report_rejected(log)
     save_checkpoint(out, checkpoint)
-    print(f"wrote {out}: {checkpoint.trained_on['shoppers_source']}, {checkpoint.trained_on['products']} products, "
-          f"model {checkpoint.model_spec}, {time.monotonic() - started:.0f} s")
+    print(
+        f"wrote {out}: {checkpoint.trained_on['shoppers_source']}, {checkpoint.trained_on['products']} products, "
+        f"model {checkpoint.model_spec}, {time.monotonic() - started:.0f} s"
+    )
     return 0
 
 
@@ -120,7 +134,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         catalog_note = str(args.settings.catalog_dir)
         if catalog is None or catalog.count() == 0:
             if args.log:
-                raise UsageError(f"--log needs the catalog its products belong to; no catalog at {args.settings.catalog_dir}")
+                raise UsageError(
+                    f"--log needs the catalog its products belong to; no catalog at {args.settings.catalog_dir}"
+                )
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="personalization-eval-")))
             catalog = _synthetic_catalog(args.settings, folder)
             catalog_note = f"generated synthetic catalog ({SYNTHETIC_EVAL_PRODUCTS} products, labelled synthetic)"
@@ -132,13 +148,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
             splits = simulated_splits(items, args.train_shoppers, 200, args.shoppers, max(clicks), args.seed)
         _say(f"catalog: {catalog_note}; shoppers: {splits.source}")
         setup = EvaluationSetup(
-            items, splits.train, splits.validation, splits.test, clicks, meta, head_options,
-            description={"catalog": catalog_note, "model": catalog.model_spec, "shoppers_source": splits.source, **splits.details},
+            items,
+            splits.train,
+            splits.validation,
+            splits.test,
+            clicks,
+            meta,
+            head_options,
+            description={
+                "catalog": catalog_note,
+                "model": catalog.model_spec,
+                "shoppers_source": splits.source,
+                **splits.details,
+            },
         )
         report = evaluate(setup, progress=_say)
     atomic_write_json(args.json, report)
     print(format_table(report))
-    print(f"\n{len(setup.test.with_at_least(max(clicks) + 1))} test shoppers; catalog: {catalog_note}; shoppers: {splits.source}")
+    print(
+        f"\n{len(setup.test.with_at_least(max(clicks) + 1))} test shoppers; catalog: {catalog_note}; shoppers: {splits.source}"
+    )
     print(f"wrote {args.json}")
     return 0
 
@@ -149,7 +178,9 @@ def _synthetic_catalog(settings: Settings, folder: Path) -> Catalog:
     from assistant.catalog.synthetic import write_synthetic_catalog
     from assistant.services import load_embedder
 
-    _say(f"no catalog at {settings.catalog_dir}: generating a synthetic one ({SYNTHETIC_EVAL_PRODUCTS} drawn products, labelled synthetic)")
+    _say(
+        f"no catalog at {settings.catalog_dir}: generating a synthetic one ({SYNTHETIC_EVAL_PRODUCTS} drawn products, labelled synthetic)"
+    )
     embedder = load_embedder(settings)
     csv_path = write_synthetic_catalog(folder / "source", n=SYNTHETIC_EVAL_PRODUCTS, seed=0, image_size=64)
     catalog = Catalog.open(folder / "catalog", embedder.spec.name, embedder.dim)

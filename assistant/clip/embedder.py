@@ -130,7 +130,11 @@ class Embedder:
         x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
         x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
         x = text_global_pool(model.ln_final(x), tokens, "argmax")
-        return x @ model.text_projection if not isinstance(model.text_projection, torch.nn.Linear) else model.text_projection(x)
+        return (
+            x @ model.text_projection
+            if not isinstance(model.text_projection, torch.nn.Linear)
+            else model.text_projection(x)
+        )
 
     def embed_text(self, text: str) -> np.ndarray:
         return self.embed_texts([text])[0]

@@ -78,7 +78,9 @@ class LogisticRegressionRanker:
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
             logits = w @ x.T
-            loss = (positive * F.softplus(-logits) + negative * F.softplus(logits)).sum() + self.l2 * (w[:, :-1] ** 2).sum()
+            loss = (positive * F.softplus(-logits) + negative * F.softplus(logits)).sum() + self.l2 * (
+                w[:, :-1] ** 2
+            ).sum()
             loss.backward()
             return loss
 

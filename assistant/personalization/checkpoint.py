@@ -76,15 +76,21 @@ def load_checkpoint(path: str | Path, model_spec: str) -> PersonalizerCheckpoint
     """Load a checkpoint for ``model_spec``; CheckpointModelMismatch if it was trained for another model."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"no personaliser checkpoint at {path}; train one with: python -m assistant train personalizer")
+        raise CheckpointError(
+            f"no personaliser checkpoint at {path}; train one with: python -m assistant train personalizer"
+        )
     try:
         payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for a damaged or foreign file
-        raise CheckpointError(f"{path} is not a readable personaliser checkpoint ({exc}); retrain it with: python -m assistant train personalizer") from exc
+        raise CheckpointError(
+            f"{path} is not a readable personaliser checkpoint ({exc}); retrain it with: python -m assistant train personalizer"
+        ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a personaliser checkpoint")
     if payload["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(f"{path} was written by a newer version of this program (format {payload['format_version']})")
+        raise CheckpointError(
+            f"{path} was written by a newer version of this program (format {payload['format_version']})"
+        )
     if payload["model_spec"] != model_spec:
         raise CheckpointModelMismatch(
             f"personaliser checkpoint {path} was trained on vectors of model {payload['model_spec']!r}, but the catalog uses "

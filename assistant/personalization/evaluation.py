@@ -104,15 +104,27 @@ def _evaluate(setup: EvaluationSetup, progress: Progress | None) -> dict:
     validation = setup.validation.with_at_least(k_max + 1)
     skip_weight = setup.head_options.get("skip_weight", HeadConfig.skip_weight)
     tuning = validation_batches(items, validation, tuple(setup.clicks), skip_weight)
-    say(f"meta-training the MAML head on {len(setup.train)} training shoppers ({setup.meta.meta_steps} steps, "
-        f"best of every {VALIDATE_EVERY} on {len(validation)} validation shoppers)")
+    say(
+        f"meta-training the MAML head on {len(setup.train)} training shoppers ({setup.meta.meta_steps} steps, "
+        f"best of every {VALIDATE_EVERY} on {len(validation)} validation shoppers)"
+    )
     maml_head, _ = train_maml(
-        items, features, vocab, setup.train, setup.meta,
-        validate=adapted_ndcg(features, tuning), **setup.head_options,
+        items,
+        features,
+        vocab,
+        setup.train,
+        setup.meta,
+        validate=adapted_ndcg(features, tuning),
+        **setup.head_options,
     )
     say("training the baseline head normally on the same shoppers (same early stopping)")
     plain_head = train_normally(
-        items, features, vocab, setup.train, setup.meta, hidden=maml_head.config.hidden,
+        items,
+        features,
+        vocab,
+        setup.train,
+        setup.meta,
+        hidden=maml_head.config.hidden,
         validate=adapted_ndcg(features, tuning, *FINETUNE_DEFAULT),
     )
     say("tuning the finetune and logreg baselines on the validation shoppers")
@@ -178,9 +190,21 @@ def format_table(report: dict) -> str:
         for name in METHODS:
             m = methods[name]
             mark = " *" if name == best else ""
-            rows.append([k, name + mark, f"{m['ndcg@10']:.4f}", f"[{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]", f"{m['hr@10']:.4f}", f"{m['mrr']:.4f}"])
+            rows.append(
+                [
+                    k,
+                    name + mark,
+                    f"{m['ndcg@10']:.4f}",
+                    f"[{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]",
+                    f"{m['hr@10']:.4f}",
+                    f"{m['mrr']:.4f}",
+                ]
+            )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    lines = ["  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip() for r in [header, ["-" * w for w in widths], *rows]]
+    lines = [
+        "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()
+        for r in [header, ["-" * w for w in widths], *rows]
+    ]
     lines.append("(* best nDCG@10 at that K)")
     for k, c in report["comparison"].items():
         verdict = "beats" if c["maml_better"] else "does not beat"

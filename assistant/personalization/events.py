@@ -28,10 +28,17 @@ from assistant.personalization.items import ItemTable
 from assistant.personalization.tasks import Sessions
 
 EVENT_NAMES = {
-    "view": "view", "impression": "view", "detail": "view",
+    "view": "view",
+    "impression": "view",
+    "detail": "view",
     "click": "click",
-    "cart": "cart", "addtocart": "cart", "add_to_cart": "cart",
-    "purchase": "purchase", "transaction": "purchase", "buy": "purchase", "order": "purchase",
+    "cart": "cart",
+    "addtocart": "cart",
+    "add_to_cart": "cart",
+    "purchase": "purchase",
+    "transaction": "purchase",
+    "buy": "purchase",
+    "order": "purchase",
 }
 EVENT_TYPES = ("view", "click", "cart", "purchase")
 POSITIVE_EVENTS = {"click", "cart", "purchase"}
@@ -125,7 +132,9 @@ def load_events(path: str | Path, skus: Mapping[str, int], product_ids: set[int]
         try:
             header = next(reader)
         except StopIteration:
-            raise EventLogError(f"{path} is empty; it needs a header row: user_id,product_id,event_type,timestamp") from None
+            raise EventLogError(
+                f"{path} is empty; it needs a header row: user_id,product_id,event_type,timestamp"
+            ) from None
         except (csv.Error, UnicodeDecodeError) as exc:
             raise EventLogError(f"{path} is not a readable CSV file: {exc}") from exc
         columns = _columns(header, path)

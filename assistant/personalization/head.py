@@ -62,7 +62,9 @@ class RankingHead(nn.Module):
         return torch.cat([self.body(features), wide], dim=1)
 
 
-def item_scores(user: torch.Tensor, embeddings: torch.Tensor, query_similarity: torch.Tensor, query_weight: torch.Tensor) -> torch.Tensor:
+def item_scores(
+    user: torch.Tensor, embeddings: torch.Tensor, query_similarity: torch.Tensor, query_weight: torch.Tensor
+) -> torch.Tensor:
     """Scores of all items [n] for one shopper state."""
     return embeddings @ user + query_weight * query_similarity
 

@@ -194,7 +194,8 @@ class ItemTable:
 
         vectors = np.stack(
             [
-                sum(direction(g, r[g]) for g in ("category", "metal", "stone", "style")) + noise * rng.standard_normal(dim)
+                sum(direction(g, r[g]) for g in ("category", "metal", "stone", "style"))
+                + noise * rng.standard_normal(dim)
                 for r in rows
             ]
         )

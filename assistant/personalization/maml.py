@@ -119,23 +119,38 @@ def adapted_users(
         in_dims=(None, None, None, None, 0, 0, 0, 0),
     )
     return adapt(
-        state["user"], lr, state["query_weight"], embeddings,
-        batch.query_similarity, batch.positives, batch.positive_mask, batch.log_weights,
+        state["user"],
+        lr,
+        state["query_weight"],
+        embeddings,
+        batch.query_similarity,
+        batch.positives,
+        batch.positive_mask,
+        batch.log_weights,
     )
 
 
-def meta_loss(head: RankingHead, state: dict[str, torch.Tensor], features: torch.Tensor, batch: TaskBatch, first_order: bool) -> torch.Tensor:
+def meta_loss(
+    head: RankingHead, state: dict[str, torch.Tensor], features: torch.Tensor, batch: TaskBatch, first_order: bool
+) -> torch.Tensor:
     """Mean over shoppers of the held-out-click loss after adapting on the support set."""
     embeddings = functional_call(head, state, (features,))
     users = adapted_users(head, state, embeddings, batch, first_order=first_order)
     per_task = vmap(query_loss, in_dims=(0, None, 0, None, 0, 0, 0))(
-        users, embeddings, batch.query_similarity, state["query_weight"],
-        batch.query_positives, batch.query_mask, batch.candidate_mask,
+        users,
+        embeddings,
+        batch.query_similarity,
+        state["query_weight"],
+        batch.query_positives,
+        batch.query_mask,
+        batch.candidate_mask,
     )
     return per_task.mean()
 
 
-def batch_scores(head: RankingHead, features: torch.Tensor, batch: TaskBatch, adapt: bool = True, **adapt_options) -> torch.Tensor:
+def batch_scores(
+    head: RankingHead, features: torch.Tensor, batch: TaskBatch, adapt: bool = True, **adapt_options
+) -> torch.Tensor:
     """Scores [B, n] of every item for every shopper in the batch, adapted (or the prior when not)."""
     with torch.no_grad():
         state = head_state(head)
@@ -144,7 +159,9 @@ def batch_scores(head: RankingHead, features: torch.Tensor, batch: TaskBatch, ad
             users = adapted_users(head, state, embeddings, batch, **adapt_options)
         else:
             users = state["user"].expand(len(batch), -1)
-        return vmap(item_scores, in_dims=(0, None, 0, None))(users, embeddings, batch.query_similarity, state["query_weight"])
+        return vmap(item_scores, in_dims=(0, None, 0, None))(
+            users, embeddings, batch.query_similarity, state["query_weight"]
+        )
 
 
 def without_popularity(features: torch.Tensor) -> torch.Tensor:

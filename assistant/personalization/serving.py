@@ -61,7 +61,7 @@ class Personalizer:
 
     @property
     def method(self) -> str:
-        """"maml" with a trained checkpoint, "centroid" before one exists."""
+        """ "maml" with a trained checkpoint, "centroid" before one exists."""
         return "maml" if self.checkpoint is not None else "centroid"
 
     @property
@@ -95,7 +95,9 @@ class Personalizer:
     def state(self, catalog) -> CatalogState:
         """Item table, features and embeddings for the catalog as it is now (rebuilt after any write)."""
         if catalog.model_spec != self.model_spec:
-            raise CheckpointError(f"this personaliser is for model {self.model_spec!r}, the catalog {catalog.root} for {catalog.model_spec!r}")
+            raise CheckpointError(
+                f"this personaliser is for model {self.model_spec!r}, the catalog {catalog.root} for {catalog.model_spec!r}"
+            )
         generation = catalog.generation
         key = str(Path(catalog.root).resolve())
         with self._lock:
@@ -111,13 +113,17 @@ class Personalizer:
         embeddings = None
         if self.checkpoint is not None:
             if self.checkpoint.dim != items.dim:
-                raise CheckpointError(f"the personaliser checkpoint expects {self.checkpoint.dim}-dim vectors, the catalog has {items.dim}")
+                raise CheckpointError(
+                    f"the personaliser checkpoint expects {self.checkpoint.dim}-dim vectors, the catalog has {items.dim}"
+                )
             popularity = np.array([self.checkpoint.popularity.get(s, 0.0) for s in items.skus], dtype=np.float32)
             with torch.no_grad():
                 embeddings = self.checkpoint.head(items.features(self.checkpoint.vocab, popularity))
         return CatalogState(generation, items, embeddings, popularity, Explainer(items, popularity))
 
-    def scores(self, state: CatalogState, liked: Sequence[int], skipped: Sequence[int], similarity: np.ndarray) -> np.ndarray:
+    def scores(
+        self, state: CatalogState, liked: Sequence[int], skipped: Sequence[int], similarity: np.ndarray
+    ) -> np.ndarray:
         """Score of every item row for a shopper with these liked and skipped rows and standardised
         similarity to their search (``ItemTable.query_similarity``; zeros without one)."""
         if self.checkpoint is None:
@@ -127,8 +133,15 @@ class Personalizer:
         with torch.no_grad(), single_threaded():
             if liked or skipped:
                 none = np.zeros(0, np.int64)
-                batch = make_batch(state.items, [np.array(liked, dtype=np.int64)], [np.array(skipped, dtype=np.int64)],
-                                   [none], [none], similarity[None, :], head.config.skip_weight)
+                batch = make_batch(
+                    state.items,
+                    [np.array(liked, dtype=np.int64)],
+                    [np.array(skipped, dtype=np.int64)],
+                    [none],
+                    [none],
+                    similarity[None, :],
+                    head.config.skip_weight,
+                )
                 user = adapted_users(head, params, state.embeddings, batch)[0]
             else:
                 user = params["user"]
@@ -190,7 +203,9 @@ class ShopperSession:
         self.skips = [p for p in self.skips if items.has(p)]
         liked = [items.index_of(p) for p in self.likes[-MAX_SUPPORT_CLICKS:]]
         skipped = [items.index_of(p) for p in self.skips[-MAX_SUPPORT_CLICKS:]]
-        query_key = None if query_vector is None else hashlib.sha1(np.asarray(query_vector, np.float32).tobytes()).hexdigest()
+        query_key = (
+            None if query_vector is None else hashlib.sha1(np.asarray(query_vector, np.float32).tobytes()).hexdigest()
+        )
         key = (state.generation, tuple(liked), tuple(skipped), query_key)
         if self._cache is None or self._cache[0] != key:
             similarity = items.query_similarity(query_vector)

@@ -31,7 +31,9 @@ def simulated_clicks(items: ItemTable, wanted: int) -> int:
     return max(2, min(wanted, len(items) // 4))
 
 
-def simulated_splits(items: ItemTable, n_train: int, n_validation: int, n_test: int, k_max: int, seed: int = 0) -> ShopperSplits:
+def simulated_splits(
+    items: ItemTable, n_train: int, n_validation: int, n_test: int, k_max: int, seed: int = 0
+) -> ShopperSplits:
     """Simulated shoppers: train sessions may start from a search; evaluation sessions are clicks only."""
     simulator = ShopperSimulator(items, seed)
     evaluation_clicks = simulated_clicks(items, k_max + QUERY_CLICKS)

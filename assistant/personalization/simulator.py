@@ -107,7 +107,9 @@ class ShopperSimulator:
             u += taste.embedding_weight * zscore(closeness)
         return u + taste.popularity_weight * zscore(self.popularity)
 
-    def session(self, taste: ShopperTaste, rng: np.random.Generator, n_clicks: int, n_skips: int, with_query: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def session(
+        self, taste: ShopperTaste, rng: np.random.Generator, n_clicks: int, n_skips: int, with_query: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(clicked rows in click order, skipped rows, search vector or None) for one visit."""
         u = self.utility(taste)
         query = None
@@ -125,7 +127,9 @@ class ShopperSimulator:
         skips = passed_over[:n_skips].astype(np.int64)
         return clicks.astype(np.int64), skips, query
 
-    def sessions(self, split: str, n_shoppers: int, n_clicks: int = 30, n_skips: int = 20, query_rate: float | None = None) -> Sessions:
+    def sessions(
+        self, split: str, n_shoppers: int, n_clicks: int = 30, n_skips: int = 20, query_rate: float | None = None
+    ) -> Sessions:
         """Sessions of the first ``n_shoppers`` shoppers of a split (synthetic)."""
         rate = self.config.query_rate if query_rate is None else query_rate
         ids, clicks, skips, queries = [], [], [], []

@@ -143,4 +143,6 @@ def evaluation_batch(items: ItemTable, sessions: Sessions, k: int, k_max: int, s
     skips = [s[:k] for s in sessions.skips]
     held_out = [c[k_max : k_max + QUERY_CLICKS] for c in sessions.clicks]
     excluded = [c[:k_max] for c in sessions.clicks]
-    return make_batch(items, support, skips, held_out, excluded, query_similarities(items, sessions.queries), skip_weight)
+    return make_batch(
+        items, support, skips, held_out, excluded, query_similarities(items, sessions.queries), skip_weight
+    )

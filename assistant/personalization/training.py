@@ -23,7 +23,9 @@ VALIDATION_CLICKS = (1, 3, 5, 10)
 VALIDATION_SHOPPERS = 200
 
 
-def validation_batches(items: ItemTable, sessions: Sessions, clicks: tuple[int, ...], skip_weight: float) -> list[TaskBatch]:
+def validation_batches(
+    items: ItemTable, sessions: Sessions, clicks: tuple[int, ...], skip_weight: float
+) -> list[TaskBatch]:
     """Evaluation batches of the shoppers with enough clicks for the largest K (none if nobody has)."""
     k_max = max(clicks)
     eligible = sessions.with_at_least(k_max + 1)
@@ -32,7 +34,9 @@ def validation_batches(items: ItemTable, sessions: Sessions, clicks: tuple[int, 
     return [evaluation_batch(items, eligible, k, k_max, skip_weight) for k in clicks]
 
 
-def adapted_ndcg(features: torch.Tensor, batches: list[TaskBatch], steps: int | None = None, inner_lr: float | None = None) -> Callable[[RankingHead], float]:
+def adapted_ndcg(
+    features: torch.Tensor, batches: list[TaskBatch], steps: int | None = None, inner_lr: float | None = None
+) -> Callable[[RankingHead], float]:
     """Validation score of a head: mean nDCG@10 after adapting (``steps``/``inner_lr``: fine-tuning instead)."""
     return lambda head: mean_ndcg(HeadRanker("validation", head, features, steps, inner_lr), batches)
 
@@ -100,13 +104,17 @@ def train_for_catalog(
         users = split_by_user(sessions_from_events(log, items).with_at_least(2), {"train": 0.9, "validation": 0.1})
         sessions, validation = users["train"], users["validation"]
         if len(sessions) == 0:
-            raise EventLogError(f"event log {log_path} has no user with 2 or more clicks on catalog products to learn from")
+            raise EventLogError(
+                f"event log {log_path} has no user with 2 or more clicks on catalog products to learn from"
+            )
         source = f"{len(sessions)} users of event log {Path(log_path).name}"
     else:
         simulator = ShopperSimulator(items, meta.seed)
         sessions = simulator.sessions("train", shoppers, simulated_clicks(items, SIMULATED_CLICKS), SIMULATED_SKIPS)
         n_clicks = simulated_clicks(items, max(VALIDATION_CLICKS) + QUERY_CLICKS)
-        validation = simulator.sessions("validation", VALIDATION_SHOPPERS, n_clicks, max(VALIDATION_CLICKS), query_rate=0.0)
+        validation = simulator.sessions(
+            "validation", VALIDATION_SHOPPERS, n_clicks, max(VALIDATION_CLICKS), query_rate=0.0
+        )
         source = f"{len(sessions)} simulated shoppers (synthetic)"
     counts = popularity_counts(sessions, len(items))
     vocab = AttributeVocab.from_items(items)
