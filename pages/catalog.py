@@ -11,6 +11,7 @@ import streamlit as st
 
 from assistant.catalog import CatalogError, Filters
 from assistant.catalog.upload import ingest_upload
+from assistant.plaintext import csv_text, markdown_literal
 from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
 from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport
@@ -36,7 +37,11 @@ def show_report(report: IngestReport) -> None:
     )
     st.dataframe(rejected, hide_index=True, width="stretch", key="import-rejected")
     st.download_button(
-        "Download the rejected rows (CSV)", rejected.to_csv(index=False), "rejected-rows.csv", "text/csv"
+        "Download the rejected rows (CSV)",
+        csv_text(list(rejected.columns), rejected.itertuples(index=False)),
+        "rejected-rows.csv",
+        "text/csv",
+        key="import-rejected-csv",
     )
 
 
@@ -67,7 +72,7 @@ def import_tab() -> None:
             )
         except IngestError as exc:
             bar.empty()
-            st.error(f"Nothing was imported: {exc}")
+            st.error(markdown_literal(f"Nothing was imported: {exc}"))
         else:
             st.session_state["import-report"] = report
             st.rerun()  # the navigation and the counts above follow the new catalog
@@ -163,11 +168,11 @@ def edit_form(sku: str) -> None:
                 currency=currency.strip().upper(),
             )
         except CatalogError as exc:
-            st.error(str(exc))
+            st.error(markdown_literal(exc))
             return
         st.session_state["catalog-message"] = f"Saved {sku}."
         st.rerun()
-    confirm = st.checkbox(f"Yes, delete {sku} and its photo", key=f"delete-confirm-{sku}")
+    confirm = st.checkbox(f"Yes, delete {markdown_literal(sku)} and its photo", key=f"delete-confirm-{sku}")
     if st.button("Delete product", disabled=not confirm, key=f"delete-{sku}"):
         catalog.delete([sku])
         st.session_state["catalog-message"] = f"Deleted {sku}."
@@ -176,7 +181,7 @@ def edit_form(sku: str) -> None:
 
 page_header("Catalog", "Import products, fix rejected rows, edit and delete.")
 if message := st.session_state.pop("catalog-message", None):
-    st.success(message)
+    st.success(markdown_literal(message))
 info = catalog.info()
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Products", f"{info['products']:,}")

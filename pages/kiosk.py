@@ -8,13 +8,12 @@ from ui.navigation import ensure_app
 
 ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
-import html
-
 import streamlit as st
 
 from assistant.catalog import Filters
-from assistant.shop.display import facet_label, format_price
+from assistant.shop.display import facet_markdown, format_price
 from assistant.errors import SettingsError
+from assistant.plaintext import html_text
 from assistant.shop.kiosk import KioskSession, idle_seconds_from_env
 from ui.cards import Card, product_grid, product_thumbnail
 from ui.resources import current_shop
@@ -60,8 +59,8 @@ def shortlist_panel() -> None:
             photo, words = st.columns([1, 3], vertical_alignment="center")
             photo.image(product_thumbnail(catalog, product, 160), width="stretch")
             words.markdown(
-                f'<div class="shortlist-sku">{html.escape(product.sku)}</div>'
-                f"{html.escape(product.title)} · {html.escape(format_price(product.price, product.currency))}",
+                f'<div class="shortlist-sku">{html_text(product.sku)}</div>'
+                f"{html_text(product.title)} · {html_text(format_price(product.price, product.currency))}",
                 unsafe_allow_html=True,
             )
             if words.button("Remove", key=key(f"remove-{product.sku}")):
@@ -100,7 +99,7 @@ with choice_col:
     category = st.pills(
         "What are you looking for?",
         catalog.facet_values("category"),
-        format_func=facet_label,
+        format_func=facet_markdown,
         key=key("category"),
         width="stretch",
         wrap=True,
@@ -108,7 +107,7 @@ with choice_col:
     metal = st.pills(
         "In which metal?",
         catalog.facet_values("metal"),
-        format_func=facet_label,
+        format_func=facet_markdown,
         key=key("metal"),
         width="stretch",
         wrap=True,

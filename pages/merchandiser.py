@@ -13,7 +13,8 @@ import streamlit as st
 
 from assistant.catalog import Filters
 from assistant.categories import UNKNOWN, Preview, RegistryError, preview_draft
-from assistant.shop.display import facet_label
+from assistant.plaintext import markdown_literal
+from assistant.shop.display import facet_label, facet_markdown
 from assistant.images import IMAGE_SUFFIXES, ImageError
 from ui.cards import Card, product_grid
 from ui.resources import current_shop
@@ -26,7 +27,7 @@ catalog = shop.catalog
 try:
     categories = shop.categories()
 except RegistryError as exc:  # a hand-edited registry file with a mistake: say which and where
-    st.error(f"The category registry cannot be read: {exc}")
+    st.error(markdown_literal(f"The category registry cannot be read: {exc}"))
     st.stop()
 
 
@@ -59,7 +60,7 @@ def draft_form() -> None:
             parent=None if parent == NO_PARENT else parent,
         )
     except (RegistryError, ImageError) as exc:
-        st.error(str(exc))
+        st.error(markdown_literal(exc))
         return
     st.session_state["merch-preview"] = preview
     st.rerun()
@@ -68,12 +69,12 @@ def draft_form() -> None:
 def show_preview(preview: Preview) -> None:
     name = preview.category.name
     verb = "would now hold" if preview.is_update else "would take"
-    st.subheader(f"“{facet_label(name)}” {verb} {len(preview.taken)} of {catalog.count()} products")
+    st.subheader(f"“{facet_markdown(name)}” {verb} {len(preview.taken)} of {catalog.count()} products")
     m1, m2, m3 = st.columns(3)
     m1.metric("Products taken", len(preview.taken))
     m2.metric(
         "Nearest category",
-        facet_label(preview.nearest_category or "none"),
+        facet_markdown(preview.nearest_category or "none"),
         help="The existing category whose prototype is most similar to the draft's.",
     )
     m3.metric(
@@ -84,7 +85,7 @@ def show_preview(preview: Preview) -> None:
     )
     if preview.nearest_similarity is not None:
         st.caption(
-            f"Similarity of the draft to “{facet_label(preview.nearest_category)}”: {preview.nearest_similarity:.3f}"
+            f"Similarity of the draft to “{facet_markdown(preview.nearest_category)}”: {preview.nearest_similarity:.3f}"
         )
     apply_col, discard_col, _ = st.columns([1, 1, 4])
     if apply_col.button("Apply", type="primary", key="merch-apply", width="stretch"):
@@ -168,7 +169,7 @@ def low_confidence() -> None:
 
 page_header("Merchandiser", "Draft a category, preview what it would take, then apply or discard.")
 if message := st.session_state.pop("merch-message", None):
-    st.success(message)
+    st.success(markdown_literal(message))
 draft, listing, unsure = st.tabs(["Draft a category", "Categories", "Low confidence"])
 with draft:
     preview = st.session_state.get("merch-preview")

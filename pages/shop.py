@@ -8,6 +8,7 @@ ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 import streamlit as st
 
 from assistant.images import IMAGE_SUFFIXES, ImageError
+from assistant.plaintext import markdown_literal
 from assistant.search import DEFAULT_TEXT_WEIGHT
 from ui.cards import Card, product_grid
 from ui.filters import filter_sidebar
@@ -36,7 +37,9 @@ with words_col:
         placeholder="e.g. vintage rose gold ring · 珍珠耳环",
     ).strip()
 with photo_col:
-    upload = st.file_uploader("Search by photo", type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), key="shop-photo")
+    upload = st.file_uploader(
+        "Search by photo", type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), key="shop-photo", max_upload_size=10
+    )
     camera = (
         st.camera_input("Take a photo", key="shop-camera")
         if st.toggle("Use the camera", key="shop-camera-on")
@@ -53,7 +56,7 @@ if text and photo is not None:
 query = hits = None
 if text or photo is not None:
     if text and (read := shop.search.query_text(text)) != text:
-        words_col.caption(f"Searching for “{read}”")
+        words_col.caption(f"Searching for “{markdown_literal(read)}”")
     try:
         query = shop.search.query_vector(text or None, photo.getvalue() if photo is not None else None, text_weight)
     except ImageError as exc:

@@ -1,6 +1,6 @@
 """First run: an empty catalog says how to fill it; offers clearly labelled synthetic demo products."""
 
-from ui.navigation import ensure_app
+from ui.navigation import ensure_app, page_link
 
 ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
@@ -17,8 +17,8 @@ if count:
     page_header("Your catalog is ready", f"{count} products, searchable by words and photos.")
     if message := st.session_state.pop("welcome-message", None):
         st.success(message)
-    st.page_link("pages/shop.py", label="Open the shop", icon=":material/storefront:")
-    st.page_link("pages/kiosk.py", label="Open the in-store kiosk", icon=":material/touch_app:")
+    page_link("shop", label="Open the shop", icon=":material/storefront:")
+    page_link("kiosk", label="Open the in-store kiosk", icon=":material/touch_app:")
     st.stop()
 
 page_header("Welcome", "The catalog is empty. Add your products, and the shop opens.")
@@ -29,7 +29,7 @@ with left, st.container(border=True):
         "A CSV with the columns `sku,title,description,category,metal,stone,price,currency,image` "
         "and the photos it names (a folder or a .zip)."
     )
-    st.page_link("pages/catalog.py", label="Upload them on the Catalog page", icon=":material/inventory_2:")
+    page_link("catalog", label="Upload them on the Catalog page", icon=":material/inventory_2:")
     st.markdown("or from a terminal:")
     st.code(
         f"python -m assistant --catalog {shop.catalog.root} --model {shop.catalog.model_spec} \\\n"

@@ -10,16 +10,20 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
 from assistant.catalog import Catalog
 from assistant.catalog.ingest import ingest_csv
 from assistant.clip.factory import TEST_MODEL_SPEC
+from assistant.staff.accounts import StaffAccounts
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
 #: The first run loads the tiny model (a few seconds); later runs reuse it (st.cache_resource).
 RUN_TIMEOUT = 60
+#: The staff account ``run_app(signed_in=True)`` creates in the test's catalog and signs in with.
+STAFF_NAME, STAFF_PASSWORD = "tester", "a long test password"
 
 
 def build_catalog(root: Path, embedder, source_csv: Path) -> Path:
@@ -41,25 +45,59 @@ def run_app(
     catalog_dir: Path,
     page: str | None = None,
     model: str = TEST_MODEL_SPEC,
+    signed_in: bool = False,
     **env: str,
 ) -> AppTest:
-    """Start the app on ``catalog_dir`` (and switch to ``page``, e.g. "pages/kiosk.py"); fails on any exception."""
+    """Start the app on ``catalog_dir`` (and switch to ``page``, e.g. "pages/kiosk.py"); fails on any exception.
+
+    ``signed_in``: create a staff account in the catalog and sign in through the form first, as staff do."""
     monkeypatch.setenv("ASSISTANT_CATALOG", str(catalog_dir))
     monkeypatch.setenv("ASSISTANT_MODEL", model)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
+    if signed_in:
+        add_staff_account(catalog_dir)
+        rerun(at)  # the first page now offers the sign-in form when it is a staff page (an empty catalog's)
+        if not password_fields(at):
+            at.switch_page("pages/catalog.py").run()
+            page = page or "pages/shop.py"  # back to the default page once signed in
+        sign_in(at)
+        assert not password_fields(at), [e.value for e in at.error]
     if page:
         at.switch_page(page).run()
         assert not at.exception, [e.value for e in at.exception]
     return at
 
 
+def add_staff_account(catalog_dir: Path, name: str = STAFF_NAME, password: str = STAFF_PASSWORD) -> None:
+    accounts = StaffAccounts(catalog_dir)
+    if name not in [a.name for a in accounts.accounts()]:
+        accounts.add(name, password)
+
+
+def password_fields(at: AppTest) -> list:
+    return [t for t in at.text_input if t.proto.type == TextInputProto.PASSWORD]
+
+
+def sign_in(at: AppTest, name: str = STAFF_NAME, password: str = STAFF_PASSWORD) -> AppTest:
+    """Fill in the staff sign-in form on the current page and submit it."""
+    at.text_input(key="staff-name").input(name)
+    at.text_input(key="staff-password").input(password)
+    next(b for b in at.button if b.label == "Sign in").click()
+    return rerun(at)
+
+
 def rerun(at: AppTest) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def shown(markdown: str) -> str:
+    """The text a reader sees for Markdown built with ``markdown_literal`` (backslash escapes removed)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 
 def card_titles(at) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from app_support import app_catalog, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+from app_support import app_catalog, catalog_template, rerun, run_app, shown  # noqa: F401  (fixtures)
 
 from assistant.catalog import Catalog
 from assistant.clip.factory import TEST_MODEL_SPEC
@@ -40,7 +40,7 @@ def test_bad_upload_lists_each_rejected_row_and_imports_the_good_ones(monkeypatc
         "NEW-3,Pearl studs,Round studs,earring,silver,pearl,lots,USD,\n"
         "NEW-4,Emerald drop,Drop pendant,pendant,platinum,emerald,900,USD,missing.png\n"
     )
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
     before = open_catalog(app_catalog).count()
 
     import_files(at, csv_text, [("cuff.png", photo, "image/png")])
@@ -68,27 +68,29 @@ def test_photos_in_a_zip_with_folders(monkeypatch, app_catalog, synthetic_source
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("shoot/rings/band.png", photo)
     csv_text = HEADER + "NEW-9,Plain band,,ring,platinum,none,640,EUR,rings/band.png\n"
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
 
     import_files(at, csv_text, [("photos.zip", archive.getvalue(), "application/zip")])
 
-    assert any("Added 1" in s.value and "Every row went in" in s.value for s in at.success)
+    assert any("Added 1" in shown(s.value) and "Every row went in" in shown(s.value) for s in at.success)
     assert open_catalog(app_catalog).get_by_sku("NEW-9").currency == "EUR"
 
 
 def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
     before = open_catalog(app_catalog).count()
 
     import_files(at, "name,cost\nring,10\n", [])
 
-    assert any("Nothing was imported" in e.value and "missing column(s) sku, title" in e.value for e in at.error)
+    assert any(
+        "Nothing was imported" in shown(e.value) and "missing column(s) sku, title" in shown(e.value) for e in at.error
+    )
     assert open_catalog(app_catalog).count() == before
 
 
 def test_edit_then_delete_a_product(monkeypatch, app_catalog):
     before = open_catalog(app_catalog).vectors()[1]
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
     at.selectbox(key="edit-sku").set_value("SYN-00002")
     rerun(at)
     next(t for t in at.text_input if t.label == "Title").input("Renamed earring")
@@ -98,7 +100,7 @@ def test_edit_then_delete_a_product(monkeypatch, app_catalog):
 
     product = open_catalog(app_catalog).get_by_sku("SYN-00002")
     assert (product.title, product.price) == ("Renamed earring", 99.5)
-    assert [s.value for s in at.success] == ["Saved SYN-00002."]
+    assert [shown(s.value) for s in at.success] == ["Saved SYN-00002."]
     changed = ~(open_catalog(app_catalog).vectors()[1] == before).all(axis=1)
     assert changed.sum() == 1, "the renamed product, and only it, is embedded again"
 
@@ -112,11 +114,11 @@ def test_edit_then_delete_a_product(monkeypatch, app_catalog):
 
     catalog = open_catalog(app_catalog)
     assert catalog.get_by_sku("SYN-00002") is None and catalog.indexed_count() == catalog.count() == 59
-    assert [s.value for s in at.success] == ["Deleted SYN-00002."]
+    assert [shown(s.value) for s in at.success] == ["Deleted SYN-00002."]
 
 
 def test_catalog_facts_and_browse_table(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Products": "60", "In the search index": "60", "Index": "flat", "Categories": "5"}
     assert any(TEST_MODEL_SPEC in c.value for c in at.caption)

@@ -11,12 +11,12 @@ from assistant.clip.factory import TEST_MODEL_SPEC
 
 def test_empty_catalog_says_how_to_fill_it_and_offers_labelled_demo_products(monkeypatch, tmp_path):
     folder = tmp_path / "new-catalog"
-    at = run_app(monkeypatch, folder)
+    at = run_app(monkeypatch, folder, signed_in=True)
 
     page = " ".join(m.value for m in at.markdown)
     assert "The catalog is empty" in page and "synthetic demo products" in page
     assert any("ingest products.csv --images photos/" in c.value and str(folder) in c.value for c in at.code)
-    assert [b.label for b in at.button] == ["Add 120 synthetic demo products"]
+    assert [b.label for b in at.main.button] == ["Add 120 synthetic demo products"]
 
     at.button(key="welcome-demo").click()
     rerun(at)

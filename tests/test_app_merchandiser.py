@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from app_support import app_catalog, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+from app_support import app_catalog, card_titles, catalog_template, rerun, run_app, shown  # noqa: F401  (fixtures)
 
 from assistant.categories import CategoryRegistry
 
@@ -35,7 +35,7 @@ def category_table(at):
 
 
 def test_preview_then_discard_leaves_the_catalog_unchanged(monkeypatch, app_catalog, synthetic_source):
-    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER, signed_in=True)
     before = folder_state(app_catalog)  # after the first load, which labels the catalog once
     photo = (synthetic_source.parent / "images" / "SYN-00004.png").read_bytes()
 
@@ -43,7 +43,7 @@ def test_preview_then_discard_leaves_the_catalog_unchanged(monkeypatch, app_cata
 
     metrics = {m.label: m.value for m in at.metric}
     taken = int(metrics["Products taken"])
-    assert at.subheader[0].value == f"“Cocktail ring” would take {taken} of 60 products"
+    assert shown(at.subheader[0].value) == f"“Cocktail ring” would take {taken} of 60 products"
     assert metrics["Nearest category"] and metrics["Margin"]
     assert len(card_titles(at.tabs[0])) == min(taken, 24)
     if taken:
@@ -53,14 +53,14 @@ def test_preview_then_discard_leaves_the_catalog_unchanged(monkeypatch, app_cata
     at.button(key="merch-discard").click()
     rerun(at)
 
-    assert [s.value for s in at.success] == ["Discarded the draft “cocktail ring”; nothing was saved."]
+    assert [shown(s.value) for s in at.success] == ["Discarded the draft “cocktail ring”; nothing was saved."]
     assert folder_state(app_catalog) == before
     assert "cocktail ring" not in CategoryRegistry.load(app_catalog)
     assert "cocktail ring" not in category_table(at)["category"].tolist()
 
 
 def test_preview_then_apply_saves_the_category(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER, signed_in=True)
     preview_draft(at, "Cocktail Ring", "a large statement ring with a big coloured stone")
     taken = int(next(m.value for m in at.metric if m.label == "Products taken"))
 
@@ -74,14 +74,14 @@ def test_preview_then_apply_saves_the_category(monkeypatch, app_catalog):
 
 
 def test_a_bad_draft_is_explained(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER, signed_in=True)
     preview_draft(at, "unknown", "anything")
-    assert "reserved" in at.error[0].value
+    assert "reserved" in shown(at.error[0].value)
     assert not at.metric
 
 
 def test_low_confidence_products_show_their_top_labels(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER, signed_in=True)
     unsure_tab = at.tabs[2]
     assert len(card_titles(unsure_tab)) == 24
     reasons = [m.value for m in unsure_tab.markdown if 'class="card-reason"' in m.value]
@@ -92,10 +92,10 @@ def test_a_broken_registry_file_is_explained(monkeypatch, app_catalog):
     registry = app_catalog / "categories" / "registry.json"
     registry.parent.mkdir(exist_ok=True)
     registry.write_text('{"categories": [{"name": "ring", "colour": "gold"}]}')
-    at = run_app(monkeypatch, app_catalog)
+    at = run_app(monkeypatch, app_catalog, signed_in=True)
     at.text_input(key="shop-query").input("珍珠耳环")
     rerun(at)
     assert len(card_titles(at)) == 24, "the shop still searches (without translation)"
     at.switch_page(MERCHANDISER)
     rerun(at)
-    assert "cannot be read" in at.error[0].value and "colour" in at.error[0].value
+    assert "cannot be read" in shown(at.error[0].value) and "colour" in shown(at.error[0].value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from assistant.catalog import Catalog, Product
 from assistant.images import ImageError, load_image
+from assistant.plaintext import html_text
 from assistant.shop.display import format_price, is_synthetic, product_facts
 
 THUMBNAIL_PIXELS = 480
@@ -64,17 +64,17 @@ def _placeholder(size: int) -> Image.Image:
 def card_html(card: Card) -> str:
     p = card.product
     score = (
-        f'<span class="card-score">{html.escape(card.score_label)} {card.score:.2f}</span>'
+        f'<span class="card-score">{html_text(card.score_label)} {card.score:.2f}</span>'
         if card.score is not None
         else ""
     )
     labels = [*card.badges, *(["synthetic demo"] if is_synthetic(p) else [])]
-    badges = "".join(f'<span class="card-badge">{html.escape(b)}</span>' for b in labels)
-    reasons = "".join(f'<div class="card-reason">{html.escape(r)}</div>' for r in card.reasons)
+    badges = "".join(f'<span class="card-badge">{html_text(b)}</span>' for b in labels)
+    reasons = "".join(f'<div class="card-reason">{html_text(r)}</div>' for r in card.reasons)
     return (
-        f'<div class="card-title">{html.escape(p.title)}</div>'
-        f'<div class="card-price">{html.escape(format_price(p.price, p.currency))}{score}</div>'
-        f'<div class="card-facts">{badges}{html.escape(product_facts(p))}</div>'
+        f'<div class="card-title">{html_text(p.title)}</div>'
+        f'<div class="card-price">{html_text(format_price(p.price, p.currency))}{score}</div>'
+        f'<div class="card-facts">{badges}{html_text(product_facts(p))}</div>'
         f"{reasons}"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,12 +16,19 @@ from assistant.clip.factory import ModelWeightsMissing
 from .resources import Shop, current_settings
 
 DEMO_PRODUCTS = 120
+log = logging.getLogger(__name__)
 
 
-def setup_problem_page(problem: Exception) -> Callable[[], None]:
-    """A page that explains why the app cannot start and how to fix it: the loader's message, no traceback."""
+def setup_problem_page(problem: Exception, details: bool = True) -> Callable[[], None]:
+    """A page that explains why the app cannot start and how to fix it: the loader's message, no traceback.
+    Without ``details`` (a public deployment) it only says that the shop is closed: no paths, no settings."""
 
     def setup_needed() -> None:
+        if not details:
+            log.error("the shop cannot start: %s", problem)
+            st.title("Closed for maintenance")
+            st.info("The shop is closed for a moment. Please come back a little later.")
+            return
         settings = current_settings()
         st.title("Setup needed")
         if isinstance(problem, ModelWeightsMissing):

@@ -11,7 +11,9 @@ import importlib
 import logging
 import sys
 
+from assistant.cli.common import plain_stdout
 from assistant.errors import AssistantError
+from assistant.plaintext import terminal_text
 from assistant.settings import ENV_CATALOG, ENV_MODEL, ENV_MODEL_CACHE, Settings
 
 #: Modules with a ``register(commands, evals, trains)`` function, in help order.
@@ -19,6 +21,7 @@ COMMAND_MODULES = [
     "assistant.cli.catalog",
     "assistant.cli.categories",
     "assistant.cli.personalization",
+    "assistant.cli.staff",
 ]
 
 
@@ -51,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     args.settings = Settings.resolve(args.catalog, args.model, args.model_cache)
     try:
-        return int(args.handler(args) or 0)
+        with plain_stdout():  # catalog values can hold terminal escape sequences: none reach the terminal
+            return int(args.handler(args) or 0)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(exc, keep=chr(10))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)

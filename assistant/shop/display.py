@@ -6,6 +6,7 @@ UI-agnostic (no Streamlit) so the shop, the kiosk and any other front end word t
 from __future__ import annotations
 
 from assistant.catalog import Product
+from assistant.plaintext import markdown_literal
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "JPY": "¥", "INR": "₹", "KRW": "₩"}
 #: Sku prefix of the synthetic demo products (assistant/synthetic.py); shops label them wherever they show.
@@ -29,6 +30,11 @@ def format_price(price: float | None, currency: str = "") -> str:
 def facet_label(value: str) -> str:
     """'rose gold' -> 'Rose gold': facet values are stored lower-case."""
     return value[:1].upper() + value[1:] if value else value
+
+
+def facet_markdown(value: str) -> str:
+    """``facet_label`` for places that render Markdown (pills, buttons, widget labels): shown as typed."""
+    return markdown_literal(facet_label(value))
 
 
 def product_facts(product: Product) -> str:

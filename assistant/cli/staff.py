@@ -1,0 +1,80 @@
+"""CLI commands for staff accounts: ``staff add|passwd|remove|list`` (the accounts of the --catalog folder).
+
+Passwords are read without echo from the terminal (twice, to catch typos) or, with ``--password-stdin``,
+as the first line of standard input for scripts; they are never taken as an argument (shell history,
+``ps``) and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from assistant.cli.common import print_table
+from assistant.errors import UsageError
+from assistant.staff.accounts import MIN_PASSWORD_LENGTH, StaffAccounts
+
+
+def read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: standard input holds no password (one line expected)")
+        return password
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password on; pipe it in with --password-stdin")
+    password = getpass.getpass(f"password for {args.name} (at least {MIN_PASSWORD_LENGTH} characters): ")
+    if getpass.getpass("the same password again: ") != password:
+        raise UsageError("the two passwords differ; nothing was changed")
+    return password
+
+
+def accounts_of(args: argparse.Namespace) -> StaffAccounts:
+    return StaffAccounts(args.settings.catalog_dir)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    accounts = accounts_of(args)
+    name = accounts.add(args.name, read_password(args))
+    print(f"added staff account {name!r} to {args.settings.catalog_dir}")
+    return 0
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    name = accounts_of(args).set_password(args.name, read_password(args))
+    print(f"changed the password of {name!r}; its open sessions end at their next click")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    name = accounts_of(args).remove(args.name)
+    print(f"removed staff account {name!r}; its open sessions end at their next click")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    accounts = accounts_of(args).accounts()
+    if not accounts:
+        print(f"no staff accounts in {args.settings.catalog_dir}; add one with: python -m assistant staff add NAME")
+        return 0
+    rows = [[a.name, a.created_at, a.last_sign_in or "never"] for a in accounts]
+    print_table(rows, ["name", "created", "last sign-in"])
+    return 0
+
+
+def register(commands, evals, trains) -> None:
+    staff = commands.add_parser("staff", help="staff accounts for the app's Merchandiser and Catalog pages")
+    actions = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    for action, handler, help_text in (
+        ("add", cmd_add, "create an account (asks for its password)"),
+        ("passwd", cmd_passwd, "set a new password (ends the account's open sessions)"),
+    ):
+        p = actions.add_parser(action, help=help_text)
+        p.add_argument("name", help="staff name: letters, digits, '.', '_', '-' or '@'")
+        p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        p.set_defaults(handler=handler)
+    p = actions.add_parser("remove", help="delete an account (ends its open sessions)")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_remove)
+    actions.add_parser("list", help="the accounts, when created, last sign-in").set_defaults(handler=cmd_list)

@@ -1,0 +1,51 @@
+"""A staff member's sign-in in one browser session, and when it ends on its own.
+
+Invariant: a ``StaffSession`` is only created by a successful sign-in (password or single sign-on) and is
+over once ``ASSISTANT_STAFF_IDLE_MINUTES`` (default 30) pass without activity; the app drops it then, and
+also when the account is removed or its password changed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from assistant.errors import SettingsError
+
+ENV_IDLE_MINUTES = "ASSISTANT_STAFF_IDLE_MINUTES"
+DEFAULT_IDLE_MINUTES = 30.0
+PASSWORD, SINGLE_SIGN_ON = "password", "single sign-on"
+
+
+def idle_minutes_from_env(environ: Mapping[str, str] = os.environ) -> float:
+    raw = environ.get(ENV_IDLE_MINUTES, "").strip()
+    if not raw:
+        return DEFAULT_IDLE_MINUTES
+    try:
+        minutes = float(raw)
+    except ValueError:
+        raise SettingsError(f"{ENV_IDLE_MINUTES}={raw!r} is not a number of minutes") from None
+    if not math.isfinite(minutes) or minutes <= 0:
+        raise SettingsError(f"{ENV_IDLE_MINUTES}={raw!r}: the idle time must be a positive number of minutes")
+    return minutes
+
+
+@dataclass
+class StaffSession:
+    """Who is signed in, how, and when they last did anything (seconds since the epoch)."""
+
+    name: str
+    method: str = PASSWORD
+    #: For password sign-ins: when the password was set, so that a change ends this session.
+    password_changed: float | None = None
+    last_active: float = field(default_factory=time.time)
+
+    def is_idle(self, idle_minutes: float, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return now - self.last_active > idle_minutes * 60.0
+
+    def touch(self, now: float | None = None) -> None:
+        self.last_active = time.time() if now is None else now
