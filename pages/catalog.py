@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from assistant.catalog import CatalogError, Filters
-from assistant.catalog.upload import ingest_upload
-from assistant.plaintext import csv_text, markdown_literal
+from assistant.catalog.upload import ingest_upload, rejected_rows_csv
+from assistant.plaintext import markdown_literal
 from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
 from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport
@@ -38,7 +38,7 @@ def show_report(report: IngestReport) -> None:
     st.dataframe(rejected, hide_index=True, width="stretch", key="import-rejected")
     st.download_button(
         "Download the rejected rows (CSV)",
-        csv_text(list(rejected.columns), rejected.itertuples(index=False)),
+        rejected_rows_csv(report),
         "rejected-rows.csv",
         "text/csv",
         key="import-rejected-csv",

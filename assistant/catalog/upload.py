@@ -16,6 +16,7 @@ from dataclasses import replace
 from assistant.catalog.catalog import Catalog
 from assistant.clip.embedder import Embedder, ProgressCallback
 from assistant.catalog.ingest import IngestError, IngestReport, ingest_csv
+from assistant.plaintext import csv_text
 
 
 def _upload_name(name: str) -> str:
@@ -74,3 +75,12 @@ def ingest_upload(
             raise IngestError(_unstaged(str(exc), folder)) from exc
         report.rejected = [replace(p, message=_unstaged(p.message, folder)) for p in report.rejected]
         return report
+
+
+#: Columns of the rejected-rows download: where each problem is, and what it is.
+REJECTED_COLUMNS = ("row", "sku", "column", "problem")
+
+
+def rejected_rows_csv(report: IngestReport) -> str:
+    """The rejected rows as a CSV to download; cells that a spreadsheet would run as formulas are neutralised."""
+    return csv_text(REJECTED_COLUMNS, [(p.row, p.sku, p.column, p.message) for p in report.rejected])

@@ -181,11 +181,14 @@ class StaffAccounts:
                     "INSERT OR REPLACE INTO sign_in_failures (name, failures, last_failure) VALUES (?, ?, ?)",
                     (name, throttle.failures, throttle.last_failure),
                 )
-                raise SignInRefused("Wrong name or password.", throttle.wait_left(now))
-            db.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
-            db.execute("UPDATE accounts SET last_sign_in = ? WHERE name = ?", (_iso_now(), name))
-            if _HASHER.check_needs_rehash(row[0]):
-                db.execute("UPDATE accounts SET password_hash = ? WHERE name = ?", (_HASHER.hash(password), name))
+                row = None
+            else:
+                db.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
+                db.execute("UPDATE accounts SET last_sign_in = ? WHERE name = ?", (_iso_now(), name))
+                if _HASHER.check_needs_rehash(row[0]):
+                    db.execute("UPDATE accounts SET password_hash = ? WHERE name = ?", (_HASHER.hash(password), name))
+        if row is None:  # raised after the commit, which keeps the failure counted
+            raise SignInRefused("Wrong name or password.", throttle.wait_left(now))
         return SignedIn(name, row[1])
 
     def still_valid(self, signed_in: SignedIn) -> bool:

@@ -1,0 +1,141 @@
+"""Staff sign-in in the app: signed-out staff URLs show only the form; throttling; sign out and idle end;
+the kiosk-only deployment; catalog values that stay text; the rejected-rows CSV neutralises formulas."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from app_support import (  # noqa: F401  (fixtures)
+    STAFF_PASSWORD,
+    add_staff_account,
+    app_catalog,
+    catalog_template,
+    password_fields,
+    rerun,
+    run_app,
+    shown,
+    sign_in,
+)
+
+from assistant.catalog import Catalog
+from assistant.catalog.upload import rejected_rows_csv
+from assistant.clip.factory import TEST_MODEL_SPEC
+from assistant.shop.display import facet_label
+
+STAFF_PAGES = ["pages/catalog.py", "pages/merchandiser.py"]
+
+
+def page_text(at) -> str:
+    kinds = ("markdown", "caption", "code", "info", "warning", "error", "success")
+    parts = [e.value for kind in kinds for e in at.get(kind)]
+    return " ".join(str(p) for p in parts)
+
+
+def assert_only_the_sign_in_form(at, catalog_dir) -> None:
+    assert len(password_fields(at)) == 1
+    assert not at.get("file_uploader") and not at.metric and not at.dataframe and not at.selectbox
+    text = page_text(at)
+    assert "SYN-" not in text and str(catalog_dir) not in text and catalog_dir.name not in text
+    assert [b.label for b in at.main.button] == ["Sign in"]
+
+
+@pytest.mark.parametrize("page", STAFF_PAGES)
+def test_a_signed_out_staff_url_shows_the_sign_in_form_and_nothing_of_the_page(monkeypatch, app_catalog, page):
+    add_staff_account(app_catalog)
+    at = run_app(monkeypatch, app_catalog, page)
+    assert_only_the_sign_in_form(at, app_catalog)
+    links = [link.proto.label for link in at.sidebar.get("page_link")]
+    assert links == ["Shop", "Kiosk", "Staff sign-in"], "the shop's navigation lists no staff page"
+
+
+def test_without_any_account_the_staff_pages_say_how_to_create_one(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    assert "No staff account exists yet" in at.warning[0].value
+    assert [c.value for c in at.code] == ["python -m assistant staff add NAME"]
+    assert not password_fields(at) and str(app_catalog) not in page_text(at)
+
+
+def test_a_wrong_password_is_refused_and_throttled_after_five(monkeypatch, app_catalog):
+    add_staff_account(app_catalog)
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    for attempt in range(1, 6):
+        sign_in(at, password="not the password")
+        assert at.error[0].value.startswith("Wrong name or password.")
+        assert ("try again in" in at.error[0].value) == (attempt == 5), "the fifth failure says how long to wait"
+        assert_only_the_sign_in_form(at, app_catalog)
+    sign_in(at)  # the right password, too soon: not even checked
+    assert "Too many failed sign-ins: try again in" in at.error[0].value
+    assert_only_the_sign_in_form(at, app_catalog)
+
+
+def test_the_right_password_opens_then_sign_out_and_idle_close(monkeypatch, app_catalog):
+    add_staff_account(app_catalog)
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    sign_in(at, name="Tester", password=STAFF_PASSWORD)
+    assert not password_fields(at) and at.metric[0].label == "Products"
+    assert any("Signed in as tester" in c.value for c in at.sidebar.caption)
+    assert [link.proto.label for link in at.sidebar.get("page_link")] == ["Shop", "Kiosk", "Merchandiser", "Catalog"]
+
+    at.button(key="staff-sign-out").click()
+    rerun(at)
+    assert_only_the_sign_in_form(at, app_catalog)
+    assert at.info[0].value == "You are signed out."
+
+    sign_in(at)
+    assert not password_fields(at)
+    at.session_state["staff"].last_active -= 31 * 60  # half an hour without a click
+    rerun(at)
+    assert_only_the_sign_in_form(at, app_catalog)
+    assert "signed out after 30 minutes without activity" in at.info[0].value
+
+
+def test_removing_the_account_ends_its_session(monkeypatch, app_catalog):
+    from assistant.staff.accounts import StaffAccounts
+
+    at = run_app(monkeypatch, app_catalog, "pages/merchandiser.py", signed_in=True)
+    StaffAccounts(app_catalog).remove("tester")
+    rerun(at)
+    assert "removed or its password changed" in at.info[0].value
+    assert not password_fields(at), "no account left: the page says how to create one"
+
+
+def test_a_kiosk_only_deployment_serves_the_kiosk_without_sidebar_or_sign_in(monkeypatch, app_catalog):
+    add_staff_account(app_catalog)
+    at = run_app(monkeypatch, app_catalog, ASSISTANT_PAGES="kiosk")
+    assert any('class="kiosk-title"' in m.value for m in at.markdown)
+    assert not at.sidebar.children and not password_fields(at)
+    assert not at.sidebar.get("page_link") and not at.main.get("page_link")
+    at.switch_page("pages/kiosk.py")
+    rerun(at)
+    assert any('class="kiosk-title"' in m.value for m in at.markdown)
+
+
+def test_a_markdown_image_in_a_category_renders_as_text_on_the_kiosk(monkeypatch, app_catalog):
+    catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
+    evil = "![x](http://attacker.example/p.png)"
+    catalog.update_fields("SYN-00001", category=evil)
+    catalog.close()
+    at = run_app(monkeypatch, app_catalog, "pages/kiosk.py")
+    pills = next(g for g in at.get("button_group") if "looking for" in g.proto.label)
+    labels = [o.content for o in pills.proto.options]
+    value = evil.lower()
+    assert shown(next(label for label in labels if "attacker" in label)) == facet_label(value)
+    assert not any("![" in label or "](" in label for label in labels)
+
+
+def test_the_rejected_rows_csv_neutralises_formulas(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    header = "sku,title,description,category,metal,stone,price,currency,image\n"
+    formula = "=cmd|' /C calc'!A0"
+    at.file_uploader(key="import-csv").set_value(
+        ("products.csv", (header + f'"{formula}",,no title,ring,gold,none,10,USD,\n').encode(), "text/csv")
+    )
+    rerun(at)
+    at.button(key="import-run").click()
+    rerun(at)
+    report = at.session_state["import-report"]
+    rows = list(csv.reader(io.StringIO(rejected_rows_csv(report))))
+    assert rows[0] == ["row", "sku", "column", "problem"]
+    assert rows[1][1] == "'" + formula, "a spreadsheet shows the text instead of running it"
