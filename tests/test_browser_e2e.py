@@ -15,7 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from app_support import REPO, build_catalog
+from app_support import REPO, STAFF_NAME, STAFF_PASSWORD, add_staff_account, build_catalog
+
+from assistant.catalog import Catalog
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -29,6 +31,9 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
 )
 KIOSK_IDLE_SECONDS = 8  # long enough for the checks below to finish on a busy machine before the reset
+STAFF_IDLE_MINUTES = 0.5  # the staff screen locks itself after 30 s without a click
+#: A category whose Markdown would show a remote image if facet labels were rendered as Markdown.
+IMAGE_CATEGORY = "![x](http://127.0.0.1:9/tracker.png)"
 WAIT = 60
 
 pytestmark = pytest.mark.skipif(
@@ -58,18 +63,40 @@ def wait_for_health(url: str, server: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, tiny_embedder, synthetic_source):
-    """``streamlit run app.py`` on a free port over a 60-product synthetic catalog with the tiny model."""
-    folder = tmp_path_factory.mktemp("e2e")
-    catalog = build_catalog(folder / "catalog", tiny_embedder, synthetic_source)
+def e2e_catalog(tmp_path_factory, tiny_embedder, synthetic_source) -> Path:
+    """60 synthetic products (one of them in a category written as a Markdown image) and one staff account."""
+    folder = build_catalog(tmp_path_factory.mktemp("e2e") / "catalog", tiny_embedder, synthetic_source)
+    catalog = Catalog.open(folder, tiny_embedder.spec.name, create=False)
+    catalog.update_fields("SYN-00060", category=IMAGE_CATEGORY)
+    catalog.close()
+    add_staff_account(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app_url(e2e_catalog):
+    """``streamlit run app.py`` on a free port over the e2e catalog with the tiny model, every page set."""
+    yield from streamlit_server(e2e_catalog, ASSISTANT_STAFF_IDLE_MINUTES=str(STAFF_IDLE_MINUTES))
+
+
+@pytest.fixture(scope="module")
+def kiosk_only_url(e2e_catalog):
+    """A second, fresh server over the same catalog that serves the kiosk only (a store's kiosk machine)."""
+    yield from streamlit_server(e2e_catalog, ASSISTANT_PAGES="kiosk")
+
+
+def streamlit_server(catalog: Path, **settings: str):
+    """Run the app until the generator is closed; yields its URL once it answers."""
+    folder = catalog.parent
     port = free_port()
     env = dict(
         os.environ,
         ASSISTANT_CATALOG=str(catalog),
         ASSISTANT_MODEL="tiny-test",
         ASSISTANT_KIOSK_IDLE_SECONDS=str(KIOSK_IDLE_SECONDS),
+        **settings,
     )
-    log = folder / "server.log"
+    log = folder / f"server-{port}.log"
     with open(log, "w") as out:
         server = subprocess.Popen(
             [
@@ -169,15 +196,118 @@ def idle(browser) -> bool:
     return not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
 
 
-def test_a_deep_link_to_a_fresh_server_runs_the_whole_app(app_url, browser):
-    """The first visitor of a new server opens /catalog: app.py still chooses the pages (titles, logo, style)."""
-    browser.get(f"{app_url}/catalog")
-    wait_until(browser, lambda d: "In the search index" in d.page_source and idle(d), "the catalog page")
-    nav = browser.execute_script(
-        "return [...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')].map(a => a.innerText.trim().split('\\n').pop())"
+def sidebar_links(browser) -> list[str]:
+    return browser.execute_script(
+        "return [...document.querySelectorAll('[data-testid=\"stSidebar\"] a')]"
+        ".map(a => a.innerText.trim().split('\\n').pop())"
     )
-    assert nav == ["Shop", "Kiosk", "Merchandiser", "Catalog"]
+
+
+def visible_text(browser) -> str:
+    return browser.execute_script("return document.body.innerText")
+
+
+def password_shown(browser) -> bool:
+    return browser.execute_script("return document.querySelectorAll('input[type=password]').length") == 1
+
+
+def test_a_deep_link_to_a_fresh_server_runs_the_whole_app(app_url, browser, e2e_catalog):
+    """The first visitor of a new server opens /catalog: app.py still chooses the pages (titles, logo, style),
+    and the signed-out visitor gets the sign-in form and nothing of the Catalog page."""
+    browser.get(f"{app_url}/catalog")
+    wait_until(browser, lambda d: password_shown(d) and idle(d), "the staff sign-in form")
+    assert sidebar_links(browser) == ["Shop", "Kiosk", "Staff sign-in"]
     assert browser.execute_script("return document.querySelectorAll('img.stLogo').length") == 1
+    assert_nothing_of_a_staff_page(browser, e2e_catalog)
+
+
+def assert_nothing_of_a_staff_page(browser, catalog: Path) -> None:
+    text = visible_text(browser)
+    assert "Staff sign-in" in text and "In the search index" not in text and "SYN-" not in text
+    assert str(catalog) not in browser.page_source and "Draft a category" not in text
+    assert browser.execute_script("return document.querySelectorAll('input[type=file]').length") == 0
+
+
+def sign_in(browser, name: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait_until(browser, password_shown, "the sign-in form")
+    name_box = browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Name"]')
+    name_box.clear()
+    name_box.send_keys(name)
+    browser.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(password)
+    click_button(browser, "Sign in")
+
+
+def test_staff_sign_in_refuses_a_wrong_password_opens_with_the_right_one_and_locks_when_idle(
+    app_url, browser, e2e_catalog, screenshots
+):
+    browser.get(f"{app_url}/merchandiser")
+    wait_until(browser, lambda d: password_shown(d) and idle(d), "the staff sign-in form")
+    assert_nothing_of_a_staff_page(browser, e2e_catalog)
+
+    sign_in(browser, STAFF_NAME, "not the password")
+    wait_until(browser, lambda d: "Wrong name or password." in visible_text(d) and idle(d), "the refusal")
+    assert_nothing_of_a_staff_page(browser, e2e_catalog)
+
+    sign_in(browser, STAFF_NAME, STAFF_PASSWORD)
+    wait_until(browser, lambda d: "Draft a category" in visible_text(d) and idle(d), "the Merchandiser page")
+    assert sidebar_links(browser) == ["Shop", "Kiosk", "Merchandiser", "Catalog"]
+    screenshot(browser, screenshots / "merchandiser-signed-in.png")
+
+    click_button(browser, "Sign out")
+    wait_until(browser, lambda d: password_shown(d) and "You are signed out." in visible_text(d), "signed out")
+    assert_nothing_of_a_staff_page(browser, e2e_catalog)
+
+    sign_in(browser, STAFF_NAME, STAFF_PASSWORD)
+    wait_until(browser, lambda d: "Draft a category" in visible_text(d) and idle(d), "signed in again")
+    # nobody clicks: the page's own timer locks the screen once the session is idle
+    wait_until(
+        browser,
+        lambda d: password_shown(d) and "without activity" in visible_text(d),
+        "the idle lock",
+        timeout=STAFF_IDLE_MINUTES * 60 + 30,
+    )
+    assert_nothing_of_a_staff_page(browser, e2e_catalog)
+
+
+def test_a_markdown_image_in_a_category_shows_as_text_on_the_kiosk(app_url, browser):
+    browser.get(f"{app_url}/kiosk")
+    wait_until(browser, lambda d: IMAGE_CATEGORY in visible_text(d), "the category pill, as text")
+    assert browser.execute_script("return document.querySelectorAll('img[src*=\"tracker\"]').length") == 0
+
+
+#: Records, from the first byte of every document, anything that would let a kiosk shopper reach staff pages.
+STAFF_WATCH = """
+window.__staffSeen = [];
+const look = () => {
+  const found = [];
+  if (document.querySelector('[data-testid="stSidebar"], [data-testid="stSidebarNav"]')) found.push('sidebar');
+  if (document.querySelector('input[type=password]')) found.push('password field');
+  for (const a of document.querySelectorAll('a')) {
+    const where = (a.getAttribute('href') || '') + ' ' + a.innerText;
+    if (/catalog|merchandiser|welcome|staff|sign.in/i.test(where)) found.push('link ' + where.trim());
+  }
+  if (/Staff sign-in|Merchandiser/.test(document.body ? document.body.innerText : '')) found.push('staff text');
+  window.__staffSeen.push(...found);
+};
+new MutationObserver(look).observe(document, {childList: true, subtree: true, attributes: true});
+"""
+
+
+def test_a_kiosk_only_server_serves_the_kiosk_at_every_url_and_never_shows_staff_links(kiosk_only_url, browser):
+    watch = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STAFF_WATCH})
+    try:
+        for path in ("kiosk", "catalog", "merchandiser", "welcome", "shop", ""):  # the first visit of a fresh server
+            browser.get(f"{kiosk_only_url}/{path}")
+            wait_until(
+                browser,
+                lambda d: "Find your piece" in visible_text(d) and len(card_titles(d)) == 12 and idle(d),
+                f"the kiosk at /{path}",
+            )
+            assert browser.execute_script("return window.__staffSeen") == [], f"/{path}"
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": watch["identifier"]})  # noqa: E501
 
 
 def test_search_then_like_reorders_in_a_real_browser(app_url, browser, screenshots):
