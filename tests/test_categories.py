@@ -17,16 +17,9 @@ from assistant.categories import (
     translate_query,
 )
 from assistant.categories.attributes import load_attributes
+from assistant.categories.blend import blend_prototype, image_weight, mean_prototype
 from assistant.categories.classifier import softmax
-from assistant.categories.prototypes import (
-    PROMPT_TEMPLATES,
-    PrototypeBuilder,
-    VectorCache,
-    blend_prototype,
-    category_prompts,
-    image_weight,
-    mean_prototype,
-)
+from assistant.categories.prototypes import PROMPT_TEMPLATES, PrototypeBuilder, VectorCache, category_prompts
 from assistant.categories.translate import QueryTranslator
 from assistant.clip.embedder import normalize
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from assistant.categories.blend import blend_prototype
 from assistant.categories.classifier import clip_logit_scale
 from assistant.categories.episodes import EpisodeSampler
 from assistant.categories.fewshot import EpisodeTensors, Maml, MamlConfig, MetaTrainReport, meta_train_head
@@ -28,7 +29,7 @@ from assistant.categories.labelled import (
     deduplicate,
     resolve_categories,
 )
-from assistant.categories.prototypes import PrototypeBuilder, blend_prototype, category_prompts
+from assistant.categories.prototypes import PrototypeBuilder, category_prompts
 from assistant.categories.registry import CategoryRegistry
 from assistant.clip.embedder import Embedder
 from assistant.errors import TrainingDataError

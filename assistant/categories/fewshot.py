@@ -4,9 +4,10 @@ The head scores a vector against class weights: ``scale * <adapt(x), adapt_w(w)>
 adapters are residual linear maps that start as the identity. A task's class weights start at its
 categories' text prototypes (so with no inner step the head *is* zero-shot CLIP) and are fitted to the
 K support photos in a few inner gradient steps. Meta-training learns the adapters, the logit scale and
-the inner learning rate so that those few steps generalise to the task's queries: the inner loop is a
-pure function (``functional_call`` + ``grad``) batched over episodes with ``vmap``; second-order
-gradients flow through it unless ``first_order`` is set.
+the inner learning rate so that those few steps generalise to the task's queries. The head supplies only
+its task loss; the inner loop is the shared ``assistant.metalearning.adapt`` (a pure ``torch.func``
+function), batched over episodes with ``vmap``; second-order gradients flow through it unless
+``first_order`` is set.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, vmap
 
 from assistant.atomic import atomic_write_bytes
+from assistant.categories.blend import PRIOR_STRENGTH
 from assistant.categories.episodes import Episode, EpisodeSampler
-from assistant.categories.prototypes import PRIOR_STRENGTH
 from assistant.errors import TrainingDataError
+from assistant.metalearning import adapt
 
 
 @dataclass
@@ -113,16 +115,17 @@ class Maml:
         features = self._features(params, support)
         weights = initial_weights(text, support, labels, params["log_prior_strength"].exp())
         fast = {"weights": weights, "bias": text.new_zeros(text.shape[0])}
-        lr = params["log_inner_lr"].exp()
-        steps = (
-            (self.config.inner_steps if steps is None else steps) if len(support) else 0
-        )  # no photos: nothing to fit
-        for _ in range(steps):
-            grads = grad(self._loss)(fast, params, features, labels)
-            if self.config.first_order:
-                grads = {k: g.detach() for k, g in grads.items()}
-            fast = {k: fast[k] - lr * grads[k] for k in fast}
-        return fast
+        steps = (self.config.inner_steps if steps is None else steps) if len(support) else 0  # no photos: no fit
+        return adapt(
+            self._loss,
+            fast,
+            params,
+            features,
+            labels,
+            lr=params["log_inner_lr"].exp(),
+            steps=steps,
+            first_order=self.config.first_order,
+        )
 
     def _query_logits(self, params, text, support, support_labels, query, steps: int | None = None) -> torch.Tensor:
         fast = self.adapt(params, text, support, support_labels, steps)
@@ -160,7 +163,8 @@ class Maml:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Adapt to C classes (text prototypes [C, d], support photos [S, d] with class labels [S]): returns
         unit prototypes in the head's space and per-class biases, so that
-        ``logits = logit_scale * normalize(x * feature_gain) @ prototypes.T + bias`` -- cosines a FAISS index can hold."""
+        ``logits = logit_scale * normalize(x * feature_gain) @ prototypes.T + bias`` -- cosines a FAISS index
+        can hold."""
         params = {k: v.detach() for k, v in self.params().items()}
         text_t = torch.as_tensor(np.asarray(text, np.float32))
         support_t = torch.as_tensor(np.asarray(support, np.float32).reshape(-1, text_t.shape[1]))
