@@ -12,7 +12,6 @@ function), batched over episodes with ``vmap``; second-order gradients flow thro
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -24,11 +23,20 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from assistant.atomic import atomic_write_bytes
 from assistant.categories.blend import PRIOR_STRENGTH
 from assistant.categories.episodes import Episode, EpisodeSampler
+from assistant.checkpoints import CheckpointFormat, read_checkpoint, write_checkpoint
 from assistant.errors import TrainingDataError
 from assistant.metalearning import adapt
+
+#: ``train categories`` writes the head in this format; version 0 is a head saved before the format had a header.
+FEWSHOT_FORMAT = CheckpointFormat(
+    tag="assistant.fewshot_head",
+    version=1,
+    noun="few-shot category head",
+    train_command="train categories",
+    unversioned_keys=frozenset({"model_spec", "dim", "config", "state", "trained_on"}),
+)
 
 
 @dataclass
@@ -175,31 +183,24 @@ class Maml:
 
     def save(self, path: Path, model_spec: str, trained_on: dict) -> None:
         """Store the meta-trained head (atomically) for the catalog of ``model_spec``."""
-        buffer = io.BytesIO()
-        torch.save(
-            {
-                "model_spec": model_spec,
-                "dim": int(self.head.features.weight.shape[0]),
-                "config": asdict(self.config),
-                "state": self.head.state_dict(),
-                "trained_on": trained_on,
-            },
-            buffer,
-        )
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(Path(path), buffer.getvalue())
+        body = {
+            "dim": int(self.head.features.weight.shape[0]),
+            "config": asdict(self.config),
+            "state": self.head.state_dict(),
+            "trained_on": trained_on,
+        }
+        write_checkpoint(path, FEWSHOT_FORMAT, model_spec, body)
 
     @classmethod
     def load(cls, path: Path, model_spec: str) -> Maml:
-        """A saved head; refused (ValueError) when it was trained for another model's vectors."""
-        data = torch.load(path, weights_only=True)
-        if data["model_spec"] != model_spec:
-            raise ValueError(
-                f"{path} was meta-trained on {data['model_spec']!r} vectors, not {model_spec!r}; train it again"
-            )
-        maml = cls(data["dim"], 1.0, MamlConfig(**data["config"]))
-        maml.head.load_state_dict(data["state"])
-        maml.trained_on = data["trained_on"]
+        """A saved head; CheckpointError when unusable (CheckpointModelMismatch: trained for another model)."""
+        return read_checkpoint(path, FEWSHOT_FORMAT, model_spec, cls._from_payload)
+
+    @classmethod
+    def _from_payload(cls, payload: dict) -> Maml:
+        maml = cls(payload["dim"], 1.0, MamlConfig(**payload["config"]))
+        maml.head.load_state_dict(payload["state"])
+        maml.trained_on = payload["trained_on"]
         return maml
 
     def meta_train(
