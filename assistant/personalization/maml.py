@@ -43,6 +43,9 @@ class MetaTrainConfig:
     #: Share of meta-steps trained with the popularity column zeroed, so the head also works where no
     #: popularity is known (a fresh shop, or a prior trained on simulated shoppers).
     popularity_dropout: float = 0.5
+    #: Outer gradients are clipped to this global norm: a batch of shoppers whose clicks the prior gets badly
+    #: wrong (worst in the first steps, through the second-order inner loop) would otherwise throw the head off.
+    max_grad_norm: float = 5.0
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -205,6 +208,6 @@ def _meta_step(
     loss = meta_loss(head, head_state(head), inputs, batch, config.first_order)
     optimizer.zero_grad()
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(head.parameters(), 5.0)
+    torch.nn.utils.clip_grad_norm_(head.parameters(), config.max_grad_norm)
     optimizer.step()
     return loss.item()
