@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -21,16 +22,12 @@ from assistant.atomic import atomic_write_bytes
 from assistant.categories.attributes import Attribute
 from assistant.categories.blend import PRIOR_STRENGTH, blend_prototype, mean_prototype
 from assistant.categories.classifier import LabelSet, clip_logit_scale
-from assistant.categories.registry import CATEGORIES_DIR, Category, CategoryRegistry
+from assistant.categories.registry import CATEGORIES_DIR, DATA_DIR, Category, CategoryRegistry, RegistryError
 from assistant.clip.embedder import Embedder, ImageSource
 from assistant.images import ImageError
 
-PROMPT_TEMPLATES = (
-    "a product photo of a {}.",
-    "a photo of a {}, a type of jewelry.",
-    "a close-up photo of a {}.",
-    "a {} on a white background.",
-)
+#: The prompt templates of every category (each with one ``{}`` for a name), beside the default categories.
+DEFAULT_PROMPTS_FILE = DATA_DIR / "prompts.json"
 VECTOR_CACHE_NAME = "vectors.npz"
 
 
@@ -49,8 +46,25 @@ class AdaptingHead(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def category_prompts(category: Category, templates: Sequence[str] = PROMPT_TEMPLATES) -> list[str]:
-    """Every template over the category's English names, and its description as one more prompt."""
+@lru_cache(maxsize=4)
+def category_templates(path: Path = DEFAULT_PROMPTS_FILE) -> tuple[str, ...]:
+    """The category prompt templates of a prompts file (read once); RegistryError naming the file when unusable."""
+    try:
+        templates = json.loads(Path(path).read_text(encoding="utf-8"))["category_templates"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RegistryError(f"{path} has no readable 'category_templates' list: {exc}") from exc
+    if not isinstance(templates, list) or not templates:
+        raise RegistryError(f"{path}: 'category_templates' must be a non-empty list of prompts")
+    for n, template in enumerate(templates, 1):
+        if not isinstance(template, str) or template.count("{}") != 1 or template.count("{") != 1:
+            raise RegistryError(f"{path}: category template #{n} ({template!r}) needs exactly one {{}} for the name")
+    return tuple(templates)
+
+
+def category_prompts(category: Category, templates: Sequence[str] | None = None) -> list[str]:
+    """Every template (default: ``category_templates()``) over the category's English names, and its
+    description as one more prompt."""
+    templates = category_templates() if templates is None else templates
     prompts = [t.format(name) for name in category.names for t in templates]
     return prompts + ([category.description] if category.description else [])
 
