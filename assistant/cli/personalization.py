@@ -12,12 +12,12 @@ from pathlib import Path
 from assistant.atomic import atomic_write_json
 from assistant.catalog import MANIFEST_NAME, Catalog
 from assistant.errors import UsageError
-from assistant.personalization.evaluation import DEFAULT_CLICKS
+from assistant.personalization.evaluation import DEFAULT_CLICKS, EvaluationSetup, evaluate, format_table
 from assistant.personalization.head import HeadConfig
 from assistant.personalization.maml import VALIDATE_EVERY, MetaTrainConfig
-from assistant.personalization.shoppers import SIMULATED_TRAIN_SHOPPERS
+from assistant.personalization.shoppers import SIMULATED_TRAIN_SHOPPERS, log_splits, simulated_splits
 from assistant.personalization.tasks import MAX_SUPPORT_CLICKS
-from assistant.personalization.training import VALIDATION_SHOPPERS
+from assistant.personalization.training import VALIDATION_SHOPPERS, train_for_catalog
 from assistant.settings import Settings
 
 #: Products in the catalog that ``eval personalization`` generates when there is none.
@@ -116,7 +116,6 @@ def _open_catalog(settings: Settings) -> Catalog | None:
 def cmd_train(args: argparse.Namespace) -> int:
     from assistant.cli.common import progress_bar
     from assistant.personalization.checkpoint import default_checkpoint_path, save_checkpoint
-    from assistant.personalization.training import train_for_catalog
 
     meta, head_options = training_config(args)
     catalog = _open_catalog(args.settings)
@@ -148,9 +147,7 @@ def _report_rejected(log) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from assistant.personalization.evaluation import EvaluationSetup, evaluate, format_table
     from assistant.personalization.items import ItemTable
-    from assistant.personalization.shoppers import log_splits, simulated_splits
 
     meta, head_options = training_config(args)
     clicks = sorted(set(args.clicks))

@@ -10,8 +10,8 @@ from assistant.personalization.items import ItemTable
 from assistant.personalization.simulator import ShopperSimulator
 from assistant.personalization.tasks import MAX_SUPPORT_CLICKS, QUERY_CLICKS, Sessions
 
-#: Simulated shoppers a head is trained on (``train personalizer``, ``eval personalization``): the README's
-#: measured figures use 5000; fewer train faster but the head ranks worse after 1-3 clicks.
+#: Simulated shoppers a head is trained on by default (``train personalizer``, ``eval personalization``,
+#: ``train_for_catalog``); the README's measured figures were taken with this many.
 SIMULATED_TRAIN_SHOPPERS = 5000
 #: Clicks per simulated shopper: enough for the most support clicks and the held-out ones (30).
 SIMULATED_CLICKS = MAX_SUPPORT_CLICKS + QUERY_CLICKS
