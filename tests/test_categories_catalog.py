@@ -146,7 +146,7 @@ def test_meta_trained_head_becomes_the_catalogs_method(catalog, tiny_embedder):
     assert reopened.method == "prototype_blend" and not head_path(catalog).exists()
 
 
-def test_an_unusable_head_is_explained_and_the_prototype_blend_used(catalog, tiny_embedder):
+def test_an_unusable_head_is_explained_and_the_prototype_blend_used(catalog, tiny_embedder, capsys):
     blend_labels = CatalogCategories(catalog, tiny_embedder).product_labels()
     Maml(tiny_embedder.dim, 14.3).save(head_path(catalog), "ViT-B-32:laion2b_s34b_b79k", {"source": "another model"})
     owner = CatalogCategories(catalog, tiny_embedder)
@@ -157,10 +157,14 @@ def test_an_unusable_head_is_explained_and_the_prototype_blend_used(catalog, tin
 
     head_path(catalog).write_bytes(b"half a file")
     assert "is not a readable few-shot category head" in CatalogCategories(catalog, tiny_embedder).head_problem
+    assert main(["--catalog", str(catalog.root), "categories", "list"]) == 0
+    assert "example photos are learned by the prototype blend: " in capsys.readouterr().out
 
     summary = train_catalog_head(owner, catalog_training_set(catalog), MamlConfig(shots=2, meta_steps=2, meta_batch=2))
     assert summary["items_seen"] and owner.method == "maml" and owner.head_problem is None
     assert CatalogCategories(catalog, tiny_embedder).head_problem is None
+    assert main(["--catalog", str(catalog.root), "categories", "list"]) == 0
+    assert "example photos are learned by the MAML head" in capsys.readouterr().out
 
 
 def test_category_cli(catalog, capsys, synthetic_source):

@@ -8,14 +8,15 @@ import sys
 from pathlib import Path
 
 from assistant.atomic import atomic_write_json
-from assistant.catalog import Catalog
+from assistant.catalog import MANIFEST_NAME, Catalog, Manifest
 from assistant.categories import CatalogCategories, CategoryRegistry, preview_draft
 from assistant.categories.catalog_labels import CATEGORY, HEAD_NAME
 from assistant.categories.evaluation import METHODS, CategoryEvaluation, EvalSettings
-from assistant.categories.fewshot import MamlConfig
+from assistant.categories.fewshot import Maml, MamlConfig
 from assistant.categories.labelled import read_labels
 from assistant.categories.registry import CATEGORIES_DIR
 from assistant.categories.training import catalog_training_set, image_training_set, train_catalog_head
+from assistant.checkpoints import CheckpointError
 from assistant.cli.common import print_table
 from assistant.clip.embedder import Embedder
 from assistant.errors import UsageError
@@ -129,12 +130,17 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- categories ...
 def method_of(args: argparse.Namespace) -> str:
-    """Which few-shot method the catalog uses, without loading a model: MAML once a head was trained."""
-    return (
-        "MAML head (train categories)"
-        if (args.settings.catalog_dir / CATEGORIES_DIR / HEAD_NAME).exists()
-        else "prototype blend"
-    )
+    """Which few-shot method the catalog uses, without loading a model: MAML once a usable head was trained,
+    else the prototype blend (and why a trained head is not used)."""
+    catalog_dir = args.settings.catalog_dir
+    path = catalog_dir / CATEGORIES_DIR / HEAD_NAME
+    if not path.exists():
+        return "prototype blend"
+    try:
+        Maml.load(path, Manifest.read(catalog_dir / MANIFEST_NAME).model_spec)
+    except CheckpointError as exc:
+        return f"prototype blend: {exc}"
+    return "MAML head (train categories)"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
