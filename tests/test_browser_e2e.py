@@ -36,10 +36,13 @@ STAFF_IDLE_MINUTES = 0.5  # the staff screen locks itself after 30 s without a c
 IMAGE_CATEGORY = "![x](http://127.0.0.1:9/tracker.png)"
 WAIT = 60
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+    ),
+]
 
 
 def free_port() -> int:
