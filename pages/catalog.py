@@ -10,12 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from assistant.catalog import CatalogError, Filters
+from assistant.catalog.trash import delete_products
 from assistant.catalog.upload import ingest_upload, rejected_rows_csv
 from assistant.plaintext import markdown_literal
 from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
 from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport
 from assistant.catalog.reembed import edit_product
+from ui.audit import audit_tab, trash_tab
 from ui.cards import product_thumbnail
 from ui.resources import current_shop
 from ui.style import page_header
@@ -172,10 +174,10 @@ def edit_form(sku: str) -> None:
             return
         st.session_state["catalog-message"] = f"Saved {sku}."
         st.rerun()
-    confirm = st.checkbox(f"Yes, delete {markdown_literal(sku)} and its photo", key=f"delete-confirm-{sku}")
+    confirm = st.checkbox(f"Yes, delete {markdown_literal(sku)}", key=f"delete-confirm-{sku}")
     if st.button("Delete product", disabled=not confirm, key=f"delete-{sku}"):
-        catalog.delete([sku])
-        st.session_state["catalog-message"] = f"Deleted {sku}."
+        delete_products(catalog, [sku])
+        st.session_state["catalog-message"] = f"Deleted {sku}; restore it from the Trash tab."
         st.rerun()
 
 
@@ -194,8 +196,12 @@ m3.metric(
 m4.metric("Categories", len(info["categories"]))
 st.caption(f"Model `{info['model']}` · {info['dim']}-dimensional vectors · folder `{info['catalog']}`")
 
-import_, browse = st.tabs(["Import", "Browse and edit"])
+import_, browse, trash, history = st.tabs(["Import", "Browse and edit", "Trash", "Audit trail"])
 with import_:
     import_tab()
 with browse:
     browse_tab()
+with trash:
+    trash_tab(shop)
+with history:
+    audit_tab(shop)

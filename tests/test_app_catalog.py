@@ -114,7 +114,7 @@ def test_edit_then_delete_a_product(monkeypatch, app_catalog):
 
     catalog = open_catalog(app_catalog)
     assert catalog.get_by_sku("SYN-00002") is None and catalog.indexed_count() == catalog.count() == 59
-    assert [shown(s.value) for s in at.success] == ["Deleted SYN-00002."]
+    assert [shown(s.value) for s in at.success] == ["Deleted SYN-00002; restore it from the Trash tab."]
 
 
 def test_catalog_facts_and_browse_table(monkeypatch, app_catalog):

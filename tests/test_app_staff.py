@@ -19,7 +19,8 @@ from app_support import (  # noqa: F401  (fixtures)
     sign_in,
 )
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, audit
+from assistant.catalog.records import AuditQuery
 from assistant.catalog.upload import rejected_rows_csv
 from assistant.clip.factory import TEST_MODEL_SPEC
 from assistant.shop.display import facet_label
@@ -139,3 +140,32 @@ def test_the_rejected_rows_csv_neutralises_formulas(monkeypatch, app_catalog):
     rows = list(csv.reader(io.StringIO(rejected_rows_csv(report))))
     assert rows[0] == ["row", "sku", "column", "problem"]
     assert rows[1][1] == "'" + formula, "a spreadsheet shows the text instead of running it"
+
+
+def test_a_delete_on_the_page_is_audited_as_the_staff_member_and_restored_from_the_trash_tab(
+    monkeypatch, app_catalog
+):
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at.selectbox(key="edit-sku").set_value("SYN-00004")
+    rerun(at)
+    at.checkbox(key="delete-confirm-SYN-00004").check()
+    rerun(at)
+    at.button(key="delete-SYN-00004").click()
+    rerun(at)
+    catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
+    assert catalog.get_by_sku("SYN-00004") is None
+    [entry] = audit.entries(catalog, AuditQuery(action="delete"))
+    assert (entry.actor, entry.target) == ("tester", "SYN-00004")
+
+    trash = next(d.value for d in at.dataframe if "deleted" in d.value.columns)
+    assert trash["sku"].tolist() == ["SYN-00004"] and trash["by"].tolist() == ["tester"]
+    at.selectbox(key="audit-action").set_value("delete")
+    rerun(at)
+    history = next(d.value for d in at.dataframe if "action" in d.value.columns)
+    assert history[["who", "action", "what"]].values.tolist() == [["tester", "delete", "SYN-00004"]]
+
+    at.button(key="trash-restore").click()
+    rerun(at)
+    assert [shown(s.value) for s in at.success] == ["Restored SYN-00004."]
+    assert catalog.get_by_sku("SYN-00004") is not None and catalog.indexed_count() == 60
+    assert [e.actor for e in audit.entries(catalog, AuditQuery(action="restore"))] == ["tester"]

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 
 import streamlit as st
 
+from assistant.catalog.audit import acting_as
 from assistant.errors import AssistantError
 from assistant.plaintext import markdown_literal
 from assistant.staff.accounts import StaffAccounts
@@ -38,6 +39,8 @@ PAGES = {  # target: (file, title, icon)
     "welcome": ("pages/welcome.py", "Get started", ":material/auto_awesome:"),
 }
 SHOPPER_LINKS = ("shop", "kiosk")
+#: The audit trail's name for anyone not signed in (shopper pages write nothing to the catalog).
+VISITOR = "visitor (not signed in)"
 STAFF_LINKS = ("merchandiser", "catalog", "welcome")
 
 #: True while ``run_app`` runs the chosen page (per script thread, so sessions do not see each other's runs).
@@ -103,7 +106,8 @@ def run_app() -> None:
         if route.staff_only and staff is None:
             sign_in_page(accounts)
         else:
-            chosen.run()
+            with acting_as(staff.name if staff else VISITOR):  # whom the audit trail names for writes
+                chosen.run()
     finally:
         _INSIDE_APP.reset(inside)
         _LINKABLE.reset(links)

@@ -31,6 +31,7 @@ from assistant.catalog.records import (
     Product,
     ProductRecord,
     RemovedProduct,
+    TrashedProduct,
     normalise_edit,
     now_iso,
 )
@@ -270,6 +271,30 @@ class Catalog:
         self._drop_unused_photos(removed)
         found = {p.sku for p in removed}
         return [s for s in skus if s not in found]
+
+    def trash(self, skus: Sequence[str], actor: str) -> list[TrashedProduct]:
+        """Soft delete (``assistant.catalog.trash``): the products leave search at once, their vectors and
+        photos stay until ``purge_trash``; returns those that were in the catalog."""
+        with self.store.write() as writer:
+            trashed = writer.trash(list(dict.fromkeys(skus)), now_iso(), actor)
+        self.index.refresh()
+        self.index.save()
+        return trashed
+
+    def restore(self, sku: str) -> Product:
+        """Bring a trashed product back, with its id, vector and photo; search finds it at once."""
+        with self.store.write() as writer:
+            writer.restore(sku, self.model_spec, now_iso())
+        self.index.refresh()
+        self.index.save()
+        return self.get_by_sku(sku)
+
+    def purge_trash(self, before: str | None = None) -> list[TrashedProduct]:
+        """Delete trashed products for good (all, or those trashed before ``before``), and photos left unused."""
+        with self.store.write() as writer:
+            gone = writer.purge_trash(before)
+        self._drop_unused_photos([p.removed() for p in gone])
+        return gone
 
     def _drop_unused_photos(self, removed: Sequence[RemovedProduct]) -> None:
         """Remove the photos no product shows any more, inside a store write, so that a concurrent write

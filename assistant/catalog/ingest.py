@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from assistant.errors import AssistantError
+from assistant.catalog import audit
 from assistant.catalog.catalog import Catalog, ProductRecord
 from assistant.clip.embedder import Embedder, ProgressCallback
 from assistant.images import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, read_image_bytes, sha256_bytes
@@ -263,6 +264,9 @@ def ingest_csv(
     finally:
         files.close()
     report.rejected.sort(key=lambda p: p.row)
+    rejected = {p.row for p in report.rejected}
+    stored = [item.fields["sku"] for item, _, _ in todo if item.row not in rejected]
+    audit.record(catalog, audit.IMPORT, Path(csv_path).name, audit.import_details(report, stored))
     return report
 
 

@@ -79,6 +79,47 @@ class RemovedProduct:
 
 
 @dataclass(frozen=True)
+class TrashedProduct:
+    """A soft-deleted product waiting in the trash: who deleted it and when, and its photo (kept until purged)."""
+
+    id: int
+    sku: str
+    title: str
+    image: str | None
+    image_sha256: str | None
+    embed_model: str
+    deleted_at: str
+    deleted_by: str
+
+    def removed(self) -> RemovedProduct:
+        return RemovedProduct(self.id, self.sku, self.image, self.image_sha256)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One write: when (ISO UTC), who, which action, on what (a sku, a category, a file), and its details
+    (plain JSON values: before and after for an edit, counts for an import)."""
+
+    at: str
+    actor: str
+    action: str
+    target: str = ""
+    details: dict = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit entries to list, newest first: by action, by actor, by target (a substring), since a time."""
+
+    action: str | None = None
+    actor: str | None = None
+    target: str | None = None
+    since: str | None = None
+    limit: int = 500
+
+
+@dataclass(frozen=True)
 class VectorChanges:
     """What changed in the vectors after a generation, read in one snapshot of the store.
 

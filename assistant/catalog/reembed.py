@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from assistant.catalog import audit
 from assistant.catalog.catalog import Catalog, CatalogError, Product
+from assistant.catalog.records import AuditEntry
 from assistant.clip.embedder import Embedder
 from assistant.catalog.product_vectors import content_hash, embed_products, product_text
 
@@ -35,11 +37,30 @@ def stored_content_hash(catalog: Catalog, product: Product, model_spec: str | No
 
 def edit_product(catalog: Catalog, embedder: Embedder, sku: str, **fields) -> Product:
     """Edit a product's shop fields; when a field CLIP reads changes, its vector follows in the same write,
-    so search finds the product by its new title or category at once."""
+    so search finds the product by its new title or category at once. The audit trail keeps the fields
+    before and after (``undo_edit`` puts them back)."""
     changes = catalog.normalise_edit(fields)
     product = catalog.get_by_sku(sku)
     if product is None:
         raise CatalogError(f"no product with sku {sku!r}")
+    saved = _save_edit(catalog, embedder, product, changes)
+    editable = catalog.EDITABLE_FIELDS
+    details = audit.edit_details({k: getattr(product, k) for k in editable}, {k: getattr(saved, k) for k in editable})
+    if details["after"]:
+        audit.record(catalog, audit.EDIT, sku, details)
+    return saved
+
+
+def undo_edit(catalog: Catalog, embedder: Embedder, entry: AuditEntry) -> Product:
+    """Put back the fields an audited edit changed (itself an edit, audited like any other)."""
+    if entry.action != audit.EDIT:
+        raise CatalogError(f"only edits can be undone here; restore deleted products from the trash ({entry.action})")
+    before = {k: v for k, v in entry.details.get("before", {}).items() if k in catalog.EDITABLE_FIELDS}
+    return edit_product(catalog, embedder, entry.target, **before)
+
+
+def _save_edit(catalog: Catalog, embedder: Embedder, product: Product, changes: dict) -> Product:
+    sku = product.sku
     edited = dataclasses.replace(product, **changes)
     if not catalog.TEXT_FIELDS & changes.keys() or product_text(dataclasses.asdict(edited)) == product_text(dataclasses.asdict(product)):
         return catalog.update_fields(sku, **changes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.catalog import audit
 from assistant.catalog.catalog import Catalog
 from assistant.clip.embedder import Embedder, ProgressCallback
 from assistant.catalog.reembed import embed_stored_products, stored_content_hash
@@ -22,5 +23,7 @@ def reindex(catalog: Catalog, embedder: Embedder, progress: ProgressCallback | N
         catalog.store_reembedded([p.id for p in batch], vectors, hashes, target)
         if progress:
             progress(min(start + batch_size, len(todo)), len(todo))
+    before = catalog.model_spec
     catalog.finish_reindex(target, embedder.dim)
+    audit.record(catalog, audit.REINDEX, target, {"was": before, "products": len(todo)})
     return len(todo)

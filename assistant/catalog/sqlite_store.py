@@ -20,11 +20,14 @@ import numpy as np
 
 from assistant.catalog.records import (
     FACET_COLUMNS,
+    AuditEntry,
+    AuditQuery,
     CatalogError,
     Filters,
     Product,
     ProductRecord,
     RemovedProduct,
+    TrashedProduct,
     VectorChanges,
 )
 from assistant.catalog.store import ProductStore, ProductWriter
@@ -52,6 +55,24 @@ SCHEMA = (
         vector_generation INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE TABLE IF NOT EXISTS removed_products (id INTEGER PRIMARY KEY, generation INTEGER NOT NULL)",
+    # soft-deleted products: the row's columns as JSON (so a later column does not break a restore) and the vector
+    """CREATE TABLE IF NOT EXISTS trash (
+        id INTEGER PRIMARY KEY,
+        sku TEXT NOT NULL,
+        product TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        image_sha256 TEXT,
+        deleted_at TEXT NOT NULL,
+        deleted_by TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        details TEXT NOT NULL
+    )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')",
 )
@@ -64,6 +85,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS products_image ON products(image_sha256)",
     "CREATE INDEX IF NOT EXISTS products_vector_generation ON products(vector_generation)",
     "CREATE INDEX IF NOT EXISTS removed_products_generation ON removed_products(generation)",
+    "CREATE INDEX IF NOT EXISTS trash_sku ON trash(sku)",
+    "CREATE INDEX IF NOT EXISTS trash_image ON trash(image_sha256)",
+    "CREATE INDEX IF NOT EXISTS audit_at ON audit(at)",
 )
 PRODUCT_COLUMNS = (
     "id, sku, title, description, category, metal, stone, price, currency, image, image_sha256, "
@@ -86,6 +110,23 @@ def _product(row: sqlite3.Row) -> Product:
     values = dict(row)
     values["attributes"] = json.loads(values["attributes"] or "{}")
     return Product(**values)
+
+
+def _trashed(row: sqlite3.Row) -> TrashedProduct:
+    product = json.loads(row["product"])
+    return TrashedProduct(
+        id=row["id"],
+        sku=row["sku"],
+        title=product.get("title", ""),
+        image=product.get("image"),
+        image_sha256=row["image_sha256"],
+        embed_model=product.get("embed_model", ""),
+        deleted_at=row["deleted_at"],
+        deleted_by=row["deleted_by"],
+    )
+
+
+TRASH_COLUMNS = "id, sku, product, image_sha256, deleted_at, deleted_by"
 
 
 def _where(filters: Filters | None) -> tuple[str, list]:
@@ -199,8 +240,71 @@ class _SQLiteWriter(ProductWriter):
         self.changed = self.changed or len(ids) > 0
 
     def photo_in_use(self, sha256: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM products WHERE image_sha256 = ? LIMIT 1", (sha256,)).fetchone()
+        row = self.conn.execute(
+            "SELECT 1 FROM products WHERE image_sha256 = ? UNION ALL "
+            "SELECT 1 FROM trash WHERE image_sha256 = ? LIMIT 1",
+            (sha256, sha256),
+        ).fetchone()
         return row is not None
+
+    def trash(self, skus: Sequence[str], stamp: str, actor: str) -> list[TrashedProduct]:
+        trashed = []
+        for chunk in _chunks(list(dict.fromkeys(skus))):
+            rows = self.conn.execute(f"DELETE FROM products WHERE sku IN ({_marks(chunk)}) RETURNING *", chunk)
+            for row in rows.fetchall():
+                product = {k: row[k] for k in row.keys() if k not in ("vector", "vector_generation")}  # noqa: SIM118
+                self.conn.execute(
+                    f"INSERT OR REPLACE INTO trash ({TRASH_COLUMNS}, vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (row["id"], row["sku"], json.dumps(product, ensure_ascii=False), row["image_sha256"], stamp, actor,
+                     row["vector"]),
+                )  # fmt: skip
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO removed_products(id, generation) VALUES (?, ?)", (row["id"], self._next)
+                )
+                trashed.append(
+                    TrashedProduct(
+                        row["id"], row["sku"], row["title"], row["image"], row["image_sha256"], row["embed_model"],
+                        stamp, actor,
+                    )
+                )  # fmt: skip
+        self.changed = self.changed or bool(trashed)
+        return trashed
+
+    def restore(self, sku: str, model_spec: str, stamp: str) -> int:
+        row = self.conn.execute(
+            "SELECT id, product, vector FROM trash WHERE sku = ? ORDER BY deleted_at DESC, id DESC LIMIT 1", (sku,)
+        ).fetchone()
+        if row is None:
+            raise CatalogError(f"no product with sku {sku!r} in the trash (purged, or never deleted)")
+        if self.conn.execute("SELECT 1 FROM products WHERE sku = ?", (sku,)).fetchone():
+            raise CatalogError(f"{sku!r} is in the catalog again (imported after the delete); delete that one first")
+        product = json.loads(row["product"])
+        if product.get("embed_model") != model_spec:
+            raise CatalogError(
+                f"{sku!r} was deleted before the catalog moved to model {model_spec!r}; import it again instead"
+            )
+        columns = {r["name"] for r in self.conn.execute("PRAGMA table_info(products)")}
+        values = {k: v for k, v in product.items() if k in columns} | {
+            "id": row["id"], "vector": row["vector"], "vector_generation": self._next, "updated_at": stamp,
+        }  # fmt: skip
+        self.conn.execute(
+            f"INSERT INTO products ({', '.join(values)}) VALUES ({_marks(values)})", list(values.values())
+        )  # fmt: skip
+        self.conn.execute("DELETE FROM removed_products WHERE id = ?", (row["id"],))
+        self.conn.execute("DELETE FROM trash WHERE id = ?", (row["id"],))
+        self.changed = True
+        return int(row["id"])
+
+    def purge_trash(self, before: str | None) -> list[TrashedProduct]:
+        where, params = ("", []) if before is None else (" WHERE deleted_at <= ?", [before])
+        return [_trashed(r) for r in self.conn.execute(f"DELETE FROM trash{where} RETURNING {TRASH_COLUMNS}", params)]
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        self.conn.execute(
+            "INSERT INTO audit (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+            (entry.at, entry.actor, entry.action, entry.target,
+             json.dumps(entry.details, ensure_ascii=False, sort_keys=True, default=str)),
+        )  # fmt: skip
 
 
 class SQLiteProductStore(ProductStore):
@@ -349,6 +453,32 @@ class SQLiteProductStore(ProductStore):
     def price_range(self) -> tuple[float, float] | None:
         row = self._connection().execute("SELECT MIN(price), MAX(price) FROM products").fetchone()
         return None if row[0] is None else (float(row[0]), float(row[1]))
+
+    def trashed(self) -> list[TrashedProduct]:
+        rows = self._connection().execute(f"SELECT {TRASH_COLUMNS} FROM trash ORDER BY deleted_at DESC, id DESC")
+        return [_trashed(r) for r in rows]
+
+    def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        clauses, params = [], []
+        for column, value in (("action", query.action), ("actor", query.actor)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if query.target:
+            clauses.append("instr(lower(target), lower(?)) > 0")
+            params.append(query.target)
+        if query.since:
+            clauses.append("at >= ?")
+            params.append(query.since)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self._connection().execute(
+            f"SELECT id, at, actor, action, target, details FROM audit{where} ORDER BY id DESC LIMIT ?",
+            [*params, int(query.limit)],
+        )
+        return [
+            AuditEntry(r["at"], r["actor"], r["action"], r["target"], json.loads(r["details"]), id=r["id"])
+            for r in rows
+        ]
 
     def products_to_reembed(self, model_spec: str) -> list[Product]:
         rows = self._connection().execute(

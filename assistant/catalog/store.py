@@ -20,7 +20,16 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from assistant.catalog.records import Filters, Product, ProductRecord, RemovedProduct, VectorChanges
+from assistant.catalog.records import (
+    AuditEntry,
+    AuditQuery,
+    Filters,
+    Product,
+    ProductRecord,
+    RemovedProduct,
+    TrashedProduct,
+    VectorChanges,
+)
 
 
 class ProductWriter(ABC):
@@ -52,7 +61,27 @@ class ProductWriter(ABC):
 
     @abstractmethod
     def photo_in_use(self, sha256: str) -> bool:
-        """Whether any product (as this transaction sees them) still shows the photo with this hash."""
+        """Whether any product, or any product in the trash (as this transaction sees them), still shows the
+        photo with this hash."""
+
+    @abstractmethod
+    def trash(self, skus: Sequence[str], stamp: str, actor: str) -> list[TrashedProduct]:
+        """Move products to the trash, vectors included: gone from every read, as a delete is, until
+        restored; returns those that existed."""
+
+    @abstractmethod
+    def restore(self, sku: str, model_spec: str, stamp: str) -> int:
+        """Bring the latest trashed product with this sku back, with its id and vector; returns the id.
+        Raises ``CatalogError`` when none is trashed, when the sku is in the catalog again, or when its
+        vector was made with another model than ``model_spec``."""
+
+    @abstractmethod
+    def purge_trash(self, before: str | None) -> list[TrashedProduct]:
+        """Drop trashed products for good: all, or those trashed at or before the ISO time ``before``."""
+
+    @abstractmethod
+    def append_audit(self, entry: AuditEntry) -> None:
+        """Append one entry to the audit trail (commits with this transaction)."""
 
 
 class ProductStore(ABC):
@@ -108,6 +137,14 @@ class ProductStore(ABC):
     @abstractmethod
     def products_to_reembed(self, model_spec: str) -> list[Product]:
         """Products whose vectors were not made with ``model_spec``, in id order."""
+
+    @abstractmethod
+    def trashed(self) -> list[TrashedProduct]:
+        """The trash, most recently deleted first."""
+
+    @abstractmethod
+    def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        """Audit entries matching the query, newest first."""
 
     @abstractmethod
     def close(self) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.atomic import atomic_write_bytes
-from assistant.catalog import Catalog, Product
+from assistant.catalog import Catalog, Product, audit
 from assistant.categories.attributes import AttributeVocabulary, load_attributes
 from assistant.categories.classifier import Classification, Classifier, Decisions, LabelSet
 from assistant.categories.fewshot import Maml
@@ -134,7 +134,9 @@ class CatalogCategories:
         maml.save(head_path(self.catalog), self.catalog.model_spec, trained_on)
         maml.trained_on = trained_on
         self.head, self.head_problem = maml, None
-        return self.refresh()
+        report = self.refresh()
+        audit.record(self.catalog, audit.TRAIN_CATEGORIES, "few-shot category head", dict(trained_on))
+        return report
 
     def remove_head(self) -> RefreshReport:
         """Go back to the prototype blend."""
@@ -277,7 +279,9 @@ class CatalogCategories:
             CategoryRegistry([*self.registry, category])  # refuse a duplicate or bad parent before storing photos
             category.examples = [*category.examples, *self._store_photos(photos)]
             self.registry.add(category)
-            return self._commit()
+            report = self._commit()
+        audit.record(self.catalog, audit.CATEGORY_ADD, category.name, category.to_dict())
+        return report
 
     def update(self, name: str, photos: Sequence[ImageSource] | None = None, **changes) -> RefreshReport:
         """Change a category; ``photos`` are added to its examples."""
@@ -285,13 +289,20 @@ class CatalogCategories:
             if photos:
                 examples = changes.get("examples", self.registry.get(name).examples)
                 changes["examples"] = [*examples, *self._store_photos(photos)]
+            before = self.registry.get(name).to_dict()
             self.registry.update(name, **changes)
-            return self._commit()
+            report = self._commit()
+        after = self.registry.get(name).to_dict()
+        audit.record(self.catalog, audit.CATEGORY_UPDATE, name, audit.edit_details(before, after))
+        return report
 
     def remove(self, name: str) -> RefreshReport:
+        """Remove a category; its audit entry keeps the whole definition, so it can be added back."""
         with self._lock:
-            self.registry.remove(name)
-            return self._commit()
+            removed = self.registry.remove(name)
+            report = self._commit()
+        audit.record(self.catalog, audit.CATEGORY_REMOVE, name, removed.to_dict())
+        return report
 
     # ---------------------------------------------------------------- state files
     def _save_tables(self) -> None:

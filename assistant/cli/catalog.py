@@ -11,6 +11,7 @@ from pathlib import Path
 from assistant.catalog import Catalog, CatalogError, Filters, Hit
 from assistant.catalog.ingest import IngestReport, ingest_csv
 from assistant.catalog.reindex import reindex
+from assistant.catalog.trash import delete_products, trash_days_from_env
 from assistant.catalog.vector_index import INDEX_KINDS
 from assistant.cli.common import print_table, progress_bar
 from assistant.search import DEFAULT_TEXT_WEIGHT
@@ -99,8 +100,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     catalog = open_existing_catalog(args.settings)
-    missing = catalog.delete(args.skus)
-    print(f"deleted {len(args.skus) - len(missing)} product(s)")
+    missing = delete_products(catalog, args.skus)
+    print(
+        f"moved {len(set(args.skus)) - len(missing)} product(s) to the trash for {trash_days_from_env():g} days; "
+        "bring one back with: python -m assistant restore SKU"
+    )
     if missing:
         print(f"not in the catalog: {', '.join(missing)}", file=sys.stderr)
         return 1
@@ -169,7 +173,7 @@ def register(commands, evals, trains) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_info)
 
-    p = commands.add_parser("delete", help="delete products by sku")
+    p = commands.add_parser("delete", help="move products to the trash by sku (restorable; see restore, purge)")
     p.add_argument("skus", nargs="+")
     p.set_defaults(handler=cmd_delete)
 

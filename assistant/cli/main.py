@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "assistant.cli.categories",
     "assistant.cli.personalization",
     "assistant.cli.staff",
+    "assistant.cli.trash",
 ]
 
 

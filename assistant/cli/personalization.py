@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from assistant.atomic import atomic_write_json
-from assistant.catalog import MANIFEST_NAME, Catalog
+from assistant.catalog import MANIFEST_NAME, Catalog, audit
 from assistant.errors import UsageError
 from assistant.personalization.evaluation import DEFAULT_CLICKS, EvaluationSetup, evaluate, format_table
 from assistant.personalization.head import HeadConfig
@@ -130,6 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if log is not None:
         _report_rejected(log)
     save_checkpoint(out, checkpoint)
+    audit.record(catalog, audit.TRAIN_PERSONALIZER, str(out), dict(checkpoint.trained_on))
     print(
         f"wrote {out}: {checkpoint.trained_on['shoppers_source']}, {checkpoint.trained_on['products']} products, "
         f"model {checkpoint.model_spec}, {time.monotonic() - started:.0f} s"
