@@ -310,7 +310,7 @@ def test_a_kiosk_only_server_serves_the_kiosk_at_every_url_and_never_shows_staff
             )
             assert browser.execute_script("return window.__staffSeen") == [], f"/{path}"
     finally:
-        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": watch["identifier"]})  # noqa: E501
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": watch["identifier"]})
 
 
 def test_search_then_like_reorders_in_a_real_browser(app_url, browser, screenshots):
