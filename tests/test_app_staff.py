@@ -169,3 +169,22 @@ def test_a_delete_on_the_page_is_audited_as_the_staff_member_and_restored_from_t
     assert [shown(s.value) for s in at.success] == ["Restored SYN-00004."]
     assert catalog.get_by_sku("SYN-00004") is not None and catalog.indexed_count() == 60
     assert [e.actor for e in audit.entries(catalog, AuditQuery(action="restore"))] == ["tester"]
+
+
+def test_another_staff_member_undoes_an_edit_from_the_audit_trail(monkeypatch, app_catalog, tiny_embedder):
+    from assistant.catalog.reembed import edit_product
+
+    catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
+    before = catalog.get_by_sku("SYN-00006")
+    with audit.acting_as("anna"):
+        edit_product(catalog, tiny_embedder, "SYN-00006", price=0.01)
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at.selectbox(key="audit-action").set_value("edit")
+    rerun(at)
+    at.button(key="audit-undo").click()
+    rerun(at)
+    assert catalog.get_by_sku("SYN-00006").price == before.price
+    assert [(e.actor, e.details["after"]) for e in audit.entries(catalog, AuditQuery(action="edit"))] == [
+        ("tester", {"price": before.price}),
+        ("anna", {"price": 0.01}),
+    ]

@@ -133,3 +133,16 @@ def test_cli_delete_restore_trash_purge_and_audit(catalog, capsys):
     assert "2 products" in out and "restore" not in out
     assert cli("audit", "--target", "syn-00020") == 0
     assert "restore" in capsys.readouterr().out
+
+
+def test_category_changes_and_deletes_can_be_undone_from_their_entries(catalog, tiny_embedder):
+    owner = CatalogCategories(catalog, tiny_embedder)
+    owner.add(Category(name="ear cuff", description="a cuff worn on the ear", synonyms=["ear wrap"]))
+    owner.remove("ear cuff")
+    owner.undo(audit.entries(catalog, AuditQuery(action="category remove"))[0])
+    assert owner.registry.get("ear cuff").synonyms == ["ear wrap"], "added back as it was"
+    owner.update("ear cuff", description="changed")
+    owner.undo(audit.entries(catalog, AuditQuery(action="category update"))[0])
+    assert owner.registry.get("ear cuff").description == "a cuff worn on the ear"
+    owner.undo(audit.entries(catalog, AuditQuery(action="category add"))[0])
+    assert "ear cuff" not in owner.registry

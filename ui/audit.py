@@ -1,7 +1,8 @@
-"""The Catalog page's Trash and Audit trail tabs: restore deleted products, undo edits, see who changed what.
+"""The Catalog page's Trash and Audit trail tabs: restore deleted products, undo changes, see who changed what.
 
-Every button here writes through the engine (``assistant.catalog.trash``, ``reembed.undo_edit``), which
-audits it as the signed-in staff member; catalog values are shown in tables (plain text) or escaped.
+Every button here writes through the engine (``assistant.catalog.trash``, ``reembed.undo_edit``,
+``CatalogCategories.undo``), which audits it as the signed-in staff member; catalog values are shown in
+tables (plain text) or escaped.
 """
 
 from __future__ import annotations
@@ -80,25 +81,41 @@ def audit_tab(shop: Shop) -> None:
     st.download_button(
         "Download as CSV", csv_text(header, rows), "audit-trail.csv", "text/csv", key="audit-csv"
     )  # fmt: skip
-    undo_form(shop, [e for e in entries if e.action == audit.EDIT])
+    undo_form(shop, [e for e in entries if e.action in UNDOABLE])
 
 
-def undo_form(shop: Shop, edits: list[AuditEntry]) -> None:
-    """Put back what an edit changed: the fields before it, as a new (audited) edit."""
-    if not edits:
+#: Changes the Audit trail tab can reverse (a delete: by restoring from the trash).
+UNDOABLE = (audit.EDIT, audit.DELETE, audit.CATEGORY_ADD, audit.CATEGORY_UPDATE, audit.CATEGORY_REMOVE)
+
+
+def undo(shop: Shop, entry: AuditEntry) -> str:
+    """Reverse one audited change (itself audited as the current staff member); says what was done."""
+    if entry.action == audit.EDIT:
+        undo_edit(shop.catalog, shop.embedder, entry)
+        return f"Put back {entry.target} as it was before that edit."
+    if entry.action == audit.DELETE:
+        for sku in entry.details.get("skus", []):
+            restore_product(shop.catalog, sku)
+        return f"Restored {entry.target}."
+    shop.categories().undo(entry)
+    return f"Reversed the {entry.action} of “{entry.target}”."
+
+
+def undo_form(shop: Shop, entries: list[AuditEntry]) -> None:
+    if not entries:
         return
-    by_id = {e.id: e for e in edits}
+    by_id = {e.id: e for e in entries}
     chosen = st.selectbox(
-        "Undo an edit",
+        "Undo a change",
         list(by_id),
-        format_func=lambda i: f"{by_id[i].at} · {by_id[i].target} · {by_id[i].actor}",
+        format_func=lambda i: f"{by_id[i].at} · {by_id[i].action} · {by_id[i].target} · {by_id[i].actor}",
         key="audit-undo-entry",
     )
-    if st.button("Undo this edit", key="audit-undo"):
+    if st.button("Undo this change", key="audit-undo"):
         try:
-            undo_edit(shop.catalog, shop.embedder, by_id[chosen])
+            message = undo(shop, by_id[chosen])
         except AssistantError as exc:
             st.error(markdown_literal(exc))
             return
-        st.session_state[MESSAGE_KEY] = f"Put back {by_id[chosen].target} as it was before that edit."
+        st.session_state[MESSAGE_KEY] = message
         st.rerun()

@@ -19,11 +19,12 @@ import numpy as np
 
 from assistant.atomic import atomic_write_bytes
 from assistant.catalog import Catalog, Product, audit
+from assistant.catalog.records import AuditEntry
 from assistant.categories.attributes import AttributeVocabulary, load_attributes
 from assistant.categories.classifier import Classification, Classifier, Decisions, LabelSet
 from assistant.categories.fewshot import Maml
 from assistant.categories.prototypes import PrototypeBuilder, VectorCache
-from assistant.categories.registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry
+from assistant.categories.registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry, RegistryError
 from assistant.categories.translate import QueryTranslator
 from assistant.checkpoints import CheckpointError
 from assistant.clip.embedder import Embedder, ImageSource
@@ -303,6 +304,17 @@ class CatalogCategories:
             report = self._commit()
         audit.record(self.catalog, audit.CATEGORY_REMOVE, name, removed.to_dict())
         return report
+
+    def undo(self, entry: AuditEntry) -> RefreshReport:
+        """Reverse an audited category change: remove an added category, add a removed one back (its
+        example photos are still stored), or put an updated one's fields back."""
+        if entry.action == audit.CATEGORY_ADD:
+            return self.remove(entry.target)
+        if entry.action == audit.CATEGORY_REMOVE:
+            return self.add(Category(**entry.details))
+        if entry.action == audit.CATEGORY_UPDATE:
+            return self.update(entry.target, **entry.details.get("before", {}))
+        raise RegistryError(f"{entry.action!r} is not a category change")
 
     # ---------------------------------------------------------------- state files
     def _save_tables(self) -> None:
