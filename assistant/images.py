@@ -58,12 +58,11 @@ def open_regular_file(path: str | Path, name: str | None = None) -> BinaryIO:
         raise ImageError(f"{name} does not exist") from exc
     except OSError as exc:
         raise ImageError(f"cannot read {name}: {exc.strerror or exc}") from exc
-    handle = os.fdopen(fd, "rb")
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
-        handle.close()
+        os.close(fd)
         raise ImageError(f"{name} is {file_kind(mode)}, not a photo file")
-    return handle
+    return os.fdopen(fd, "rb")
 
 
 def read_image_bytes(path: str | Path, name: str | None = None) -> bytes:

@@ -52,7 +52,8 @@ class ImageFiles:
         self._folder: Path | None = None
         self._zip: zipfile.ZipFile | None = None
         self._zip_names: dict[str, str] = {}
-        self._unpacked: dict[str, int] = {}
+        self._unpacked_members: set[str] = set()
+        self._unpacked_bytes = 0
         if self.source is not None:
             self._open_source(self.source)
 
@@ -158,7 +159,9 @@ class ImageFiles:
         info = self._member(name)
         with self._member_errors(name), self._zip.open(info) as handle:
             total = _pump(handle, sink, lambda size: self._member_limit(name, info, size))
-        self._unpacked.setdefault(info.filename, total)
+        if info.filename not in self._unpacked_members:
+            self._unpacked_members.add(info.filename)
+            self._unpacked_bytes += total
 
     def _folder_limit(self, name: str, total: int) -> None:
         if total > MAX_IMAGE_BYTES:
@@ -175,9 +178,9 @@ class ImageFiles:
                 f"{name!r} expands over {MAX_COMPRESSION_RATIO} times its packed size "
                 f"({info.compress_size:,} bytes in {self.source.name}): refused as a possible zip bomb"
             )
-        if info.filename not in self._unpacked and sum(self._unpacked.values()) + total > self.max_unpacked_bytes:
+        if info.filename not in self._unpacked_members and self._unpacked_bytes + total > self.max_unpacked_bytes:
             raise ImageError(
-                f"{name!r} not unpacked: this ingest already unpacked {_megabytes(sum(self._unpacked.values()))} "
+                f"{name!r} not unpacked: this ingest already unpacked {_megabytes(self._unpacked_bytes)} "
                 f"from {self.source.name}, the cap is {_megabytes(self.max_unpacked_bytes)}; split the photos "
                 "into smaller zips"
             )
