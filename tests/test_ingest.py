@@ -362,6 +362,13 @@ def test_empty_image_cell_keeps_the_stored_photo_and_dash_removes_it(tmp_path, t
     assert cat.get_by_sku("A").image is None and cat.get_by_sku("A").image_sha256 is None
     assert cat.get_by_sku("B").image == "ring.png"
 
+    cat.image_path(cat.get_by_sku("B")).unlink()  # a stored photo lost from the catalog folder
+    lost = write_csv(tmp_path / "lost.csv", [["B", "Widest band", ""]], header)
+    report = ingest_csv(cat, tiny_embedder, lost, None)
+    [problem] = report.rejected
+    assert problem.column == "image" and "the stored photo 'ring.png' does not exist" in problem.message
+    assert cat.get_by_sku("B").title == "Wider band", "nothing changes without the photo it keeps"
+
 
 def test_a_bad_photo_is_named_by_its_file_not_a_batch_position(tmp_path, tiny_embedder, mixed_source):
     report = ingest_csv(

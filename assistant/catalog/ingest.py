@@ -275,15 +275,17 @@ def ingest_csv(
         raise IngestError(f"embedder {embedder.spec.name!r} does not match catalog model {catalog.model_spec!r}")
     csv_path = Path(csv_path)
     _, rows = read_rows(csv_path)
+    report = IngestReport(file=csv_path.name)
     try:
-        files = ImageFiles(images, max_unpacked_bytes)
+        with (
+            closing(ImageFiles(images, max_unpacked_bytes)) as files,
+            tempfile.TemporaryDirectory(prefix="assistant-ingest-") as spool,
+        ):
+            valid = validate_rows(rows, files, report)
+            todo = _plan(catalog, valid, files, report)
+            _embed_and_store(catalog, embedder, files, Path(spool), todo, report, progress, batch_size, on_batch)
     except PhotoSourceError as exc:
         raise IngestError(str(exc)) from exc
-    report = IngestReport(file=csv_path.name)
-    with closing(files), tempfile.TemporaryDirectory(prefix="assistant-ingest-") as spool:
-        valid = validate_rows(rows, files, report)
-        todo = _plan(catalog, valid, files, report)
-        _embed_and_store(catalog, embedder, files, Path(spool), todo, report, progress, batch_size, on_batch)
     report.rejected.sort(key=lambda p: p.row)
     report.notes.sort(key=lambda p: p.row)
     return report

@@ -36,7 +36,8 @@ _DAMAGED_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFErr
 
 
 class PhotoSourceError(AssistantError):
-    """The --images folder or zip as a whole cannot be used (missing, not a folder or zip, unreadable)."""
+    """The --images folder or zip as a whole cannot be used (missing, not a folder or zip, unreadable), or
+    the private folder photos are unpacked into cannot take them (a full disk)."""
 
 
 def _megabytes(size: int) -> str:
@@ -146,7 +147,14 @@ class ImageFiles:
             return self._folder_path(name)
         fd, target = tempfile.mkstemp(suffix=Path(name).suffix.lower(), dir=spool)
         with os.fdopen(fd, "wb") as out:
-            self._copy(name, out.write)
+
+            def write(chunk: bytes) -> None:
+                try:
+                    out.write(chunk)
+                except OSError as exc:  # the spool's disk, not the archive: the whole ingest must stop
+                    raise PhotoSourceError(f"cannot unpack photos into {spool}: {exc.strerror or exc}") from exc
+
+            self._copy(name, write)
         return Path(target)
 
     def _copy(self, name: str, sink: Callable[[bytes], object]) -> None:
