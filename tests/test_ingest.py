@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import pickle
 import shutil
 import zipfile
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from assistant.catalog import Catalog
 from assistant.catalog.ingest import IngestError, PriceError, ingest_csv, parse_price
+from assistant.catalog.photo_files import ImageFiles
 from assistant.catalog.upload import ingest_upload
 from assistant.cli.main import main
 from assistant.images import MAX_IMAGE_BYTES
@@ -417,3 +419,32 @@ def test_an_upload_with_damaged_members_and_a_long_cell_loses_only_those_rows(tm
         ("upload.csv", 4, "description"),
     ]
     assert not any("assistant-upload-" in p.message for p in report.rejected)
+
+
+def test_decoding_workers_read_archive_members_themselves(tmp_path, tiny_embedder, photo):
+    """Over 64 photos the embedder decodes in a worker process, which reads each member as it decodes it."""
+    archive = tmp_path / "photos.zip"
+    names = [f"p{n:02}.png" for n in range(70)]
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, name in enumerate(names):
+            z.writestr(name, photo + bytes([n]))
+    forge_member(archive, "p40.png", crc=7)
+    csv_path = write_csv(tmp_path / "products.csv", photo_rows(names), PHOTO_HEADER)
+    cat = new_catalog(tmp_path / "cat", tiny_embedder)
+
+    report = ingest_csv(cat, tiny_embedder, csv_path, archive)
+
+    assert report.added == 69 and [(p.sku, p.column) for p in report.rejected] == [("P41", "image")]
+    assert "p40.png" in report.rejected[0].message and "damaged" in report.rejected[0].message
+    assert cat.image_path(cat.get_by_sku("P70")).read_bytes() == photo + bytes([69])
+
+
+def test_a_photo_loader_survives_pickling_for_spawned_workers(tmp_path, photo):
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.png", photo)
+    files = ImageFiles(archive)
+    try:
+        assert pickle.loads(pickle.dumps(files.loader("a.png")))() == photo
+    finally:
+        files.close()

@@ -3,9 +3,9 @@
 Invariant: the smallest unit fails and the rest goes in. Every row is checked before anything is embedded;
 a bad row or photo is reported with the file, row number, column and what is wrong, and skipped. Nothing is
 reinterpreted quietly: prices follow one grammar (``parse_price``), an empty image cell keeps a product's
-stored photo (with a note in the report) and only ``-`` removes it. Photos are read one at a time, never a
-batch at once, so memory does not grow with the archive. Rows whose content is unchanged since the last
-ingest are not embedded again, so re-running an interrupted ingest resumes where it stopped.
+stored photo (with a note in the report) and only ``-`` removes it. Photos are read one at a time as the
+embedder decodes them, never a batch at once, so memory does not grow with the archive. Rows whose content
+is unchanged since the last ingest are not embedded again, so re-running an interrupted ingest resumes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -25,9 +24,9 @@ from pathlib import Path
 from assistant.catalog.catalog import Catalog, ProductRecord
 from assistant.catalog.photo_files import MAX_UNPACKED_BYTES, ImageFiles, PhotoSourceError
 from assistant.catalog.product_vectors import content_hash, embed_products, product_text
-from assistant.clip.embedder import Embedder, ProgressCallback
+from assistant.clip.embedder import Embedder, ImageSource, ProgressCallback
 from assistant.errors import AssistantError
-from assistant.images import ImageError, file_kind, read_image_bytes, sha256_bytes
+from assistant.images import ImageError, file_kind, sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -277,15 +276,13 @@ def ingest_csv(
     _, rows = read_rows(csv_path)
     report = IngestReport(file=csv_path.name)
     try:
-        with (
-            closing(ImageFiles(images, max_unpacked_bytes)) as files,
-            tempfile.TemporaryDirectory(prefix="assistant-ingest-") as spool,
-        ):
-            valid = validate_rows(rows, files, report)
-            todo = _plan(catalog, valid, files, report)
-            _embed_and_store(catalog, embedder, files, Path(spool), todo, report, progress, batch_size, on_batch)
+        files = ImageFiles(images, max_unpacked_bytes)
     except PhotoSourceError as exc:
         raise IngestError(str(exc)) from exc
+    with closing(files):
+        valid = validate_rows(rows, files, report)
+        todo = _plan(catalog, valid, files, report)
+        _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch)
     report.rejected.sort(key=lambda p: p.row)
     report.notes.sort(key=lambda p: p.row)
     return report
@@ -330,11 +327,11 @@ def _photo_plan(catalog: Catalog, item: ValidRow, files: ImageFiles, known: bool
     return planned(stored.image, stored.image_sha256, catalog.image_path(stored))
 
 
-def _photo_file(planned: PlannedRow, files: ImageFiles, spool: Path) -> Path | None:
-    """The file the embedder decodes: the catalog's kept copy, the folder's file, or the member unpacked."""
+def _photo_source(planned: PlannedRow, files: ImageFiles) -> ImageSource | None:
+    """What the embedder decodes: the catalog's kept copy, or a loader reading the photo when it is decoded."""
     if planned.kept_photo is not None or planned.image_name is None:
         return planned.kept_photo
-    return files.local_path(planned.image_name, spool)
+    return files.loader(planned.image_name)
 
 
 def _photo_label(planned: PlannedRow) -> str | None:
@@ -343,34 +340,34 @@ def _photo_label(planned: PlannedRow) -> str | None:
     return planned.image_name
 
 
-def _store_photo(catalog: Catalog, photo: Path, planned: PlannedRow) -> None:
+def _store_photo(catalog: Catalog, files: ImageFiles, planned: PlannedRow) -> None:
     """Copy the photo into the catalog, checking it is still the one whose hash the row was planned with."""
-    data = read_image_bytes(photo, planned.image_name)
+    data = files.read(planned.image_name)
     if sha256_bytes(data) != planned.image_sha256:
         raise ImageError(f"{planned.image_name!r} changed while it was ingested; run the ingest again")
     catalog.store_image(data, planned.image_sha256, planned.image_name)
 
 
-def _embed_and_store(catalog, embedder, files, spool, todo, report, progress, batch_size, on_batch) -> None:
+def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch) -> None:
     done = 0
     last_save = time.monotonic()
     for start in range(0, len(todo), batch_size):
-        batch = _ready_photos(todo[start : start + batch_size], files, spool, report)
+        batch = todo[start : start + batch_size]
         vectors, failures = embed_products(
             embedder,
-            [product_text(planned.item.fields) for planned, _ in batch],
-            [photo for _, photo in batch],
+            [product_text(planned.item.fields) for planned in batch],
+            [_photo_source(planned, files) for planned in batch],
             catalog.manifest.image_weight,
             progress=(lambda d, _t, base=done: progress(base + d, len(todo))) if progress else None,
-            names=[_photo_label(planned) for planned, _ in batch],
+            names=[_photo_label(planned) for planned in batch],
         )
         records = []
-        for n, (planned, photo) in enumerate(batch):
+        for n, planned in enumerate(batch):
             try:
                 if n in failures:
                     raise ImageError(failures[n])
-                if photo is not None and planned.kept_photo is None:
-                    _store_photo(catalog, photo, planned)
+                if planned.image_name is not None and planned.kept_photo is None:
+                    _store_photo(catalog, files, planned)
             except ImageError as exc:
                 report.reject(planned.item.row, planned.sku, "image", str(exc))
                 continue
@@ -378,7 +375,6 @@ def _embed_and_store(catalog, embedder, files, spool, todo, report, progress, ba
             report.updated += planned.is_update
             report.added += not planned.is_update
         catalog.upsert(records)
-        _empty(spool)
         done = min(start + batch_size, len(todo))
         if progress:
             progress(done, len(todo))
@@ -390,17 +386,6 @@ def _embed_and_store(catalog, embedder, files, spool, todo, report, progress, ba
     catalog.save_index()
 
 
-def _ready_photos(batch: list[PlannedRow], files: ImageFiles, spool: Path, report: IngestReport):
-    """(row, photo file) pairs, unpacking archive members one at a time; a member that fails rejects its row."""
-    ready = []
-    for planned in batch:
-        try:
-            ready.append((planned, _photo_file(planned, files, spool)))
-        except ImageError as exc:
-            report.reject(planned.item.row, planned.sku, "image", str(exc))
-    return ready
-
-
 def _record(planned: PlannedRow, vector) -> ProductRecord:
     return ProductRecord(
         vector=vector,
@@ -409,8 +394,3 @@ def _record(planned: PlannedRow, vector) -> ProductRecord:
         image_sha256=planned.image_sha256,
         **planned.item.fields,
     )
-
-
-def _empty(spool: Path) -> None:
-    for unpacked in spool.iterdir():
-        unpacked.unlink()

@@ -9,11 +9,11 @@ photo that breaks a rule, or whose CRC or sizes lie, fails alone with an ``Image
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import lzma
 import os
 import stat
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -36,8 +36,7 @@ _DAMAGED_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFErr
 
 
 class PhotoSourceError(AssistantError):
-    """The --images folder or zip as a whole cannot be used (missing, not a folder or zip, unreadable), or
-    the private folder photos are unpacked into cannot take them (a full disk)."""
+    """The --images folder or zip as a whole cannot be used (missing, not a folder or zip, unreadable)."""
 
 
 def _megabytes(size: int) -> str:
@@ -139,23 +138,18 @@ class ImageFiles:
         self._copy(self._clean(name), parts.append)
         return b"".join(parts)
 
-    def local_path(self, name: str, spool: Path) -> Path:
-        """A file holding the photo for the embedder to decode: the folder's own file, or the member unpacked
-        into ``spool`` (a private folder the caller empties after each batch)."""
-        name = self._clean(name)
-        if self._zip is None:
-            return self._folder_path(name)
-        fd, target = tempfile.mkstemp(suffix=Path(name).suffix.lower(), dir=spool)
-        with os.fdopen(fd, "wb") as out:
+    def loader(self, name: str) -> Callable[[], bytes]:
+        """Reads the photo when called, in whichever process calls it: how the embedder's workers get photos
+        one at a time as they decode them, instead of a batch unpacked beforehand."""
+        return functools.partial(self.read, name)
 
-            def write(chunk: bytes) -> None:
-                try:
-                    out.write(chunk)
-                except OSError as exc:  # the spool's disk, not the archive: the whole ingest must stop
-                    raise PhotoSourceError(f"cannot unpack photos into {spool}: {exc.strerror or exc}") from exc
+    def __getstate__(self) -> dict:
+        """A worker started by spawn reopens the source; one started by fork shares this one's open zip, read
+        only while the parent waits on the worker (every read seeks first)."""
+        return {"source": self.source, "max_unpacked_bytes": self.max_unpacked_bytes}
 
-            self._copy(name, write)
-        return Path(target)
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["source"], state["max_unpacked_bytes"])
 
     def _copy(self, name: str, sink: Callable[[bytes], object]) -> None:
         """Stream the photo into ``sink`` chunk by chunk, enforcing every limit on the bytes actually read."""

@@ -19,7 +19,9 @@ from assistant.images import ImageError, decode_image, load_image, to_rgb
 
 #: progress(done, total): how far a long embedding job has got; the CLI draws a tqdm bar with it.
 ProgressCallback = Callable[[int, int], None]
-ImageSource = str | Path | bytes | Image.Image
+#: A photo: a file, its bytes, a decoded image, or a loader returning its bytes when the photo is decoded
+#: (so that a long list of photos is read one at a time); a loader may raise ImageError.
+ImageSource = str | Path | bytes | Image.Image | Callable[[], bytes]
 
 
 def configure_cpu_threads() -> int:
@@ -80,6 +82,8 @@ class _PreprocessedImages(Dataset):
                 image = to_rgb(source)
             elif isinstance(source, bytes):
                 image = decode_image(source, self._name(i))
+            elif callable(source):
+                image = decode_image(source(), self._name(i))
             else:
                 image = load_image(source, self._name(i))
             return i, self.preprocess(image), None
