@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import pickle
+import random
 import shutil
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from assistant.catalog import Catalog
 from assistant.catalog.ingest import IngestError, PriceError, ingest_csv, parse_price
-from assistant.catalog.photo_files import ImageFiles
+from assistant.catalog.photo_files import ImageFiles, PhotoSourceError
 from assistant.catalog.upload import ingest_upload
 from assistant.cli.main import main
-from assistant.images import MAX_IMAGE_BYTES
+from assistant.images import MAX_IMAGE_BYTES, ImageError
 
 HEADER = ["sku", "title", "description", "category", "metal", "stone", "price", "currency", "image", "collection"]
 
@@ -448,3 +452,28 @@ def test_a_photo_loader_survives_pickling_for_spawned_workers(tmp_path, photo):
         assert pickle.loads(pickle.dumps(files.loader("a.png")))() == photo
     finally:
         files.close()
+
+
+def test_randomly_damaged_archives_fail_only_as_clear_errors(tmp_path, photo):
+    """Bytes flipped anywhere in a zip (headers, names, streams; stored, deflate, bzip2, lzma): opening it
+    works or raises PhotoSourceError (ingest's IngestError), and reading a photo works or raises ImageError."""
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as z:
+        for n, method in enumerate((zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)):
+            z.writestr(f"shoot/p{n}.png", photo, compress_type=method)
+    rng = random.Random(9)
+    archive = tmp_path / "damaged.zip"
+    for _ in range(300):
+        data = bytearray(packed.getvalue())
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        archive.write_bytes(bytes(data))
+        try:
+            files = ImageFiles(archive)
+        except PhotoSourceError:
+            continue
+        with closing(files):
+            for n in range(4):
+                with contextlib.suppress(ImageError):
+                    files.digest(f"p{n}.png")
+                    files.loader(f"p{n}.png")()

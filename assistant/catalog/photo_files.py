@@ -31,8 +31,17 @@ RATIO_FREE_BYTES = 2 * 2**20
 #: What one ingest may unpack from an archive in all (each member counted once).
 MAX_UNPACKED_BYTES = 4 * 2**30
 CHUNK_BYTES = 2**20
-#: What a damaged member raises while it is read: a lying CRC or size, a broken stream, an unknown method.
-_DAMAGED_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError)
+#: What a damaged member raises while it is read: a lying CRC or size, a broken stream, an unknown method, a
+#: local header whose name is not the UTF-8 it claims.
+_DAMAGED_MEMBER_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    UnicodeDecodeError,
+)
 
 
 class PhotoSourceError(AssistantError):
@@ -73,7 +82,7 @@ class ImageFiles:
             raise PhotoSourceError(f"image source {source} is neither a folder nor a .zip file")
         try:
             self._zip = zipfile.ZipFile(source)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, NotImplementedError, UnicodeDecodeError) as exc:
             raise PhotoSourceError(f"image source {source} is not a readable .zip file ({exc})") from exc
         members = [m.filename for m in self._zip.infolist() if not m.is_dir()]
         self._zip_names = {m: m for m in members}
