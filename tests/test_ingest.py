@@ -322,6 +322,7 @@ def test_prices_in_the_grammar_are_read(text, price):
         ("$12$", "not a price"),
         ("10,000,001", "over the 10,000,000 limit"),
         ("ten dollars", "not a price"),
+        ("１２３", "not a price"),  # full-width digits
     ],
 )
 def test_prices_outside_the_grammar_are_refused_with_how_to_write_them(text, words):

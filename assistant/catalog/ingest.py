@@ -38,15 +38,17 @@ MAX_SKU_LENGTH = 64
 MAX_FIELD_CHARS = 65_536
 #: The image cell that removes a product's stored photo (an empty cell keeps it).
 REMOVE_PHOTO = "-"
+#: The highest price accepted: a typo guard (a jewelry price above ten million is more likely a slip).
 MAX_PRICE = 10_000_000
 PRICE_RULE = (
     "write digits with an optional decimal point and at most 2 decimals, commas only between groups of three "
     "digits, and an optional currency sign: 1250, 1,250.00, $1250"
 )
 _PRICE = re.compile(
-    r"(?P<before>[$€£¥₹]?)\s*(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<decimals>\d{1,2}))?\s*(?P<after>[$€£¥₹]?)"
+    r"(?P<before>[$€£¥₹]?)\s*(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<decimals>\d{1,2}))?\s*(?P<after>[$€£¥₹]?)",
+    re.ASCII,  # ASCII digits only: no full-width or other scripts' digits read as numbers
 )
-_DECIMAL_COMMA = re.compile(r"[$€£¥₹]?\s*\d+,\d{1,2}\s*[$€£¥₹]?")
+_DECIMAL_COMMA = re.compile(r"[$€£¥₹]?\s*\d+,\d{1,2}\s*[$€£¥₹]?", re.ASCII)
 _SEPARATORS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
 INDEX_SAVE_SECONDS = 10.0
 

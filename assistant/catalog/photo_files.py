@@ -90,10 +90,6 @@ class ImageFiles:
         if root:  # a zip of a folder: accept names with or without that folder
             self._zip_names.update({m[len(root) + 1 :]: m for m in members})
 
-    @property
-    def is_archive(self) -> bool:
-        return self._zip is not None
-
     def _clean(self, name: str) -> str:
         path = PurePosixPath(name.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts:
