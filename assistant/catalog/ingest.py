@@ -343,11 +343,12 @@ def _photo_label(planned: PlannedRow) -> str | None:
 
 
 def _store_photo(catalog: Catalog, files: ImageFiles, planned: PlannedRow) -> None:
-    """Copy the photo into the catalog, checking it is still the one whose hash the row was planned with."""
+    """Copy the photo into the catalog's photo store, one photo in memory at a time, checking it is still the
+    one whose hash the row was planned with (the batch's write then finds it there)."""
     data = files.read(planned.image_name)
     if sha256_bytes(data) != planned.image_sha256:
         raise ImageError(f"{planned.image_name!r} changed while it was ingested; run the ingest again")
-    catalog.store_image(data, planned.image_sha256, planned.image_name)
+    catalog.photos.put(data, planned.image_sha256, planned.image_name)
 
 
 def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch) -> None:
@@ -373,7 +374,7 @@ def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_siz
             except ImageError as exc:
                 report.reject(planned.item.row, planned.sku, "image", str(exc))
                 continue
-            records.append(_record(planned, vectors[n]))
+            records.append(_record(planned, vectors[n], files))
             report.updated += planned.is_update
             report.added += not planned.is_update
         catalog.upsert(records)
@@ -388,11 +389,15 @@ def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_siz
     catalog.save_index()
 
 
-def _record(planned: PlannedRow, vector) -> ProductRecord:
+def _record(planned: PlannedRow, vector, files: ImageFiles) -> ProductRecord:
+    """The row as written; its photo is already stored, and a loader lets the write put it back, reading it
+    only then, if a concurrent delete removed it."""
+    new_photo = planned.image_name is not None and planned.kept_photo is None
     return ProductRecord(
         vector=vector,
         content_hash=planned.digest,
         image=planned.image_name,
         image_sha256=planned.image_sha256,
+        photo=files.loader(planned.image_name) if new_photo else None,
         **planned.item.fields,
     )
