@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import os
 import pickle
@@ -18,6 +19,7 @@ import pytest
 from assistant.catalog import Catalog
 from assistant.catalog.ingest import IngestError, PriceError, ingest_csv, parse_price
 from assistant.catalog.photo_files import ImageFiles, PhotoSourceError
+from assistant.catalog.photos import PhotoStore
 from assistant.catalog.upload import ingest_upload
 from assistant.cli.main import main
 from assistant.images import MAX_IMAGE_BYTES, ImageError
@@ -478,3 +480,18 @@ def test_randomly_damaged_archives_fail_only_as_clear_errors(tmp_path, photo):
                 with contextlib.suppress(ImageError):
                     files.digest(f"p{n}.png")
                     files.loader(f"p{n}.png")()
+
+
+def test_the_photo_store_reads_a_loader_only_when_it_must_write_the_photo(tmp_path, photo):
+    """Ingest hands each write loaders, not bytes: a stored photo is never read again."""
+    store = PhotoStore(tmp_path / "images")
+    sha = hashlib.sha256(photo).hexdigest()
+    reads = []
+
+    def loader() -> bytes:
+        reads.append(1)
+        return photo
+
+    store.put(loader, sha, "a.png")
+    store.put(loader, sha, "a.png")
+    assert reads == [1] and store.path(sha, "a.png").read_bytes() == photo
