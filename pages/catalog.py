@@ -15,6 +15,7 @@ from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
 from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport, Problem
 from assistant.catalog.reembed import edit_product
+from assistant.errors import AssistantError
 from ui.cards import product_thumbnail
 from ui.resources import current_shop
 from ui.style import page_header
@@ -77,6 +78,9 @@ def import_tab() -> None:
         except IngestError as exc:
             bar.empty()
             st.error(f"Nothing was imported: {exc}")
+        except AssistantError as exc:  # e.g. the catalog refused a batch: the batches before it are in
+            bar.empty()
+            st.error(f"The import stopped part way: {exc}. Import the same file again to finish it.")
         else:
             st.session_state["import-report"] = report
             st.rerun()  # the navigation and the counts above follow the new catalog

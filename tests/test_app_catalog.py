@@ -7,7 +7,7 @@ import zipfile
 
 from app_support import app_catalog, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, CatalogError
 from assistant.clip.factory import TEST_MODEL_SPEC
 
 HEADER = "sku,title,description,category,metal,stone,price,currency,image\n"
@@ -99,6 +99,19 @@ def test_a_damaged_zip_member_and_a_kept_photo_are_shown_per_row(monkeypatch, ap
     [notes] = [d.value for d in at.dataframe if "note" in d.value.columns]
     assert notes[["row", "sku", "column"]].values.tolist() == [[3, "SYN-00001", "image"]]
     assert open_catalog(app_catalog).get_by_sku("SYN-00001").image_sha256 == kept.image_sha256
+
+
+def test_an_import_the_catalog_stops_part_way_is_a_sentence_not_a_traceback(monkeypatch, app_catalog):
+    def refuse(self, records):
+        raise CatalogError("the catalog folder is read-only")
+
+    monkeypatch.setattr(Catalog, "upsert", refuse)
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+
+    import_files(at, HEADER + "NEW-7,Plain band,,ring,platinum,none,640,EUR,\n", [])
+
+    assert not at.exception
+    assert any("stopped part way" in e.value and "read-only" in e.value for e in at.error)
 
 
 def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_catalog):
