@@ -82,7 +82,7 @@ def read_image_bytes(path: str | Path, name: str | None = None) -> bytes:
 
 
 def _scaled_to_bytes(values: np.ndarray, full_scale: float) -> np.ndarray:
-    return np.clip(np.rint(values * (255.0 / full_scale)), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(values * np.float32(255.0 / full_scale)), 0, 255).astype(np.uint8)
 
 
 def _stretched_to_bytes(values: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def _stretched_to_bytes(values: np.ndarray) -> np.ndarray:
 
 def _deep_grey_to_rgb(img: Image.Image) -> Image.Image:
     """16-bit, 32-bit integer and float grey images, scaled by their range instead of clipped at 255."""
-    values = np.asarray(img).astype(np.float64)
+    values = np.asarray(img).astype(np.float32)  # 4 bytes a pixel: enough precision for 8-bit output
     if img.mode.startswith("I;16"):
         grey = _scaled_to_bytes(values, _SIXTEEN_BIT_MAX)
     elif img.mode == "I":
