@@ -81,6 +81,11 @@ def test_missing_column_is_a_clear_error(tmp_path, items):
         load(write(tmp_path, ""), items)
 
 
+def test_a_log_that_is_a_device_is_refused_without_reading_it(items):
+    with pytest.raises(EventLogError, match="character device"):
+        load(Path("/dev/zero"), items)
+
+
 def test_sessions_are_time_ordered_clicks_with_viewed_only_items_as_skips(tmp_path, items):
     path = write(
         tmp_path,

@@ -17,6 +17,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import os
+import stat
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.images import file_kind
 from assistant.personalization.items import ItemTable
 from assistant.personalization.tasks import Sessions
 
@@ -154,6 +157,9 @@ def load_events(path: str | Path, skus: Mapping[str, int], product_ids: set[int]
     path = Path(path)
     log = EventLog(path)
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a pipe would block, /dev/zero would never end
+            raise EventLogError(f"event log {path} is {file_kind(mode)}, not a CSV file")
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise EventLogError(f"cannot read event log {path}: {exc}") from exc
