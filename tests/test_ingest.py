@@ -495,3 +495,20 @@ def test_the_photo_store_reads_a_loader_only_when_it_must_write_the_photo(tmp_pa
     store.put(loader, sha, "a.png")
     store.put(loader, sha, "a.png")
     assert reads == [1] and store.path(sha, "a.png").read_bytes() == photo
+
+
+def test_archive_reads_in_the_parent_and_in_decoding_workers_never_mix(tmp_path, tiny_embedder, photo):
+    """Two batches decoded in forked workers, the parent storing photos in between: a worker that shared the
+    parent's buffered zip handle would move the file offset under the parent and garble its next reads."""
+    archive = tmp_path / "photos.zip"
+    names = [f"p{n:03}.png" for n in range(140)]
+    noise = random.Random(4)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in names:  # incompressible tails after the PNG's end: members far larger than a read buffer
+            z.writestr(name, photo + noise.randbytes(20_000))
+    csv_path = write_csv(tmp_path / "products.csv", photo_rows(names), PHOTO_HEADER)
+    cat = new_catalog(tmp_path / "cat", tiny_embedder)
+
+    report = ingest_csv(cat, tiny_embedder, csv_path, archive, batch_size=70)
+
+    assert report.rejected == [] and report.added == 140

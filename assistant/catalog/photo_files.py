@@ -60,6 +60,7 @@ class ImageFiles:
         self.max_unpacked_bytes = max_unpacked_bytes
         self._folder: Path | None = None
         self._zip: zipfile.ZipFile | None = None
+        self._zip_opened_by = os.getpid()
         self._zip_names: dict[str, str] = {}
         self._unpacked_members: set[str] = set()
         self._unpacked_bytes = 0
@@ -148,9 +149,16 @@ class ImageFiles:
         one at a time as they decode them, instead of a batch unpacked beforehand."""
         return functools.partial(self.read, name)
 
+    def _archive(self) -> zipfile.ZipFile:
+        """This process's own handle on the zip. A forked decoding worker must not read through the parent's:
+        the two would share one file offset under two read buffers and garble each other's next reads."""
+        if self._zip_opened_by != os.getpid():
+            self._zip = zipfile.ZipFile(self.source)
+            self._zip_opened_by = os.getpid()
+        return self._zip
+
     def __getstate__(self) -> dict:
-        """A worker started by spawn reopens the source; one started by fork shares this one's open zip, read
-        only while the parent waits on the worker (every read seeks first)."""
+        """A worker started by spawn reopens the source (one started by fork reopens the zip on first read)."""
         return {"source": self.source, "max_unpacked_bytes": self.max_unpacked_bytes}
 
     def __setstate__(self, state: dict) -> None:
@@ -164,7 +172,7 @@ class ImageFiles:
                 _pump(handle, sink, lambda total: self._folder_limit(name, total))
             return
         info = self._member(name)
-        with self._member_errors(name), self._zip.open(info) as handle:
+        with self._member_errors(name), self._archive().open(info) as handle:
             total = _pump(handle, sink, lambda size: self._member_limit(name, info, size))
         if info.filename not in self._unpacked_members:
             self._unpacked_members.add(info.filename)
