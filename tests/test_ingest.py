@@ -330,7 +330,7 @@ def test_prices_in_the_grammar_are_read(text, price):
 def test_prices_outside_the_grammar_are_refused_with_how_to_write_them(text, words):
     with pytest.raises(PriceError, match=words) as refused:
         parse_price(text)
-    assert "1,250.00" in str(refused.value) or "limit" in words or "negative" in words
+    assert "1,250" in str(refused.value) or "limit" in words or "negative" in words
 
 
 def test_price_problems_name_the_cell(tmp_path, tiny_embedder):

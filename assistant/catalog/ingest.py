@@ -141,7 +141,7 @@ def parse_price(text: str) -> float | None:
             raise PriceError(f"{text!r} is negative; a price is 0 or more")
         if _DECIMAL_COMMA.fullmatch(text):
             dotted = text.replace(",", ".")
-            raise PriceError(f"{text!r} is ambiguous: a comma only separates thousands; write {dotted} ({PRICE_RULE})")
+            raise PriceError(f"{text!r} is ambiguous: a comma only separates thousands (1,250); write {dotted}")
         raise PriceError(f"{text!r} is not a price: {PRICE_RULE}")
     price = float(match["whole"].replace(",", "") + "." + (match["decimals"] or "0"))
     if price > MAX_PRICE:
