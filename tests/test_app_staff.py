@@ -138,8 +138,8 @@ def test_the_rejected_rows_csv_neutralises_formulas(monkeypatch, app_catalog):
     rerun(at)
     report = at.session_state["import-report"]
     rows = list(csv.reader(io.StringIO(rejected_rows_csv(report))))
-    assert rows[0] == ["row", "sku", "column", "problem"]
-    assert rows[1][1] == "'" + formula, "a spreadsheet shows the text instead of running it"
+    assert rows[0] == ["file", "row", "sku", "column", "problem"]
+    assert rows[1][:3] == ["products.csv", "2", "'" + formula], "a spreadsheet shows the text instead of running it"
 
 
 def test_a_delete_on_the_page_is_audited_as_the_staff_member_and_restored_from_the_trash_tab(

@@ -74,13 +74,14 @@ def ingest_upload(
         except IngestError as exc:
             raise IngestError(_unstaged(str(exc), folder)) from exc
         report.rejected = [replace(p, message=_unstaged(p.message, folder)) for p in report.rejected]
+        report.notes = [replace(p, message=_unstaged(p.message, folder)) for p in report.notes]
         return report
 
 
 #: Columns of the rejected-rows download: where each problem is, and what it is.
-REJECTED_COLUMNS = ("row", "sku", "column", "problem")
+REJECTED_COLUMNS = ("file", "row", "sku", "column", "problem")
 
 
 def rejected_rows_csv(report: IngestReport) -> str:
     """The rejected rows as a CSV to download; cells that a spreadsheet would run as formulas are neutralised."""
-    return csv_text(REJECTED_COLUMNS, [(p.row, p.sku, p.column, p.message) for p in report.rejected])
+    return csv_text(REJECTED_COLUMNS, [(p.file, p.row, p.sku, p.column, p.message) for p in report.rejected])
