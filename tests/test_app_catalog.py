@@ -7,7 +7,8 @@ import zipfile
 
 from app_support import app_catalog, catalog_template, rerun, run_app, shown  # noqa: F401  (fixtures)
 
-from assistant.catalog import Catalog, CatalogError
+from assistant.catalog import Catalog, CatalogError, audit
+from assistant.catalog.records import AuditQuery
 from assistant.clip.factory import TEST_MODEL_SPEC
 
 HEADER = "sku,title,description,category,metal,stone,price,currency,image\n"
@@ -89,7 +90,7 @@ def test_a_damaged_zip_member_and_a_kept_photo_are_shown_per_row(monkeypatch, ap
         "NEW-8,Plain band,,ring,platinum,none,640,EUR,band.png\n"
         f"SYN-00001,{kept.title} (new season),,ring,silver,none,99,USD,\n"
     )
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
 
     import_files(at, csv_text, [("photos.zip", bytes(damaged), "application/zip")])
 
@@ -106,12 +107,14 @@ def test_an_import_the_catalog_stops_part_way_is_a_sentence_not_a_traceback(monk
         raise CatalogError("the catalog folder is read-only")
 
     monkeypatch.setattr(Catalog, "upsert", refuse)
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
 
     import_files(at, HEADER + "NEW-7,Plain band,,ring,platinum,none,640,EUR,\n", [])
 
     assert not at.exception
-    assert any("stopped part way" in e.value and "read-only" in e.value for e in at.error)
+    assert any("stopped part way" in shown(e.value) and "read-only" in shown(e.value) for e in at.error)
+    [entry] = audit.entries(open_catalog(app_catalog), AuditQuery(action="import", actor="tester"))
+    assert "read-only" in entry.details["stopped part way"], "the audit trail records the stopped import too"
 
 
 def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_catalog):

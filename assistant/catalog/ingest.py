@@ -285,13 +285,23 @@ def ingest_csv(
     with closing(files):
         valid = validate_rows(rows, files, report)
         todo = _plan(catalog, valid, files, report)
-        _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch)
+        try:
+            _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch)
+        except AssistantError as exc:  # the batches before this one are in: the audit trail says so
+            _audit_import(catalog, csv_path, report, todo, {"stopped part way": str(exc)})
+            raise
     report.rejected.sort(key=lambda p: p.row)
     report.notes.sort(key=lambda p: p.row)
+    _audit_import(catalog, csv_path, report, todo)
+    return report
+
+
+def _audit_import(
+    catalog: Catalog, csv_path: Path, report: IngestReport, todo: list[PlannedRow], extra: dict | None = None
+) -> None:
     rejected = {p.row for p in report.rejected}
     stored = [planned.item.fields["sku"] for planned in todo if planned.item.row not in rejected]
-    audit.record(catalog, audit.IMPORT, csv_path.name, audit.import_details(report, stored))
-    return report
+    audit.record(catalog, audit.IMPORT, csv_path.name, audit.import_details(report, stored) | (extra or {}))
 
 
 def _plan(catalog: Catalog, valid: list[ValidRow], files: ImageFiles, report: IngestReport) -> list[PlannedRow]:
