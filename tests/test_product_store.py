@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.catalog.records import Filters, ProductRecord
+from assistant.catalog.records import AuditEntry, AuditQuery, CatalogError, Filters, ProductRecord
 from assistant.catalog.sqlite_store import SQLiteProductStore
 from assistant.catalog.store import ProductStore
 
@@ -106,3 +106,54 @@ def test_photo_in_use_sees_the_transactions_own_changes(store):
         assert writer.photo_in_use(sha)
         writer.delete(["B"])
         assert not writer.photo_in_use(sha)
+
+
+def test_trash_hides_a_product_and_restore_brings_it_back_with_its_id_and_vector(store):
+    with store.write() as writer:
+        [pid, _] = writer.upsert([record("A", 1, image="a.jpg", image_sha256="aa" * 32), record("B", 2)], "m", "t")
+    _, [vector] = store.vectors([pid])
+    g = store.generation()
+    with store.write() as writer:
+        [trashed] = writer.trash(["A", "NOPE"], "2026-01-01T00:00:00+00:00", "anna")
+    assert (trashed.id, trashed.sku, trashed.deleted_by, trashed.embed_model) == (pid, "A", "anna", "m")
+    assert store.get_by_sku("A") is None and store.count() == 1 and store.changes_since(g).removed.tolist() == [pid]
+    assert [p.sku for p in store.trashed()] == ["A"]
+    with store.write() as writer:
+        assert writer.photo_in_use("aa" * 32), "a trashed product's photo is kept"
+        with pytest.raises(CatalogError, match="moved to model"):
+            writer.restore("A", "other-model", "t2")
+    g = store.generation()
+    with store.write() as writer:
+        assert writer.restore("A", "m", "t2") == pid
+    assert store.get_by_sku("A").image == "a.jpg" and np.array_equal(store.vectors([pid])[1][0], vector)
+    changes = store.changes_since(g)
+    assert changes.ids.tolist() == [pid] and changes.removed.tolist() == [] and store.trashed() == []
+
+
+def test_purge_drops_trashed_products_for_good(store):
+    with store.write() as writer:
+        writer.upsert([record("A", 1, image="a.jpg", image_sha256="aa" * 32), record("B", 2)], "m", "t")
+    with store.write() as writer:
+        writer.trash(["A"], "2026-01-01T00:00:00+00:00", "anna")
+        writer.trash(["B"], "2026-03-01T00:00:00+00:00", "ben")
+    with store.write() as writer:
+        assert [p.sku for p in writer.purge_trash("2026-02-01T00:00:00+00:00")] == ["A"]
+        assert not writer.photo_in_use("aa" * 32)
+        with pytest.raises(CatalogError, match="in the trash"):
+            writer.restore("A", "m", "t")
+    with store.write() as writer:
+        assert [p.sku for p in writer.purge_trash(None)] == ["B"]
+    assert store.trashed() == []
+
+
+def test_the_audit_trail_appends_and_filters_newest_first(store):
+    with store.write() as writer:
+        writer.append_audit(AuditEntry("2026-01-01T10:00:00+00:00", "anna", "edit", "SKU-1", {"after": {"price": 1}}))
+        writer.append_audit(AuditEntry("2026-01-02T10:00:00+00:00", "ben", "delete", "SKU-2", {"skus": ["SKU-2"]}))
+    everything = store.audit_entries(AuditQuery())
+    assert [(e.actor, e.action) for e in everything] == [("ben", "delete"), ("anna", "edit")]
+    assert everything[1].details == {"after": {"price": 1}} and everything[1].id is not None
+    assert [e.actor for e in store.audit_entries(AuditQuery(action="edit"))] == ["anna"]
+    assert [e.actor for e in store.audit_entries(AuditQuery(target="sku-2"))] == ["ben"]
+    assert [e.actor for e in store.audit_entries(AuditQuery(since="2026-01-02"))] == ["ben"]
+    assert store.generation() == 0, "an audit entry is no change to the products"
