@@ -8,7 +8,7 @@ import pytest
 from assistant.catalog import audit
 from assistant.catalog.ingest import ingest_csv
 from assistant.catalog.records import AuditQuery, CatalogError
-from assistant.catalog.reembed import edit_product, undo_edit
+from assistant.catalog.reembed import edit_product, undo_edit, undo_import
 from assistant.catalog.reindex import reindex
 from assistant.catalog.trash import delete_products, purge, restore_product, trashed
 from assistant.categories import CatalogCategories, Category
@@ -26,7 +26,9 @@ def test_an_import_leaves_one_entry_with_its_counts(catalog, synthetic_source, t
     assert entry.details["added"] == 60 and len(entry.details["skus"]) == 60
     assert entry.actor.endswith("(command line)"), "outside the app, the operating-system user"
     ingest_csv(catalog, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
-    assert audit.entries(catalog)[0].details == {"added": 0, "updated": 0, "unchanged": 60, "rejected": 0, "skus": []}
+    assert audit.entries(catalog)[0].details == {
+        "added": 0, "updated": 0, "unchanged": 60, "rejected": 0, "skus": [], "before": {}
+    }
 
 
 def test_an_edit_keeps_before_and_after_and_can_be_undone_by_someone_else(catalog, tiny_embedder):
@@ -146,3 +148,23 @@ def test_category_changes_and_deletes_can_be_undone_from_their_entries(catalog, 
     assert owner.registry.get("ear cuff").description == "a cuff worn on the ear"
     owner.undo(audit.entries(catalog, AuditQuery(action="category add"))[0])
     assert "ear cuff" not in owner.registry
+
+
+def test_an_import_is_undone_added_products_to_the_trash_updated_ones_put_back(catalog, tiny_embedder, tmp_path):
+    kept = catalog.get_by_sku("SYN-00001")
+    csv = tmp_path / "spring.csv"
+    csv.write_text(
+        "sku,title,description,category,metal,stone,price,currency,image\n"
+        "NEW-1,Spring hoop,,earring,gold,none,120,USD,\n"
+        f"SYN-00001,{kept.title} (spring),,{kept.category},{kept.metal},{kept.stone},1.00,USD,\n"
+    )
+    ingest_csv(catalog, tiny_embedder, csv)
+    entry = audit.entries(catalog, AuditQuery(action="import"))[0]
+    assert entry.details["before"] == {"SYN-00001": {
+        "category": kept.category, "currency": kept.currency, "description": kept.description, "metal": kept.metal,
+        "price": kept.price, "stone": kept.stone, "title": kept.title,
+    }}  # fmt: skip
+    assert undo_import(catalog, tiny_embedder, entry) == (["NEW-1"], ["SYN-00001"])
+    assert catalog.get_by_sku("NEW-1") is None and [p.sku for p in trashed(catalog)] == ["NEW-1"]
+    back = catalog.get_by_sku("SYN-00001")
+    assert (back.title, back.price, back.description) == (kept.title, kept.price, kept.description)

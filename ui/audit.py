@@ -14,7 +14,7 @@ import streamlit as st
 
 from assistant.catalog import audit
 from assistant.catalog.records import AuditEntry, AuditQuery, CatalogError
-from assistant.catalog.reembed import undo_edit
+from assistant.catalog.reembed import undo_edit, undo_import
 from assistant.catalog.trash import purge, restore_product, trash_days_from_env, trashed
 from assistant.errors import AssistantError
 from assistant.plaintext import csv_text, markdown_literal
@@ -85,7 +85,9 @@ def audit_tab(shop: Shop) -> None:
 
 
 #: Changes the Audit trail tab can reverse (a delete: by restoring from the trash).
-UNDOABLE = (audit.EDIT, audit.DELETE, audit.CATEGORY_ADD, audit.CATEGORY_UPDATE, audit.CATEGORY_REMOVE)
+UNDOABLE = (
+    audit.IMPORT, audit.EDIT, audit.DELETE, audit.CATEGORY_ADD, audit.CATEGORY_UPDATE, audit.CATEGORY_REMOVE
+)
 
 
 def undo(shop: Shop, entry: AuditEntry) -> str:
@@ -93,6 +95,9 @@ def undo(shop: Shop, entry: AuditEntry) -> str:
     if entry.action == audit.EDIT:
         undo_edit(shop.catalog, shop.embedder, entry)
         return f"Put back {entry.target} as it was before that edit."
+    if entry.action == audit.IMPORT:
+        trashed_skus, restored = undo_import(shop.catalog, shop.embedder, entry)
+        return f"Moved {len(trashed_skus)} added product(s) to the trash and put back {len(restored)} updated one(s)."
     if entry.action == audit.DELETE:
         for sku in entry.details.get("skus", []):
             restore_product(shop.catalog, sku)

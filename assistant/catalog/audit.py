@@ -87,12 +87,14 @@ def edit_details(before: dict, after: dict) -> dict:
     return {"before": {k: before.get(k) for k in changed}, "after": {k: after.get(k) for k in changed}}
 
 
-def import_details(report, skus: list[str]) -> dict:
-    """An import's counts, and the skus it added or changed (the first ``LISTED_SKUS``)."""
+def import_details(report, skus: list[str], before: dict[str, dict]) -> dict:
+    """An import's counts, the skus it added or changed, and the shop fields of the products it updated as
+    they were before (the first ``LISTED_SKUS`` of each), which is what lets ``undo_import`` reverse it."""
     return {
         "added": report.added,
         "updated": report.updated,
         "unchanged": report.unchanged,
         "rejected": len(report.rejected),
         "skus": skus[:LISTED_SKUS],
+        "before": dict(list(before.items())[:LISTED_SKUS]),
     }

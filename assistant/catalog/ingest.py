@@ -285,23 +285,37 @@ def ingest_csv(
     with closing(files):
         valid = validate_rows(rows, files, report)
         todo = _plan(catalog, valid, files, report)
+        before = _shop_fields_before(catalog, todo)
         try:
             _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch)
         except AssistantError as exc:  # the batches before this one are in: the audit trail says so
-            _audit_import(catalog, csv_path, report, todo, {"stopped part way": str(exc)})
+            _audit_import(catalog, csv_path, report, todo, before, {"stopped part way": str(exc)})
             raise
     report.rejected.sort(key=lambda p: p.row)
     report.notes.sort(key=lambda p: p.row)
-    _audit_import(catalog, csv_path, report, todo)
+    _audit_import(catalog, csv_path, report, todo, before)
     return report
 
 
+def _shop_fields_before(catalog: Catalog, todo: list[PlannedRow]) -> dict[str, dict]:
+    """sku -> editable fields, for the (first LISTED_SKUS) products this import is about to update."""
+    updates = [planned.item.fields["sku"] for planned in todo if planned.is_update][: audit.LISTED_SKUS]
+    products = (catalog.get_by_sku(sku) for sku in updates)
+    return {p.sku: {k: getattr(p, k) for k in sorted(catalog.EDITABLE_FIELDS)} for p in products if p is not None}
+
+
 def _audit_import(
-    catalog: Catalog, csv_path: Path, report: IngestReport, todo: list[PlannedRow], extra: dict | None = None
+    catalog: Catalog,
+    csv_path: Path,
+    report: IngestReport,
+    todo: list[PlannedRow],
+    before: dict[str, dict],
+    extra: dict | None = None,
 ) -> None:
     rejected = {p.row for p in report.rejected}
     stored = [planned.item.fields["sku"] for planned in todo if planned.item.row not in rejected]
-    audit.record(catalog, audit.IMPORT, csv_path.name, audit.import_details(report, stored) | (extra or {}))
+    details = audit.import_details(report, stored, {s: f for s, f in before.items() if s in stored})
+    audit.record(catalog, audit.IMPORT, csv_path.name, details | (extra or {}))
 
 
 def _plan(catalog: Catalog, valid: list[ValidRow], files: ImageFiles, report: IngestReport) -> list[PlannedRow]:

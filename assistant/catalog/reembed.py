@@ -10,6 +10,7 @@ import numpy as np
 from assistant.catalog import audit
 from assistant.catalog.catalog import Catalog, CatalogError, Product
 from assistant.catalog.records import AuditEntry
+from assistant.catalog.trash import delete_products
 from assistant.clip.embedder import Embedder
 from assistant.catalog.product_vectors import content_hash, embed_products, product_text
 
@@ -57,6 +58,19 @@ def undo_edit(catalog: Catalog, embedder: Embedder, entry: AuditEntry) -> Produc
         raise CatalogError(f"only edits can be undone here; restore deleted products from the trash ({entry.action})")
     before = {k: v for k, v in entry.details.get("before", {}).items() if k in catalog.EDITABLE_FIELDS}
     return edit_product(catalog, embedder, entry.target, **before)
+
+
+def undo_import(catalog: Catalog, embedder: Embedder, entry: AuditEntry) -> tuple[list[str], list[str]]:
+    """Reverse an audited import: the products it added go to the trash (restorable), the products it
+    updated get their shop fields back (a photo it replaced stays). Returns (trashed skus, restored skus)."""
+    if entry.action != audit.IMPORT:
+        raise CatalogError(f"{entry.action!r} is not an import")
+    before = entry.details.get("before", {})
+    added = [sku for sku in entry.details.get("skus", []) if sku not in before]
+    missing = set(delete_products(catalog, added)) if added else set()
+    for sku, fields in before.items():
+        edit_product(catalog, embedder, sku, **fields)
+    return [s for s in added if s not in missing], list(before)
 
 
 def _save_edit(catalog: Catalog, embedder: Embedder, product: Product, changes: dict) -> Product:
