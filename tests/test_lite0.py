@@ -81,3 +81,21 @@ def test_features_separate_circles_from_squares(lite0_embedder):
         centroids = np.stack([vectors[keep & (labels == c)].mean(0) for c in (0, 1)])
         correct += int((centroids @ vectors[i]).argmax() == labels[i])
     assert correct >= 22
+
+
+def test_catalog_categories_of_an_image_only_model_learn_from_photos_alone(tmp_path, lite0_embedder):
+    """The random text prior would only add noise: a category with photos is their mean ("prototype")."""
+    from assistant.catalog import Catalog
+    from assistant.categories import CatalogCategories
+    from assistant.categories.registry import Category
+
+    catalog = Catalog.open(tmp_path / "catalog", lite0_embedder.spec.name, lite0_embedder.dim)
+    owner = CatalogCategories(catalog, lite0_embedder)
+    assert owner.method == "prototype"
+    rng = random.Random(1)
+    photos = [draw_shape((200, 160, 40), "circle", rng, size=96) for _ in range(3)]
+    owner.add(Category(name="gold disc", description="a round gold pendant"), photos=photos)
+    labels = owner.label_set()
+    expected = lite0_embedder.embed_images(photos, num_workers=0).vectors.mean(0)
+    row = labels.vectors[labels.keys.index("gold disc")]
+    np.testing.assert_allclose(row, expected / np.linalg.norm(expected), atol=1e-5)

@@ -22,7 +22,7 @@ from assistant.catalog import Catalog, Product
 from assistant.categories.attributes import AttributeVocabulary, load_attributes
 from assistant.categories.classifier import Classification, Classifier, Decisions, LabelSet
 from assistant.categories.fewshot import Maml
-from assistant.categories.prototypes import PrototypeBuilder, VectorCache
+from assistant.categories.prototypes import PRIOR_STRENGTH, PrototypeBuilder, VectorCache
 from assistant.categories.registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry
 from assistant.categories.translate import QueryTranslator
 from assistant.clip.embedder import Embedder, ImageSource
@@ -96,7 +96,9 @@ class CatalogCategories:
         self.embedder = embedder
         self.registry = registry or CategoryRegistry.load(catalog.root)
         self.attributes = attributes or load_attributes()
-        self.builder = PrototypeBuilder(embedder, VectorCache.for_catalog(catalog.root, catalog.model_spec))
+        # An image-only model's text prior is noise: its categories learn from their photos alone ("prototype").
+        prior = 0.0 if embedder.spec.image_only else PRIOR_STRENGTH
+        self.builder = PrototypeBuilder(embedder, VectorCache.for_catalog(catalog.root, catalog.model_spec), prior)
         self.head = load_head(catalog)
         self._tables: dict[str, SimilarityTable] = {}
         self._labels: dict[str, LabelSet] = {}
@@ -115,8 +117,11 @@ class CatalogCategories:
     # ---------------------------------------------------------------- prototypes
     @property
     def method(self) -> str:
-        """How categories with photos are learned: "maml" once a head is meta-trained, else "prototype_blend"."""
-        return "maml" if self.head is not None else "prototype_blend"
+        """How categories with photos are learned: "maml" once a head is meta-trained (it beat the baselines on real
+        photos, README "Categories"), else the prototype blend -- or the photo prototype for an image-only model."""
+        if self.head is not None:
+            return "maml"
+        return "prototype" if self.embedder.spec.image_only else "prototype_blend"
 
     def label_set(self, kind: str = CATEGORY) -> LabelSet:
         if kind == CATEGORY:

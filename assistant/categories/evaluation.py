@@ -250,7 +250,10 @@ class CategoryEvaluation:
 
     def few_shot(self, shots: int) -> dict:
         classes, ways, queries = self._test_pool(shots)
-        maml, seen = self._meta_train(shots, classes, f"meta-training MAML, {shots}-shot")
+        # One set: meta-train on the evaluated categories' training images. Two sets: on every category the
+        # training set has, as a shop's head would be trained on its own photos.
+        meta_classes = classes if self.train_source is None else list(range(len(self.class_names)))
+        maml, seen = self._meta_train(shots, meta_classes, f"meta-training MAML, {shots}-shot")
         test_classes = np.where(self.is_test, self.item_classes, -1)
         sampler = EpisodeSampler(test_classes, classes, ways, shots, queries, seed=self.settings.seed + shots)
         methods = self._episode_accuracies(sampler, maml)
