@@ -46,6 +46,12 @@ def register(commands, evals, trains) -> None:
     ev.add_argument("--shoppers", type=int, default=500, help="test shoppers (default 500)")
     ev.add_argument("--train-shoppers", type=int, default=5000, help="simulated training shoppers (default 5000)")
     ev.add_argument("--log", type=Path, help="evaluate on the users of this event log instead of simulated shoppers")
+    ev.add_argument(
+        "--holdout-category",
+        metavar="CAT",
+        help="also measure the cold start of CAT: held out of meta-training entirely, ranked for simulated "
+        "shoppers who favour it after K clicks on other items",
+    )
     ev.add_argument("--json", type=Path, required=True, metavar="OUT", help="write the report here as JSON")
     _add_training_options(ev)
     ev.set_defaults(handler=cmd_eval)
@@ -121,6 +127,7 @@ def _report_rejected(log) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant.personalization.cold_start import evaluate_cold_start
     from assistant.personalization.evaluation import EvaluationSetup, evaluate, format_table
     from assistant.personalization.items import ItemTable
     from assistant.personalization.shoppers import log_splits, simulated_splits
@@ -129,6 +136,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     clicks = sorted(set(args.clicks))
     if min(clicks) < 1 or max(clicks) > 20:
         raise UsageError("--clicks must be between 1 and 20")
+    if args.holdout_category and args.log:
+        raise UsageError("--holdout-category simulates the shoppers who favour it; it cannot be used with --log")
     with ExitStack() as stack:
         catalog = _open_catalog(args.settings)
         catalog_note = str(args.settings.catalog_dir)
@@ -163,8 +172,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
             },
         )
         report = evaluate(setup, progress=_say)
+        if args.holdout_category:
+            report["cold_start"] = evaluate_cold_start(
+                items,
+                args.holdout_category,
+                args.train_shoppers,
+                200,
+                args.shoppers,
+                clicks,
+                meta,
+                head_options,
+                args.seed,
+                _say,
+            )
     atomic_write_json(args.json, report)
     print(format_table(report))
+    if args.holdout_category:
+        cold = report["cold_start"]
+        print(
+            f"\ncold start of {cold['category']!r} ({cold['setup']['held_out_items']} items never seen in training), "
+            f"{cold['setup']['shoppers']['test']} shoppers who favour it, after K clicks on other items:"
+        )
+        print(format_table(cold))
     print(
         f"\n{len(setup.test.with_at_least(max(clicks) + 1))} test shoppers; catalog: {catalog_note}; shoppers: {splits.source}"
     )
