@@ -99,3 +99,11 @@ def test_catalog_categories_of_an_image_only_model_learn_from_photos_alone(tmp_p
     expected = lite0_embedder.embed_images(photos, num_workers=0).vectors.mean(0)
     row = labels.vectors[labels.keys.index("gold disc")]
     np.testing.assert_allclose(row, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_the_app_says_it_runs_an_evaluation_model(tmp_path, monkeypatch):
+    from app_support import run_app
+
+    at = run_app(monkeypatch, tmp_path / "catalog", model="lite0-imagenet")
+    captions = [c.value for c in at.sidebar.caption]
+    assert any("lite0-imagenet is an evaluation model" in c and "text side is random" in c for c in captions)
