@@ -13,10 +13,10 @@ from category_shapes import SHAPES, write_shapes_dataset
 from PIL import Image
 
 from assistant.categories import baselines
+from assistant.categories.blend import blend_prototype
 from assistant.categories.episodes import EpisodeSampler
 from assistant.categories.fewshot import EpisodeTensors
 from assistant.categories.labelled import deduplicate, read_labels, remove_overlap
-from assistant.categories.prototypes import blend_prototype
 from assistant.cli.main import main
 from assistant.clip.embedder import normalize
 
@@ -40,7 +40,7 @@ def accuracy(predicted: np.ndarray, sampled) -> float:
 
 
 def test_prototype_is_the_nearest_photo_mean_and_ignores_text(episodes):
-    sampled, vectors, text, batch = episodes
+    sampled, vectors, _, batch = episodes
     predicted = baselines.prototype(batch)
     for episode, labels in zip(sampled, predicted):
         means = normalize(np.stack([vectors[episode.support[episode.support_labels == n]].mean(0) for n in range(5)]))
@@ -82,7 +82,8 @@ def _jpeg_copy(source, target, size: int) -> None:
 
 def test_near_duplicates_are_removed_by_hash_or_by_the_group_column(tmp_path):
     labels = write_shapes_dataset(tmp_path, per_class=6)
-    rows = list(csv.DictReader(open(labels)))
+    with open(labels, newline="") as f:
+        rows = list(csv.DictReader(f))
     _jpeg_copy(tmp_path / rows[0]["path"], tmp_path / "images/recoded.jpg", 80)  # same photo, other size/encoding
     with open(labels, "a", newline="") as f:
         csv.writer(f).writerow(["images/recoded.jpg", rows[0]["label"], "test"])
@@ -108,7 +109,8 @@ def test_near_duplicates_are_removed_by_hash_or_by_the_group_column(tmp_path):
 def test_overlap_between_training_and_test_sets_is_removed(tmp_path):
     train_labels = write_shapes_dataset(tmp_path / "a", per_class=4, seed=0)
     test_labels = write_shapes_dataset(tmp_path / "b", per_class=4, seed=1)
-    first = next(csv.DictReader(open(test_labels)))["path"]
+    with open(test_labels, newline="") as f:
+        first = next(csv.DictReader(f))["path"]
     _jpeg_copy(tmp_path / "b" / first, tmp_path / "a/images/leak.jpg", 100)  # another shop's copy of a test photo
     with open(train_labels, "a", newline="") as f:
         csv.writer(f).writerow(["images/leak.jpg", "RED CIRCLE", "training"])
@@ -124,6 +126,7 @@ def run_eval(tmp_path, *args: str) -> tuple[int, dict | None]:
     return rc, (json.loads(out.read_text()) if out.exists() else None)
 
 
+@pytest.mark.slow
 def test_cross_source_meta_trains_on_one_set_and_tests_every_photo_of_the_other(tmp_path, capsys):
     train_labels = write_shapes_dataset(tmp_path / "shop_a", per_class=14, seed=0)
     test_labels = write_shapes_dataset(tmp_path / "shop_b", per_class=10, seed=1, with_split=False)
@@ -171,6 +174,7 @@ def test_cross_source_meta_trains_on_one_set_and_tests_every_photo_of_the_other(
     assert rc == 2 and "--train-labels" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_image_only_model_skips_zero_shot_and_says_it_is_an_evaluation_model(tmp_path, capsys, caplog):
     labels = write_shapes_dataset(tmp_path, per_class=8)
     rc, report = run_eval(

@@ -101,6 +101,7 @@ def test_catalog_categories_of_an_image_only_model_learn_from_photos_alone(tmp_p
     np.testing.assert_allclose(row, expected / np.linalg.norm(expected), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_app_says_it_runs_an_evaluation_model(tmp_path, monkeypatch):
     from app_support import run_app
 

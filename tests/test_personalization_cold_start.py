@@ -33,6 +33,7 @@ def test_test_shoppers_click_other_items_first_and_are_scored_on_the_category(it
     assert np.mean(shares) > 0.4
 
 
+@pytest.mark.slow
 def test_no_item_of_the_held_out_category_reaches_training(items, monkeypatch):
     seen_tables = []
     original = cold_start.train_rankers
@@ -62,6 +63,7 @@ def test_no_item_of_the_held_out_category_reaches_training(items, monkeypatch):
         cold_start.evaluate_cold_start(items, "tiara", 10, 10, 5, (1,), MetaTrainConfig(meta_steps=1), {})
 
 
+@pytest.mark.slow
 def test_cli_adds_the_cold_start_to_the_report(catalog, tmp_path, capsys):
     out = tmp_path / "report.json"
     args = ["--model", "tiny-test", "--catalog", str(catalog.root), "eval", "personalization", "--clicks", "1", "2"]

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from assistant.categories.blend import PRIOR_STRENGTH
 from assistant.categories.fewshot import EpisodeTensors
-from assistant.categories.prototypes import PRIOR_STRENGTH
 
 
 def _photo_means(batch: EpisodeTensors) -> torch.Tensor:

@@ -37,6 +37,7 @@ from assistant.categories.prototypes import PrototypeBuilder, category_prompts
 from assistant.categories.registry import CategoryRegistry
 from assistant.clip.embedder import Embedder
 from assistant.errors import TrainingDataError
+from assistant.metalearning import final_loss
 
 METHODS = ("zero_shot", "prototype", "prototype_blend", "linear_probe", "maml")
 #: The few-shot method the product uses once a head is meta-trained (it won the evaluation; README "Categories").
@@ -215,7 +216,7 @@ class CategoryEvaluation:
             "classes": sorted(self.class_names[c] for c in trained.classes_seen),
             "items": len(trained.items_seen),
             "test_items_seen": int(self.is_test[sorted(trained.items_seen)].sum()),
-            "final_loss": round(float(np.mean(trained.losses[-20:])), 4),
+            "final_loss": final_loss(trained.losses),
         }
         return maml, seen
 
