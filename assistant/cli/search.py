@@ -9,8 +9,8 @@ from pathlib import Path
 from assistant.atomic import atomic_write_json
 from assistant.categories.labelled import read_labels
 from assistant.cli.common import print_table, progress_bar
-from assistant.clip.embedder import Embedder
 from assistant.search.evaluation import TOP_K, SearchEvaluation
+from assistant.services import load_embedder
 
 
 def print_search_report(report: dict, out=None) -> None:
@@ -48,7 +48,7 @@ def print_search_report(report: dict, out=None) -> None:
 
 
 def cmd_eval_search(args: argparse.Namespace) -> int:
-    embedder = Embedder.from_spec(args.settings.model_spec, cache_dir=args.settings.model_cache)
+    embedder = load_embedder(args.settings)
     items = read_labels(Path(args.labels), Path(args.images))
     with progress_bar("embedding photos") as progress:
         evaluation = SearchEvaluation(embedder, items, progress=progress)
