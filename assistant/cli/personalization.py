@@ -11,6 +11,7 @@ from pathlib import Path
 
 from assistant.atomic import atomic_write_json
 from assistant.catalog import MANIFEST_NAME, Catalog
+from assistant.clip.factory import parse_model_spec
 from assistant.errors import UsageError
 from assistant.personalization.cold_start import evaluate_cold_start
 from assistant.personalization.evaluation import DEFAULT_CLICKS, EvaluationSetup, evaluate, format_table
@@ -182,6 +183,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 items, args.train_shoppers, VALIDATION_SHOPPERS, args.shoppers, max(clicks), args.seed
             )
         _say(f"catalog: {catalog_note}; shoppers: {splits.source}")
+        note = parse_model_spec(catalog.model_spec).evaluation_note
+        if note:  # the catalog's vectors come from an evaluation model, loaded or not
+            _say(f"warning: {note}")
         setup = EvaluationSetup(
             items,
             splits.train,
