@@ -33,8 +33,6 @@ MANIFEST_NAME = "manifest.json"
 IMAGES_DIR = "images"
 #: Share of the photo in a product's vector; the text carries what a photo can't show (metal purity, stone).
 DEFAULT_IMAGE_WEIGHT = 0.7
-#: With an approximate index, filters that leave at most this many products are scored exactly.
-EXACT_FILTERED_MAX = 5_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
@@ -608,23 +606,10 @@ class Catalog:
             allowed = self.ids_matching(filters)
             if len(allowed) == 0:
                 return []
-        if allowed is not None and index.kind != "flat" and len(allowed) <= EXACT_FILTERED_MAX:
-            # A graph walk that may only stop on filtered nodes loses recall (0.89 at 1% of 100k in
-            # bench/search.py); scoring the few allowed vectors directly is exact and about as fast.
-            pairs = self._exact_among(vector, allowed, k)
-        else:
-            scores, ids = index.search(vector, k, allowed)
-            pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-            if allowed is not None and len(pairs) < min(k, len(allowed)):
-                pairs = self._exact_among(vector, allowed, k)  # a graph index can miss sparse filtered ids
+        scores, ids = index.search(vector, k, allowed, exact_vectors=self.vectors)  # picks the path per filter
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         products = {p.id: p for p in self.get([i for i, _ in pairs])}
         return [Hit(products[i], s) for i, s in pairs if i in products]
-
-    def _exact_among(self, vector: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
-        ids, vectors = self.vectors(ids.tolist())
-        scores = vectors @ np.asarray(vector, dtype=np.float32).reshape(-1)
-        top = np.argsort(-scores)[:k]
-        return [(int(ids[t]), float(scores[t])) for t in top]
 
     def info(self) -> dict:
         index = self.ensure_index()
