@@ -179,7 +179,8 @@ def parse_factory(values: Sequence[str]) -> dict[str, str]:
     for value in values:
         kind, _, factory = value.partition("=")
         if kind not in vector_index.INDEX_FACTORY or not factory:
-            raise SystemExit(f"--factory {value!r}: expected KIND=FACTORY_STRING with KIND one of {', '.join(vector_index.INDEX_FACTORY)}")
+            kinds = ", ".join(vector_index.INDEX_FACTORY)
+            raise SystemExit(f"--factory {value!r}: expected KIND=FACTORY_STRING with KIND one of {kinds}")
         out[kind] = factory
     return out
 
@@ -232,7 +233,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.data not in ("random", "clustered") and not Path(args.data).is_file():
         parser.error(f"--data {args.data!r}: not 'random', 'clustered' or an existing .npy file")
     if args.quick:
-        args.sizes, args.queries, args.filtered_queries = "10000", min(args.queries, 200), min(args.filtered_queries, 100)
+        args.sizes, args.queries = "10000", min(args.queries, 200)
+        args.filtered_queries = min(args.filtered_queries, 100)
     args.filtered_queries = min(args.filtered_queries, args.queries)
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.kinds = [k.strip() for k in args.kinds.split(",")]

@@ -56,7 +56,8 @@ class SphereMixture:
         basis, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
         spectrum = 1.0 / np.arange(1, dim + 1)
         scale = np.sqrt(spectrum / spectrum.sum())  # E|noise|^2 = 1
-        return cls(centres, spreads, rng.permutation(weights / weights.sum()), (basis.T * scale[:, None]).astype(np.float32))
+        noise_basis = (basis.T * scale[:, None]).astype(np.float32)
+        return cls(centres, spreads, rng.permutation(weights / weights.sum()), noise_basis)
 
     def sample(self, rng: np.random.Generator, n: int, chunk: int = 65_536) -> np.ndarray:
         """n unit vectors from the mixture (drawn in chunks, so 1M x 512 needs no temporary copies)."""

@@ -58,7 +58,7 @@ def test_unfiltered_recall(built, data):
 
 
 def test_filter_smaller_than_k_pads_with_minus_one_and_ignores_unknown_ids(built, data):
-    ids, vectors, queries = data
+    _, vectors, queries = data
     allowed = np.array([5, 17, 4242, N + 99, -3], dtype=np.int64)  # the last two are not in the index
     scores, found = built.search(queries[0], K, allowed, array_source(vectors))
     assert sorted(found[0][:3].tolist()) == [5, 17, 4242]
@@ -68,7 +68,7 @@ def test_filter_smaller_than_k_pads_with_minus_one_and_ignores_unknown_ids(built
 
 
 def test_saved_index_loads_as_the_same_kind_with_the_same_results(built, data, tmp_path):
-    ids, vectors, queries = data
+    _, vectors, queries = data
     built.save(tmp_path / "index.faiss")
     loaded = VectorIndex.load(tmp_path / "index.faiss")
     assert loaded.kind == built.kind and loaded.ntotal == N

@@ -197,9 +197,7 @@ class VectorIndex:
         _, candidates = self._candidates(queries, min(2 * k, self.ntotal), allowed_ids)
         return _reranked(queries, candidates, k, exact_vectors)
 
-    def _candidates(
-        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k by the index's own (possibly quantised) scores, choosing the path for the filter."""
         if allowed_ids is None:
             return self._translated(*self.inner.search(queries, k, params=self._params(1.0)))
