@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from bench import embed, search
+from bench import embed, models, search
 
 
 def test_embed_benchmark_reports_rates_and_ratios(capsys, tmp_path):
@@ -63,3 +63,12 @@ def test_search_benchmark_reads_features_from_a_npy_file(tmp_path):
 
     assert result["rows"][0]["n"] == 280  # the last 20 rows are the queries
     assert result["rows"][0]["recall@10"] >= 0.99
+
+
+def test_models_benchmark_measures_what_it_can_build_and_reports_the_rest():
+    result = models.main(["--archs", "tiny-test,NoSuchArch", "--photos", "4", "--batch-size", "2", "--queries", "3"])
+
+    tiny, missing = result["rows"]
+    assert tiny["photos_per_s"] > 0 and tiny["text_p50_ms"] > 0
+    assert tiny["accuracy"] is None and result["best"] is None  # no published accuracy: never ranked
+    assert "error" in missing

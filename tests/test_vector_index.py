@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.catalog import vector_index
+from assistant.catalog.catalog import Catalog, Filters, ProductRecord
 from assistant.catalog.vector_index import VectorIndex, resolve_kind
 from bench.search import array_source, exact_top_k, recall
 from bench.vectors import clustered_unit_vectors
@@ -100,3 +101,32 @@ def test_ivf_index_created_empty_trains_on_its_first_add(data):
     index = VectorIndex.create(DIM, "ivf")
     index.add(ids, vectors)
     assert index.kind == "ivf" and index.ntotal == N and index.index.is_trained
+
+
+def test_catalog_on_an_ivf_index_returns_the_exact_filtered_top_k(tmp_path, data):
+    _, vectors, queries = data
+    n = 1_500
+    catalog = Catalog.open(tmp_path / "ivf", "tiny-test", DIM, index_kind="ivf")
+    categories = ["ring", "necklace", "earring"]
+    records = [
+        ProductRecord(
+            sku=f"P{i}",
+            title=f"product {i}",
+            category="brooch" if i % 300 == 0 else categories[i % 3],
+            vector=vectors[i],
+            content_hash=str(i),
+        )
+        for i in range(n)
+    ]
+    catalog.upsert(records)
+    catalog.save_index()
+    assert catalog.index_kind == "ivf"
+    ids, stored = catalog.vectors()
+    for category in ("brooch", "ring"):
+        mask = np.array([r.category == category for r in records])
+        for query in queries[:10]:
+            hits = catalog.search_vector(query, k=K, filters=Filters(category=category))
+            expected = ids[mask][np.argsort(-(stored[mask] @ query))[:K]]
+            assert [h.product.id for h in hits] == expected.tolist()
+            assert all(h.product.category == category for h in hits)
+    catalog.close()
