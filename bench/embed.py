@@ -78,7 +78,9 @@ def random_weight_embedder(arch: str) -> Embedder:
     model.eval()
     tokenizer = open_clip.get_tokenizer(arch)
     spec = ModelSpec(arch=arch, pretrained="random-seed-0")  # names the weights in the ONNX cache key
-    return Embedder(LoadedModel(spec, model, preprocess, tokenizer, model.visual.output_dim))
+    with torch.inference_mode():  # timm towers (MobileCLIP2) have no output_dim: ask the model
+        dim = int(model.encode_text(tokenizer(["x"])).shape[-1])
+    return Embedder(LoadedModel(spec, model, preprocess, tokenizer, dim))
 
 
 def with_runtime(embedder: Embedder, runtime: str, cache_dir: str | None) -> Embedder | None:
