@@ -47,8 +47,12 @@ HNSW_EF_SEARCH = 128
 IVF_NPROBE = 32
 #: The IVF short list holds k * REFINE_K_FACTOR candidates, re-ranked on the stored vectors.
 REFINE_K_FACTOR = 8
-#: A filter allowing at most this many products is scored exactly over their stored vectors (one gather
-#: and one matrix product, a few ms); larger ones go through the approximate index with a selector.
+#: A filter allowing a share s of the products searches FILTER_WIDEN / s times as broadly (efSearch, nprobe):
+#: the same number of allowed candidates as an unfiltered search, twice over (at s = 0.5 on 100k clustered
+#: vectors, 1 / s alone gave recall@10 0.988).
+FILTER_WIDEN = 2.0
+#: A filter allowing at most this many products is scored exactly: a scan of the stored vectors that skips
+#: the others by a bitmap (a few ms); larger ones go through the approximate index with a selector.
 EXACT_FILTERED_MAX = 20_000
 
 
@@ -211,11 +215,14 @@ class VectorIndex:
             return self._exact_among(queries, k, positions)
         return scores, ids
 
-    def _params(self, share: float, positions: np.ndarray | None = None) -> faiss.SearchParameters:
-        """Search parameters whose breadth grows as 1/share, restricted to positions when given."""
+    def _params(self, share: float, positions: np.ndarray | None = None, plain: bool = False) -> faiss.SearchParameters:
+        """Search parameters restricted to positions when given; for a filter (share < 1) the breadth
+        grows as FILTER_WIDEN / share. plain: no kind-specific part (for the storage scan)."""
         selector = None if positions is None else self._selector(positions)
-        widen = 1.0 / max(share, 1e-9)
-        if self.kind == "hnsw":
+        widen = 1.0 if share >= 1.0 else FILTER_WIDEN / max(share, 1e-9)
+        if plain:
+            params = faiss.SearchParameters()
+        elif self.kind == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=min(self.ntotal, math.ceil(self.ef_search * widen)))
         elif self.kind == "ivf":
             nlist = faiss.extract_index_ivf(self.inner.base_index).nlist
@@ -252,25 +259,21 @@ class VectorIndex:
         positions = table[ids]
         return np.unique(positions[positions >= 0])
 
-    def _stored_vectors(self, positions: np.ndarray) -> np.ndarray:
-        """The vectors at these positions as the index stores them (8-bit quantised for "ivf")."""
-        store = {"flat": lambda: self.inner, "hnsw": lambda: self.inner.storage, "ivf": lambda: self.inner.refine_index}
-        return faiss.downcast_index(store[self.kind]()).reconstruct_batch(positions)
+    def _storage(self) -> faiss.Index:
+        """The flat-layout part of the index that holds every vector (8-bit quantised for "ivf")."""
+        if self.kind == "hnsw":
+            return faiss.downcast_index(self.inner.storage)
+        if self.kind == "ivf":
+            return faiss.downcast_index(self.inner.refine_index)
+        return self.inner
 
     def _exact_among(self, queries: np.ndarray, k: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-k among the vectors at positions, padded with id -1 when fewer exist."""
-        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        out_ids = np.full((len(queries), k), -1, dtype=np.int64)
-        if not len(positions):
-            return out_scores, out_ids
-        scores = queries @ self._stored_vectors(positions).T
-        take = min(k, len(positions))
-        top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        out_scores[:, :take] = np.take_along_axis(top_scores, order, axis=1)
-        out_ids[:, :take] = self._id_array()[positions[np.take_along_axis(top, order, axis=1)]]
-        return out_scores, out_ids
+        """Exact top-k among the vectors at positions (a selector-restricted scan of the storage), -1 padded.
+
+        FAISS scores one query on one thread, so this stays fast when other processes load the cores.
+        """
+        scores, found = self._storage().search(queries, k, params=self._params(1.0, positions, plain=True))
+        return self._translated(scores, found)
 
     def _id_array(self) -> np.ndarray:
         return faiss.rev_swig_ptr(self.index.id_map.data(), self.ntotal).view(np.int64)
