@@ -151,7 +151,7 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
             row = {
                 "n": n,
                 "kind": index.kind,
-                "factory": args.factory.get(kind) or vector_index.factory_string(kind, dim, n),
+                "factory": vector_index.factory_string(kind, dim, n, args.factory.get(kind)),
                 "breadth": breadth,
                 "build_s": build_s,
                 "memory_mb": memory_mb,

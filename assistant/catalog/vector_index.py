@@ -1,9 +1,11 @@
 """FAISS index kinds as data: a factory string per kind, ids kept with IndexIDMap2, inner product on unit vectors.
 
 Invariant: ``VectorIndex.search`` never loses a result to a filter. Each filtered query picks its own path:
-few allowed products are scored exactly from the stored vectors; many go through the approximate index
-with an id selector and a search breadth (efSearch, nprobe) scaled up by the inverse of the share allowed,
-and fall back to the exact scan if that still returns fewer than k.
+few allowed products are scored by a scan of the stored vectors restricted to them; many go through the
+approximate index with an id selector and a search breadth (efSearch, nprobe) scaled up by the inverse of
+the share allowed, falling back to the scan if that still returns fewer than k. Where the stored vectors
+are quantised ("ivf"), the best 2k candidates of either path are re-scored on the exact vectors when the
+caller supplies them (the catalog does, from SQLite).
 """
 
 from __future__ import annotations
@@ -73,8 +75,9 @@ def ivf_list_count(n_vectors: int) -> int:
     return max(1, min(wanted, most))
 
 
-def factory_string(kind: str, dim: int, n_vectors: int) -> str:
-    return INDEX_FACTORY[kind].format(nlist=ivf_list_count(n_vectors), m=pq_sub_quantizers(dim))
+def factory_string(kind: str, dim: int, n_vectors: int, template: str | None = None) -> str:
+    """The faiss factory string for kind (or an explicit template) sized for n vectors of dim."""
+    return (template or INDEX_FACTORY[kind]).format(nlist=ivf_list_count(n_vectors), m=pq_sub_quantizers(dim))
 
 
 def pq_sub_quantizers(dim: int) -> int:
@@ -119,8 +122,7 @@ class VectorIndex:
     @classmethod
     def create(cls, dim: int, kind: str, n_expected: int = 0, factory: str | None = None) -> VectorIndex:
         """An empty index; an IVF one is trained on its first ``add`` (``factory`` overrides INDEX_FACTORY)."""
-        spec = (factory or INDEX_FACTORY[kind]).format(nlist=ivf_list_count(n_expected), m=pq_sub_quantizers(dim))
-        index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(dim, factory_string(kind, dim, n_expected, factory), faiss.METRIC_INNER_PRODUCT)
         built = cls(index)
         built.factory = factory
         if built.kind == "hnsw":
