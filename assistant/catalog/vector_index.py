@@ -270,11 +270,22 @@ class VectorIndex:
         return self.inner
 
     def _exact_among(self, queries: np.ndarray, k: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-k among the vectors at positions (a selector-restricted scan of the storage), -1 padded.
+        """Top-k among the vectors at positions by the stored vectors' scores, padded with id -1.
 
-        FAISS scores one query on one thread, so this stays fast when other processes load the cores.
+        Float storage is scanned in place with a bitmap selector; quantised storage (whose scan would decode
+        every vector) decodes just the allowed ones. FAISS scores a single query on one thread either way.
         """
-        scores, found = self._storage().search(queries, k, params=self._params(1.0, positions, plain=True))
+        storage = self._storage()
+        if isinstance(storage, faiss.IndexFlat):
+            scores, found = storage.search(queries, k, params=self._params(1.0, positions, plain=True))
+            return self._translated(scores, found)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        found = np.full((len(queries), k), -1, dtype=np.int64)
+        take = min(k, len(positions))
+        if take:
+            vectors = storage.reconstruct_batch(positions)
+            scores[:, :take], nearest = faiss.knn(queries, vectors, take, metric=faiss.METRIC_INNER_PRODUCT)
+            found[:, :take] = positions[nearest]
         return self._translated(scores, found)
 
     def _id_array(self) -> np.ndarray:
