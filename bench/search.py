@@ -142,7 +142,7 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
         start = time.perf_counter()
         index = VectorIndex.build(dim, kind, ids, vectors, factory=args.factory.get(kind))
         build_s = time.perf_counter() - start
-        memory_mb = len(index.serialize()) / 2**20
+        memory_mb = len(index.to_bytes()) / 2**20
         for breadth in breadths(kind, args):
             set_breadth(index, breadth)
             index.exact_filtered_max = args.exact_filtered_max

@@ -68,10 +68,9 @@ def test_filter_smaller_than_k_pads_with_minus_one_and_ignores_unknown_ids(built
     assert np.allclose(sorted(scores[0][:3]), sorted(expected), atol=1e-5)
 
 
-def test_saved_index_loads_as_the_same_kind_with_the_same_results(built, data, tmp_path):
+def test_serialized_index_loads_as_the_same_kind_with_the_same_results(built, data):
     _, vectors, queries = data
-    built.save(tmp_path / "index.faiss")
-    loaded = VectorIndex.load(tmp_path / "index.faiss")
+    loaded = VectorIndex.from_bytes(built.to_bytes())
     assert loaded.kind == built.kind and loaded.ntotal == N
     source = array_source(vectors)
     assert np.array_equal(loaded.search(queries[:3], K, None, source)[1], built.search(queries[:3], K, None, source)[1])
