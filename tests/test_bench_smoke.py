@@ -12,8 +12,10 @@ from bench import embed, models, search
 
 def test_embed_benchmark_reports_rates_and_ratios(capsys, tmp_path):
     result = embed.main(
-        ["--n", "8", "--size", "64", "--batch-size", "4", "--repeats", "1", "--cache-dir", str(tmp_path)]
-        + ["--text-queries", "5"]
+        [
+            *("--n", "8", "--size", "64", "--batch-size", "4", "--repeats", "1"),
+            *("--cache-dir", str(tmp_path), "--text-queries", "5"),
+        ]
     )
 
     names = {row["name"] for row in result["rows"]}
@@ -32,7 +34,8 @@ def test_embed_benchmark_reports_rates_and_ratios(capsys, tmp_path):
     # Both paths embed the same photos with the same model, so they agree up to float noise.
     assert result["agreement"] > 0.999
     assert result["runtime_agreement"] >= 0.99  # int8 weights, same model
-    assert 0 < result["text"]["cached_p50_ms"] and 0 < result["text"]["new_p50_ms"] <= result["text"]["new_p99_ms"]
+    text = result["text"]
+    assert text["cached_p50_ms"] > 0 and 0 < text["new_p50_ms"] <= text["new_p99_ms"]
     assert "Embedder.embed_images" in capsys.readouterr().out
 
 
