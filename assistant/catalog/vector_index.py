@@ -11,7 +11,8 @@ caller supplies them (the catalog does, from SQLite).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import faiss
 import numpy as np
@@ -277,7 +278,10 @@ class VectorIndex:
         found = np.full((len(queries), k), -1, dtype=np.int64)
         take = min(k, len(positions))
         if take:
-            vectors = storage.reconstruct_batch(positions)
+            codes = faiss.rev_swig_ptr(storage.codes.data(), self.ntotal * storage.code_size)
+            allowed_codes = np.ascontiguousarray(codes.reshape(self.ntotal, storage.code_size)[positions])
+            with _one_faiss_thread():  # decoding a few thousand codes: thread hand-offs cost more than they save
+                vectors = storage.sa_decode(allowed_codes)
             scores[:, :take], nearest = faiss.knn(queries, vectors, take, metric=faiss.METRIC_INNER_PRODUCT)
             found[:, :take] = positions[nearest]
         return self._translated(scores, found)
@@ -289,6 +293,17 @@ class VectorIndex:
         """Map the inner index's positions to product ids (-1 stays -1)."""
         ids = np.where(positions >= 0, self._id_array()[np.maximum(positions, 0)], -1)
         return scores, ids
+
+
+@contextmanager
+def _one_faiss_thread() -> Iterator[None]:
+    """FAISS on one OpenMP thread for this thread's calls inside the block (the setting is per thread)."""
+    saved = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(saved)
 
 
 def _reranked(
