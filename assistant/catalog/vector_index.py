@@ -280,9 +280,9 @@ class VectorIndex:
         if take:
             codes = faiss.rev_swig_ptr(storage.codes.data(), self.ntotal * storage.code_size)
             allowed_codes = np.ascontiguousarray(codes.reshape(self.ntotal, storage.code_size)[positions])
-            with _one_faiss_thread():  # decoding a few thousand codes: thread hand-offs cost more than they save
+            with _one_faiss_thread():  # a few thousand codes: thread hand-offs cost more than they save
                 vectors = storage.sa_decode(allowed_codes)
-            scores[:, :take], nearest = faiss.knn(queries, vectors, take, metric=faiss.METRIC_INNER_PRODUCT)
+                scores[:, :take], nearest = faiss.knn(queries, vectors, take, metric=faiss.METRIC_INNER_PRODUCT)
             found[:, :take] = positions[nearest]
         return self._translated(scores, found)
 
