@@ -100,6 +100,8 @@ def run_app() -> None:
     if not on_kiosk and route.target != CLOSED:
         with st.sidebar:
             navigation_links(linkable, staff, idle_minutes, staff_pages=STAFF in page_sets)
+            if shop.embedder.spec.evaluation_note:  # a model that is only fit for evaluation says so
+                st.caption(shop.embedder.spec.evaluation_note)
 
     inside, links = _INSIDE_APP.set(True), _LINKABLE.set(linkable)
     try:
