@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.atomic import remove_stale_temp_files
 from assistant.catalog.index_sync import IndexSync
 from assistant.catalog.manifest import DEFAULT_IMAGE_WEIGHT, FORMAT_VERSION, MANIFEST_NAME, Manifest
 from assistant.catalog.photos import PhotoStore
@@ -146,6 +147,8 @@ class Catalog:
             manifest = _read_manifest(root, model_spec, index_kind, allow_reindex)
         else:
             manifest = _new_manifest(root, model_spec, dim, index_kind, create)
+        for leftover in remove_stale_temp_files(root):
+            log.info("removed %s, left behind by a writer that was killed", leftover)
         store = SQLiteProductStore(root / DB_NAME, manifest.dim)
         if not (root / MANIFEST_NAME).exists():
             manifest.write(root / MANIFEST_NAME)

@@ -135,11 +135,12 @@ class IndexSync:
     def refresh(self) -> None:
         """Catch up with the store: load the file on first use, then apply what changed since."""
         with self._update_lock:
-            if self._index is None:
+            loaded = self._index is None
+            if loaded:
                 self._load()
             changes = self.store.changes_since(self._generation)
-            if changes.generation != self._generation:
-                self._apply(changes)
+            if loaded or changes.generation != self._generation:
+                self._apply(changes)  # after a load even if nothing changed: it checks the count
 
     def _load(self) -> None:
         index, generation = self._read_file()
