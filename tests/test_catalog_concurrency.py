@@ -177,3 +177,25 @@ def test_stress_two_writer_processes_and_a_reader_never_see_a_stale_or_missing_r
 
     catalog = assert_consistent(root, "stress-test")
     assert {p.sku for p in catalog.products()} == left
+
+
+def test_a_catalog_from_before_generation_stamps_opens_consistent(catalog):
+    """A version-1 folder: no vector_generation column, no removed_products table, a bare FAISS file."""
+    import sqlite3
+
+    catalog.delete(["SYN-00009"])
+    bare_index = read_index_file(catalog.root / INDEX_NAME)[0].to_bytes()
+    catalog.close()
+    with sqlite3.connect(catalog.root / "catalog.db") as db:
+        db.execute("DROP INDEX products_vector_generation")
+        db.execute("ALTER TABLE products DROP COLUMN vector_generation")
+        db.execute("DROP TABLE removed_products")
+        db.execute("DELETE FROM meta WHERE key = 'schema_version'")
+    (catalog.root / INDEX_NAME).write_bytes(bare_index)
+
+    old = Catalog.open(catalog.root, catalog.model_spec)
+    assert old.count() == old.indexed_count() == 59
+    vector = old.vectors([old.get_by_sku("SYN-00010").id])[1][0]
+    assert old.search_vector(vector, k=1)[0].product.sku == "SYN-00010"
+    old.delete(["SYN-00010"])  # the first write after the upgrade stamps the file
+    assert_consistent(catalog.root, catalog.model_spec)
