@@ -53,6 +53,7 @@ def assert_consistent(root: Path, model_spec: str) -> Catalog:
     return catalog
 
 
+@pytest.mark.slow
 def test_a_long_running_process_sees_and_keeps_another_process_commits(catalog, synthetic_source, tmp_path):
     app = catalog  # opened before the CLI ingest, like the app's cached catalog
     assert len(app.search_vector(app.vectors()[1][0], k=3)) == 3
@@ -70,6 +71,7 @@ def test_a_long_running_process_sees_and_keeps_another_process_commits(catalog, 
     assert generation == app.generation and on_disk.ntotal == 79 and new.id in on_disk.ids()
 
 
+@pytest.mark.slow
 def test_two_concurrent_ingests_and_deletes_of_shared_photos_lose_nothing(catalog, synthetic_source, tmp_path):
     images = synthetic_source.parent / "images"
     ingests = [
@@ -155,6 +157,7 @@ def test_stale_temp_files_go_when_a_catalog_opens_but_a_live_writers_stay(catalo
     assert not any(p.exists() for p in stale) and unrelated.exists()
 
 
+@pytest.mark.slow
 def test_stress_two_writer_processes_and_a_reader_never_see_a_stale_or_missing_result(tmp_path):
     root = tmp_path / "stress"
     seconds = "12"

@@ -56,6 +56,7 @@ def shared(catalog, tiny_embedder, synthetic_source):
     return make_search_engine(app_catalog, tiny_embedder), Personalizer.for_catalog(app_catalog), app_catalog, photos
 
 
+@pytest.mark.slow  # meta-trains a small personaliser first
 def test_32_threads_sharing_one_engine_answer_exactly_as_one_thread_does(shared):
     engine, personalizer, catalog, photos = shared
     assert personalizer.method == "maml"
