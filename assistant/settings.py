@@ -14,16 +14,32 @@ ENV_MODEL = "ASSISTANT_MODEL"
 ENV_MODEL_CACHE = "ASSISTANT_MODEL_CACHE"
 
 
+def is_database_url(location: object) -> bool:
+    """True for a PostgreSQL catalog URL (``postgresql://...``), false for a catalog folder."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
 @dataclass(frozen=True)
 class Settings:
+    """``catalog_url`` is set when the catalog is a PostgreSQL database; ``catalog_dir`` is the folder otherwise."""
+
     catalog_dir: Path
     model_spec: str
     model_cache: str | None = None
+    catalog_url: str | None = None
+
+    @property
+    def catalog_location(self) -> str:
+        """The catalog as a person named it: the database URL or the folder."""
+        return self.catalog_url or str(self.catalog_dir)
 
     @classmethod
     def resolve(cls, catalog: str | None = None, model: str | None = None, model_cache: str | None = None) -> Settings:
+        location = catalog or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG_DIR
+        url = location if is_database_url(location) else None
         return cls(
-            catalog_dir=Path(catalog or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG_DIR).expanduser(),
+            catalog_dir=Path(DEFAULT_CATALOG_DIR if url else location).expanduser(),
+            catalog_url=url,
             model_spec=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL_SPEC,
             model_cache=model_cache or os.environ.get(ENV_MODEL_CACHE) or None,
         )

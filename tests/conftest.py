@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import postgres_server
 import pytest
 
 from assistant.catalog import Catalog
@@ -42,3 +43,26 @@ def jc5() -> Path:
     if not (root / "labels.csv").exists():
         pytest.skip("../shared/data/jc5 is not present (development data, not redistributable)")
     return root
+
+
+@pytest.fixture(scope="session")
+def postgres_server_instance():
+    """A throwaway PostgreSQL 15 for the whole run (see tests/postgres_server.py); skipped where it cannot start."""
+    reason = postgres_server.missing_reason()
+    if reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    server = postgres_server.PostgresServer()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_instance) -> str:
+    """The URL of a new, empty database of its own for one test, dropped afterwards."""
+    url = postgres_server_instance.database()
+    yield url
+    postgres_server_instance.drop_database(url)
