@@ -45,6 +45,13 @@ def jc5() -> Path:
     return root
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Tests that read the real photos are marked ``devdata``, so ``-m "not devdata"`` leaves them out."""
+    for item in items:
+        if "jc5" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.devdata)
+
+
 @pytest.fixture(scope="session")
 def postgres_server_instance():
     """A throwaway PostgreSQL 15 for the whole run (see tests/postgres_server.py); skipped where it cannot start."""

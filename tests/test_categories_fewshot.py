@@ -14,6 +14,7 @@ from assistant.categories.fewshot import EpisodeTensors, Maml, MamlConfig, meta_
 from assistant.categories.labelled import read_labels
 from assistant.categories.prototypes import blend_prototype
 from assistant.clip.embedder import normalize
+from assistant.errors import TrainingDataError
 
 DIM, CLASSES, PER_CLASS = 32, 8, 30
 
@@ -38,7 +39,7 @@ def test_episodes_come_only_from_the_pool_they_are_given(clusters):
         assert len(set(episode.items)) == len(episode.items) == 3 * (2 + 4)
         assert (episode.classes[episode.support_labels] == item_classes[episode.support]).all()
         assert (episode.classes[episode.query_labels] == item_classes[episode.query]).all()
-    with pytest.raises(ValueError, match="fewer than"):
+    with pytest.raises(TrainingDataError, match="fewer than"):
         EpisodeSampler(item_classes, [0, 1], ways=2, shots=20, queries=20)
 
 
