@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.catalog.location import cache_dir_for, is_database_url
 from assistant.clip.factory import DEFAULT_MODEL_SPEC
 
 DEFAULT_CATALOG_DIR = "catalog"
@@ -14,14 +15,10 @@ ENV_MODEL = "ASSISTANT_MODEL"
 ENV_MODEL_CACHE = "ASSISTANT_MODEL_CACHE"
 
 
-def is_database_url(location: object) -> bool:
-    """True for a PostgreSQL catalog URL (``postgresql://...``), false for a catalog folder."""
-    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
-
-
 @dataclass(frozen=True)
 class Settings:
-    """``catalog_url`` is set when the catalog is a PostgreSQL database; ``catalog_dir`` is the folder otherwise."""
+    """``catalog_url`` is set when the catalog is a PostgreSQL database, and ``catalog_dir`` is then this machine's
+    folder for its cached files; otherwise ``catalog_dir`` is the catalog folder."""
 
     catalog_dir: Path
     model_spec: str
@@ -38,7 +35,7 @@ class Settings:
         location = catalog or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG_DIR
         url = location if is_database_url(location) else None
         return cls(
-            catalog_dir=Path(DEFAULT_CATALOG_DIR if url else location).expanduser(),
+            catalog_dir=cache_dir_for(url) if url else Path(location).expanduser(),
             catalog_url=url,
             model_spec=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL_SPEC,
             model_cache=model_cache or os.environ.get(ENV_MODEL_CACHE) or None,

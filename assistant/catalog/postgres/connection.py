@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from assistant.catalog.catalog import CatalogError
+from assistant.catalog.records import CatalogError
 
 #: Seconds to wait for the server when connecting; a down database fails fast instead of hanging a page.
 CONNECT_TIMEOUT = 5

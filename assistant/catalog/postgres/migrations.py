@@ -14,8 +14,8 @@ from pathlib import Path
 
 import psycopg
 
-from assistant.catalog.catalog import CatalogError
 from assistant.catalog.postgres.connection import connect, redacted, translated_errors
+from assistant.catalog.records import CatalogError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FILE_PATTERN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
