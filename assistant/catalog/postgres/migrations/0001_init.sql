@@ -39,7 +39,7 @@ CREATE TABLE products (
     price double precision,
     currency text NOT NULL DEFAULT '',
     image text,
-    image_sha256 text REFERENCES photos (sha256),
+    image_sha256 text,                  -- its photo in photos; the catalog puts it inside the same write
     attributes jsonb NOT NULL DEFAULT '{}',
     content_hash text NOT NULL,
     embed_model text NOT NULL,
