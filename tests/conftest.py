@@ -29,12 +29,28 @@ def synthetic_source(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def catalog(tmp_path, tiny_embedder, synthetic_source) -> Catalog:
-    """A fresh catalog folder holding the 60 synthetic products."""
-    cat = Catalog.open(tmp_path / "catalog", tiny_embedder.spec.name, tiny_embedder.dim)
+def store_kind(request) -> str:
+    """Where ``catalog_location`` keeps the catalog: "folder" unless a test is parametrised with ``both_stores``."""
+    return getattr(request, "param", "folder")
+
+
+@pytest.fixture
+def catalog_location(store_kind, tmp_path, request, monkeypatch) -> str:
+    """Where a test's catalog lives: a new folder, or a new PostgreSQL database (its photo cache in tmp_path)."""
+    if store_kind == "postgres":
+        monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "cache"))
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "catalog")
+
+
+@pytest.fixture
+def catalog(catalog_location, tiny_embedder, synthetic_source) -> Catalog:
+    """A fresh catalog (a folder, or a database under ``both_stores``) holding the 60 synthetic products."""
+    cat = Catalog.open(catalog_location, tiny_embedder.spec.name, tiny_embedder.dim)
     report = ingest_csv(cat, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
     assert report.added == 60 and not report.rejected
-    return cat
+    yield cat
+    cat.close()
 
 
 @pytest.fixture

@@ -16,9 +16,16 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+import pytest
 
 PG_BIN = Path(os.environ.get("ASSISTANT_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SERVICE_USER = "postgres"
+
+
+#: Runs a test once on a catalog folder and once on a PostgreSQL database (through the ``store_kind`` fixture).
+both_stores = pytest.mark.parametrize(
+    "store_kind", ["folder", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 def missing_reason() -> str | None:

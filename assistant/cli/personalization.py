@@ -10,8 +10,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from assistant.atomic import atomic_write_json
-from assistant.catalog import MANIFEST_NAME, Catalog
+from assistant.catalog import Catalog
 from assistant.errors import UsageError
+from assistant.services import stored_manifest
 from assistant.settings import Settings
 
 #: Products in the catalog that ``eval personalization`` generates when there is none.
@@ -81,9 +82,9 @@ def _say(message: str) -> None:
 
 def _open_catalog(settings: Settings) -> Catalog | None:
     """The catalog for the model spec, or None when the folder holds no catalog."""
-    if not (settings.catalog_dir / MANIFEST_NAME).exists():
+    if stored_manifest(settings) is None:
         return None
-    return Catalog.open(settings.catalog_dir, settings.model_spec, create=False)
+    return Catalog.open(settings.catalog_location, settings.model_spec, create=False)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
