@@ -210,3 +210,30 @@ def test_a_catalog_of_another_model_is_refused(pg_location, tiny_embedder):
     Catalog.open(pg_location, "tiny-test", tiny_embedder.dim).close()
     with pytest.raises(CatalogError, match=r"built with model 'tiny-test'.*reindex"):
         Catalog.open(pg_location, "ViT-B-32:laion2b_s34b_b79k", 512)
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
+def test_category_edits_and_trained_heads_reach_every_server(catalog, catalog_location, tiny_embedder, tmp_path,
+                                                             monkeypatch):  # fmt: skip
+    from assistant.categories import CatalogCategories, Category, CategoryRegistry
+    from assistant.categories.catalog_labels import head_path
+
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "server-b"))
+    server_b = Catalog.open(catalog_location, catalog.model_spec)
+    assert server_b.root != catalog.root and server_b.listen().connected.wait(5)
+    photo = catalog.image_path(catalog.get_by_sku("SYN-00001"))
+    CatalogCategories(catalog, tiny_embedder).add(Category(name="ear cuff", description="an ear cuff"), photos=[photo])
+    registry_b = server_b.root / "categories" / "registry.json"
+    assert _wait_for(lambda: registry_b.exists() and "ear cuff" in CategoryRegistry.load(server_b.root), 1.0)
+    example = CategoryRegistry.load(server_b.root).get("ear cuff").examples[0]
+    assert (server_b.root / "categories" / "examples" / example).read_bytes() == photo.read_bytes()
+    head_path(server_b).write_bytes(b"a head trained on server b")
+    server_b.publish_file("categories/fewshot_head.pt")
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "server-c"))
+    fresh = Catalog.open(catalog_location, catalog.model_spec)  # a new server starts with everything
+    assert head_path(fresh).read_bytes() == b"a head trained on server b"
+    head_path(server_b).unlink()
+    server_b.publish_file("categories/fewshot_head.pt")  # removing the head removes it everywhere
+    fresh.pull_files()
+    assert not head_path(fresh).exists()
+    server_b.close()

@@ -29,7 +29,7 @@ def test_folder_to_database_and_back_keeps_everything(folder_with_extras, postgr
     folder = folder_with_extras
     assert main(["copy", "--from", str(folder.root), "--to", postgres_url]) == 0
     out = capsys.readouterr().out
-    assert "copied 60 products" in out and "verified: 60 products" in out and "1 category example" in out
+    assert "copied 60 products" in out and "verified: 60 products" in out and "4 shared files" in out
     back = tmp_path / "back"
     assert main(["copy", "--from", postgres_url, "--to", str(back)]) == 0
     assert "verified" in capsys.readouterr().out

@@ -23,7 +23,7 @@ def test_migrate_creates_every_table_once_and_repeats_as_a_no_op(postgres_url):
     applied = migrations.migrate(postgres_url)
     assert [m.version for m in applied] == list(range(1, migrations.latest_version() + 1))
     expected = {"schema_version", "catalog_manifest", "catalog_state", "photos", "products", "product_tombstones",
-                "catalog_files", "category_examples"}  # fmt: skip
+                "catalog_files"}  # fmt: skip
     assert expected <= tables(postgres_url)
     assert migrations.migrate(postgres_url) == []
     with psycopg.connect(postgres_url) as conn:

@@ -107,7 +107,10 @@ def _embedder(model_spec: str, model_cache: str | None) -> Embedder:
 def _shop(catalog_location: str, model_spec: str, model_cache: str | None) -> Shop:
     settings = Settings.resolve(catalog_location, model_spec, model_cache)
     embedder = _embedder(model_spec, model_cache)
-    return Shop(settings=settings, embedder=embedder, catalog=open_catalog(settings, embedder))
+    catalog = open_catalog(settings, embedder)
+    if settings.catalog_url:  # a shared database: hear every other server's and the CLI's commits at once
+        catalog.listen()
+    return Shop(settings=settings, embedder=embedder, catalog=catalog)
 
 
 def current_settings() -> Settings:

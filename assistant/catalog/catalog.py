@@ -193,6 +193,10 @@ class Catalog:
         """Persist a change to ``self.manifest`` where this catalog keeps it."""
         self.manifest.write(self.manifest_path)
 
+    def publish_file(self, name: str) -> None:
+        """Called after writing or removing ``root/name`` (a registry, a trained head): a folder keeps it right
+        there; a shared database stores it for every other server (``PostgresCatalog``)."""
+
     def close(self) -> None:
         self.store.close()
 

@@ -1,11 +1,12 @@
 """Copy a catalog between a folder and a PostgreSQL database (either way), resumably, and verify the copy.
 
-Invariant: a copy moves what makes the catalog (products with their vectors and photos, and the named shared
-files: category registry, example photos, trained heads) and never caches (indexes, label caches), which the
-destination rebuilds. Products go over in batches, each one transaction; a product whose digest (every shop
-field, its vector's bytes, its photo's hash) already matches in the destination is skipped, so running the
-same copy again after an interruption resumes it. ``verify`` compares counts and digests of both sides and
-re-hashes every destination photo; the copy is reported done only when they agree.
+Invariant: a copy moves what makes the catalog (products with their vectors and photos, and the shared files
+it is told about: category registry and example photos, trained heads) and never caches (indexes, label
+caches), which the destination rebuilds. Products go over in batches, each one transaction; a product whose
+digest (every shop field, its vector's bytes, its content hash) already matches in the destination is
+skipped, so running the same copy again after an interruption resumes it. ``verify`` compares counts and
+digests of both sides, the shared files, and re-hashes every destination photo; the copy is reported done
+only when they agree.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ class CopyReport:
     copied: int = 0
     unchanged: int = 0
     files: list[str] = field(default_factory=list)
-    examples: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -76,17 +76,16 @@ class FolderFiles:
         path = self.root / name
         return path.read_bytes() if path.is_file() else None
 
+    def file_names(self, prefix: str = "") -> list[str]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
+
     def write_file(self, name: str, data: bytes) -> None:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)
-
-    def read_examples(self, examples_dir: str) -> dict[str, bytes]:
-        folder = self.root / examples_dir
-        return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()} if folder.is_dir() else {}
-
-    def write_example(self, examples_dir: str, name: str, data: bytes) -> None:
-        self.write_file(f"{examples_dir}/{name}", data)
 
 
 def shared_files(catalog: Catalog):
@@ -116,10 +115,11 @@ def copy_catalog(
     source: Catalog,
     destination: Catalog,
     files: Sequence[str] = (),
-    examples_dir: str | None = None,
+    folders: Sequence[str] = (),
     progress: ProgressCallback | None = None,
 ) -> CopyReport:
-    """Copy products (skipping those already identical), then ``files`` and the example photos; then verify."""
+    """Copy products (skipping those already identical), then the shared ``files`` and every file under the
+    shared ``folders``; then verify."""
     if destination.model_spec != source.model_spec or destination.dim != source.dim:
         raise CatalogError(
             f"{destination.location} holds vectors of {destination.model_spec!r}, {source.location} of "
@@ -145,27 +145,28 @@ def copy_catalog(
         if progress:
             progress(min(offset + BATCH, total), total)
     source_files, destination_files = shared_files(source), shared_files(destination)
-    for name in files:
+    for name in _shared_names(source_files, files, folders):
         data = source_files.read_file(name)
-        if data is not None and destination_files.read_file(name) != data:
+        if destination_files.read_file(name) != data:
             destination_files.write_file(name, data)
-        if data is not None:
-            report.files.append(name)
-    if examples_dir:
-        for name, data in source_files.read_examples(examples_dir).items():
-            destination_files.write_example(examples_dir, name, data)
-            report.examples += 1
-    report.problems = verify(source, destination, files, examples_dir)
+        report.files.append(name)
+    report.problems = verify(source, destination, files, folders)
     return report
+
+
+def _shared_names(files_of, files: Sequence[str], folders: Sequence[str]) -> list[str]:
+    """The named files that exist, and every file under the named folders."""
+    names = [name for name in files if files_of.read_file(name) is not None]
+    for folder in folders:
+        names += files_of.file_names(folder.rstrip("/") + "/")
+    return names
 
 
 def _holds(path: Path, sha256: str) -> bool:
     return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
 
 
-def verify(
-    source: Catalog, destination: Catalog, files: Sequence[str] = (), examples_dir: str | None = None
-) -> list[str]:
+def verify(source: Catalog, destination: Catalog, files: Sequence[str] = (), folders: Sequence[str] = ()) -> list[str]:
     """What differs between the two catalogs (empty when the copy is complete and intact)."""
     problems = []
     if source.count() != destination.count():
@@ -178,14 +179,10 @@ def verify(
         problems.append(f"the destination index holds {destination.indexed_count()} of {destination.count()} vectors")
     for product in destination.products():
         path = destination.image_path(product) if product.image_sha256 else None
-        if path is not None and (
-            not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != product.image_sha256
-        ):
+        if path is not None and not _holds(path, product.image_sha256):
             problems.append(f"product {product.sku}: its photo is missing or does not match its SHA-256")
     source_files, destination_files = shared_files(source), shared_files(destination)
-    for name in files:
+    for name in _shared_names(source_files, files, folders):
         if source_files.read_file(name) != destination_files.read_file(name):
             problems.append(f"shared file {name} differs")
-    if examples_dir and source_files.read_examples(examples_dir) != destination_files.read_examples(examples_dir):
-        problems.append("the category example photos differ")
     return problems

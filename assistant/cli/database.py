@@ -29,14 +29,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def shared_file_names() -> tuple[list[str], str]:
-    """The files a copy carries besides products (registry, few-shot head, personaliser), and the examples folder."""
+def shared_file_names() -> tuple[list[str], list[str]]:
+    """The files a copy carries besides products (registry, few-shot head, personaliser), and the folders
+    (category example photos) whose every file it carries."""
     from assistant.categories.catalog_labels import HEAD_NAME
     from assistant.categories.registry import CATEGORIES_DIR, EXAMPLES_DIR, REGISTRY_NAME
     from assistant.personalization.checkpoint import CHECKPOINT_NAME
 
     names = [f"{CATEGORIES_DIR}/{REGISTRY_NAME}", f"{CATEGORIES_DIR}/{HEAD_NAME}", CHECKPOINT_NAME]
-    return names, f"{CATEGORIES_DIR}/{EXAMPLES_DIR}"
+    return names, [f"{CATEGORIES_DIR}/{EXAMPLES_DIR}"]
 
 
 def open_copy_ends(source: str, destination: str) -> tuple[Catalog, Catalog]:
@@ -61,12 +62,12 @@ def cmd_copy(args: argparse.Namespace) -> int:
     from assistant.catalog.transfer import copy_catalog
 
     source, destination = open_copy_ends(args.source, args.destination)
-    files, examples = shared_file_names()
+    files, folders = shared_file_names()
     with progress_bar("copying products") as progress:
-        report = copy_catalog(source, destination, files, examples, progress=progress)
+        report = copy_catalog(source, destination, files, folders, progress=progress)
     print(
         f"{source.location} -> {destination.location}: copied {report.copied} products, {report.unchanged} already "
-        f"there; files: {', '.join(report.files) or 'none'}; {report.examples} category example photos"
+        f"there; {len(report.files)} shared files ({', '.join(report.files) or 'none'})"
     )
     if not report.verified:
         for problem in report.problems:

@@ -89,7 +89,7 @@ def _open_catalog(settings: Settings) -> Catalog | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from assistant.cli.common import progress_bar
-    from assistant.personalization.checkpoint import default_checkpoint_path, save_checkpoint
+    from assistant.personalization.checkpoint import CHECKPOINT_NAME, default_checkpoint_path, save_checkpoint
     from assistant.personalization.training import train_for_catalog
 
     meta, head_options = _training_config(args)
@@ -105,6 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if log is not None:
         _report_rejected(log)
     save_checkpoint(out, checkpoint)
+    if args.out is None:  # the catalog's own checkpoint: every app server of a shared catalog gets it
+        catalog.publish_file(CHECKPOINT_NAME)
     print(
         f"wrote {out}: {checkpoint.trained_on['shoppers_source']}, {checkpoint.trained_on['products']} products, "
         f"model {checkpoint.model_spec}, {time.monotonic() - started:.0f} s"

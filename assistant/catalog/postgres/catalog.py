@@ -1,9 +1,11 @@
 """A catalog kept in PostgreSQL: the same ``Catalog`` facade over the database's product and photo stores.
 
-Invariant: the database holds everything that makes the catalog (manifest, products, vectors, photos); this
-process holds only caches of it: the FAISS index, built from the database when the catalog opens and caught
-up before every search (and, through LISTEN/NOTIFY, as soon as any process commits), and photo files cached
-by content hash. Losing a server loses nothing; a new one rebuilds its caches from the database.
+Invariant: the database holds everything that makes the catalog (manifest, products, vectors, photos, the
+shared files: category registry and examples, trained heads); this process holds only copies of it: the
+FAISS index, built from the database when the catalog opens and caught up before every search (and, through
+LISTEN/NOTIFY, as soon as any process commits), photo files cached by content hash, and the shared files
+mirrored into ``root`` (pulled at open and after every announced commit; a server that writes one publishes
+it in the same call). Losing a server loses nothing; a new one rebuilds its copies from the database.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 
+from assistant.atomic import atomic_write_bytes
 from assistant.catalog.catalog import Catalog, check_manifest
 from assistant.catalog.location import cache_dir_for
 from assistant.catalog.manifest import Manifest
@@ -20,7 +23,7 @@ from assistant.catalog.postgres import migrations
 from assistant.catalog.postgres.connection import connect, redacted, translated_errors
 from assistant.catalog.postgres.listener import ChangeListener
 from assistant.catalog.postgres.photos import DatabasePhotoStore
-from assistant.catalog.postgres.store import PostgresProductStore
+from assistant.catalog.postgres.store import CHANNEL, PostgresProductStore
 from assistant.catalog.records import CatalogError
 from assistant.catalog.vector_index import INDEX_KINDS
 
@@ -99,6 +102,10 @@ def _open_manifest(
     return manifest
 
 
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
 class PostgresCatalog(Catalog):
     """A catalog whose store is the PostgreSQL database at ``url``; ``root`` is this machine's cache folder."""
 
@@ -106,6 +113,7 @@ class PostgresCatalog(Catalog):
         super().__init__(root, manifest, store, DatabasePhotoStore(store, root / IMAGES_CACHE_DIR), index_file=None)
         self.url = url
         self._listener: ChangeListener | None = None
+        self._mirrored: dict[str, str] = {}  # shared file name -> SHA-256 this server last wrote or pulled
 
     @classmethod
     def open_url(
@@ -125,6 +133,7 @@ class PostgresCatalog(Catalog):
         root = Path(cache_root) if cache_root is not None else cache_dir_for(url)
         root.mkdir(parents=True, exist_ok=True)
         catalog = cls(url, root, manifest, PostgresProductStore(url, manifest.dim))
+        catalog.pull_files()
         if not manifest.reindex_target and manifest.model_spec == model_spec:
             catalog.index.refresh()  # a new server builds its index from the database here
         return catalog
@@ -137,40 +146,68 @@ class PostgresCatalog(Catalog):
         with self.store.transaction() as conn:
             write_manifest(conn, self.manifest)
 
-    # ----------------------------------------------------------------- shared files (see transfer.py)
+    # ----------------------------------------------------------------- shared files
     def read_file(self, name: str) -> bytes | None:
         row = self.store.read_one("SELECT data FROM catalog_files WHERE name = %s", (name,))
         return None if row is None else bytes(row[0])
 
-    def write_file(self, name: str, data: bytes) -> None:
-        """Store a shared file (a registry, a trained head) as one committed, announced change."""
-        with self.store.write() as writer:
-            self.store.execute(
-                """INSERT INTO catalog_files (name, data, sha256, generation) VALUES (%s, %s, %s, %s)
-                   ON CONFLICT (name) DO UPDATE SET data = excluded.data, sha256 = excluded.sha256,
-                       updated_at = now(), generation = excluded.generation""",
-                (name, data, hashlib.sha256(data).hexdigest(), writer.generation + 1),
-            )
-            writer.changed = True
-
-    def read_examples(self, examples_dir: str) -> dict[str, bytes]:
+    def file_names(self, prefix: str = "") -> list[str]:
         with self.store.transaction() as conn:
-            rows = conn.execute("SELECT e.file_name, p.data FROM category_examples e JOIN photos p USING (sha256)")
-            return {name: bytes(data) for name, data in rows}
+            rows = conn.execute("SELECT name FROM catalog_files WHERE starts_with(name, %s) ORDER BY name", (prefix,))
+            return [r[0] for r in rows]
 
-    def write_example(self, examples_dir: str, name: str, data: bytes) -> None:
-        sha256 = hashlib.sha256(data).hexdigest()
-        self.photos.put(data, sha256, name)
-        self.store.execute(
-            "INSERT INTO category_examples (file_name, sha256) VALUES (%s, %s) "
-            "ON CONFLICT (file_name) DO UPDATE SET sha256 = excluded.sha256",
-            (name, sha256),
-        )
+    def write_file(self, name: str, data: bytes | None) -> None:
+        """Store (or with ``data`` None delete) a shared file and announce it; the product generation stays, so
+        caches of product data (the index, category labels) are not thrown away for a registry edit."""
+        with self.store.transaction() as conn:
+            if data is None:
+                conn.execute("DELETE FROM catalog_files WHERE name = %s", (name,))
+            else:
+                conn.execute(
+                    """INSERT INTO catalog_files (name, data, sha256) VALUES (%s, %s, %s)
+                       ON CONFLICT (name) DO UPDATE SET data = excluded.data, sha256 = excluded.sha256,
+                           updated_at = now()""",
+                    (name, data, hashlib.sha256(data).hexdigest()),
+                )
+            conn.execute("SELECT pg_notify(%s, 'files')", (CHANNEL,))
+
+    def publish_file(self, name: str) -> None:
+        """This server wrote (or removed) ``root/name``: make the database's copy, which every server mirrors,
+        the same."""
+        path = self.root / name
+        self.write_file(name, path.read_bytes() if path.is_file() else None)
+        self._mirrored[name] = _file_sha256(path)
+
+    def pull_files(self) -> list[str]:
+        """Mirror the database's shared files into this server's folder; returns the names that changed here.
+        A file this server mirrored earlier and the database no longer has is removed here too."""
+        with self.store.transaction() as conn:
+            wanted = dict(conn.execute("SELECT name, sha256 FROM catalog_files").fetchall())
+        changed = []
+        for name, sha256 in wanted.items():
+            if (self._mirrored.get(name) or _file_sha256(self.root / name)) != sha256:
+                data = self.read_file(name)
+                if data is not None:
+                    target = self.root / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_bytes(target, data)
+                    self._mirrored[name] = sha256
+                    changed.append(name)
+        for name in [n for n, sha in self._mirrored.items() if n not in wanted and sha]:
+            (self.root / name).unlink(missing_ok=True)
+            self._mirrored[name] = ""
+            changed.append(name)
+        return changed
+
+    def _catch_up(self) -> None:
+        """What the listener runs after a commit anywhere: the index, then the shared files."""
+        self.index.current()
+        self.pull_files()
 
     def listen(self) -> ChangeListener:
         """Catch the index up as soon as any process commits (for long-running servers); idempotent."""
         if self._listener is None:
-            self._listener = ChangeListener(self.url, self.index.current).start()
+            self._listener = ChangeListener(self.url, self._catch_up).start()
         return self._listener
 
     def close(self) -> None:

@@ -2,7 +2,7 @@
 
 Invariant: the ``photos`` table is the truth; a photo row's key is the SHA-256 of its bytes (checked when it is
 put). As with a folder, the catalog puts a product's photo before its row and checks it inside the row's write,
-and deletes a photo only inside a write that sees no product (nor category example) showing it. The cache
+and deletes a photo only inside a write that sees no product showing it. The cache
 folder holds copies written atomically under the same content hash, so a cached file is never stale and never
 half written; it is filled when a page asks for a photo's path.
 """
@@ -49,8 +49,7 @@ class DatabasePhotoStore(PhotoStore):
     def remove(self, sha256: str, original_name: str | None) -> None:
         """Delete the photo unless a product shows it (called inside a store write, which serialises writers)."""
         self.store.execute(
-            "DELETE FROM photos WHERE sha256 = %s AND NOT EXISTS (SELECT 1 FROM products WHERE image_sha256 = %s)"
-            " AND NOT EXISTS (SELECT 1 FROM category_examples WHERE sha256 = %s)",
-            (sha256, sha256, sha256),
+            "DELETE FROM photos WHERE sha256 = %s AND NOT EXISTS (SELECT 1 FROM products WHERE image_sha256 = %s)",
+            (sha256, sha256),
         )
         super().remove(sha256, original_name)

@@ -62,20 +62,15 @@ CREATE TABLE product_tombstones (
 );
 CREATE INDEX product_tombstones_generation ON product_tombstones (generation);
 
--- The small files a folder catalog keeps beside its database (the category registry, the few-shot head, the
--- label cache, the personaliser checkpoint), keyed by their path relative to the folder.
+-- The small files a folder catalog keeps beside its database (the category registry and its example photos, the
+-- few-shot head, the personaliser checkpoint), keyed by their path relative to the folder. Each app server
+-- mirrors them into its cache folder and publishes its own edits back here (last writer wins per file). A change
+-- is announced on the same channel (payload 'files') but leaves the generation alone: it is not a product change.
 CREATE TABLE catalog_files (
-    name text PRIMARY KEY CHECK (name <> '' AND name !~ '(^/|\.\.)'),
+    name text PRIMARY KEY CHECK (name <> '' AND name !~ '(^/|\.\.|\\)'),
     data bytea NOT NULL,
     sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    generation bigint NOT NULL
-);
-
--- Example photos of the category registry (categories/examples/<file_name> in a folder), content-addressed.
-CREATE TABLE category_examples (
-    file_name text PRIMARY KEY CHECK (file_name <> '' AND file_name !~ '[/\\]'),
-    sha256 text NOT NULL REFERENCES photos (sha256)
+    updated_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- Staff accounts and the audit trail are not part of 0001: they arrive as a later migration of their own
