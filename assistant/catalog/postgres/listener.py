@@ -44,16 +44,23 @@ class ChangeListener:
             self._thread.join(timeout=POLL_SECONDS * 4)
 
     def _run(self) -> None:
+        failing = False  # warn once per outage, not once per retry
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.connected.set()
+                    if failing:
+                        log.warning("catalog listener for %s is connected again", redacted(self.url))
+                        failing = False
                     self._catch_up()  # commits made while this thread was not listening were not announced to it
                     self._listen(conn)
             except psycopg.Error as exc:
                 self.connected.clear()
-                log.warning("catalog listener for %s lost its connection (%s); retrying", redacted(self.url), exc)
+                if not failing:
+                    log.warning("catalog listener for %s lost its connection (%s); retrying every %.0f s",
+                                redacted(self.url), " ".join(str(exc).split()), RECONNECT_SECONDS)  # fmt: skip
+                failing = True
                 self._stop.wait(RECONNECT_SECONDS)
 
     def _listen(self, conn: psycopg.Connection) -> None:
