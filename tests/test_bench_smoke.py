@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from bench import embed, search
 
 
@@ -38,3 +40,15 @@ def test_search_benchmark_reports_latency_and_recall(capsys):
     flat = result["rows"][0]
     assert flat["recall"] >= 0.99 and flat["filtered_recall"] >= 0.99  # exact search (float rounding may swap a tie)
     assert "recall@10" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_shared_catalog_benchmark_reports_startup_and_freshness(postgres_url, tmp_path, monkeypatch, capsys):
+    from bench import shared_catalog
+
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "cache"))
+    result = shared_catalog.main(["--url", postgres_url, "--n", "300", "--dim", "16", "--writes", "2"])
+    assert [row[0].split(":")[0] for row in result["rows"]][-1] == "new server"
+    assert all(float(row[1]) >= 0 for row in result["rows"])
+    assert result["freshness"]["found"] == 2 and (result["freshness"]["from_call"] > 0).all()
+    assert "write -> this server's index holds it" in capsys.readouterr().out
