@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -151,6 +152,7 @@ def throwaway_database() -> tuple[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the server
     server = None
     url = args.url
     if url is None:
@@ -168,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         rows = time_startup(url, vectors)
         fresh = time_freshness(url, args.dim, args.writes)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if server is not None:
             server.remove()
     print(machine_line())
