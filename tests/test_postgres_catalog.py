@@ -237,3 +237,13 @@ def test_category_edits_and_trained_heads_reach_every_server(catalog, catalog_lo
     fresh.pull_files()
     assert not head_path(fresh).exists()
     server_b.close()
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
+def test_a_statement_the_database_refuses_is_not_called_unreachable(catalog, catalog_location):
+    with psycopg.connect(catalog_location, autocommit=True) as locker, locker.transaction():
+        locker.execute("SELECT generation FROM catalog_state FOR UPDATE")  # another writer holds the write lock
+        catalog.store.execute("SET lock_timeout = '100ms'")
+        with pytest.raises(CatalogError, match=r"refused the operation .*lock timeout.*try again"):
+            catalog.delete(["SYN-00001"])
+    assert catalog.get_by_sku("SYN-00001") is not None and catalog.count() == 60  # same connection, still usable

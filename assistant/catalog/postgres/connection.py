@@ -52,6 +52,17 @@ def unreachable(url: str, exc: BaseException) -> CatalogError:
     )
 
 
+def database_error(url: str, exc: BaseException, conn: psycopg.Connection | None) -> CatalogError:
+    """The error for a failed statement: "cannot be reached" when the connection is gone, else what went wrong
+    (a statement timeout, a deadlock: the transaction was rolled back and can be retried)."""
+    if conn is None or conn.closed or conn.broken:
+        return unreachable(url, exc)
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return CatalogError(
+        f"the catalog database {redacted(url)} refused the operation ({reason}); nothing was changed, try again"
+    )
+
+
 @contextmanager
 def translated_errors(url: str) -> Iterator[None]:
     """Database failures inside the block become a ``CatalogError`` naming the database."""

@@ -21,7 +21,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from assistant.catalog.postgres.connection import connect, translated_errors, unreachable
+from assistant.catalog.postgres.connection import connect, database_error, translated_errors
 from assistant.catalog.records import (
     FACET_COLUMNS,
     CatalogError,
@@ -193,6 +193,13 @@ class PostgresProductStore(ProductStore):
         if conn is not None:
             conn.close()
 
+    def _failed(self, conn: psycopg.Connection, exc: Exception) -> CatalogError:
+        """The error to raise for ``exc``; a connection that is gone is dropped, so the next call reconnects."""
+        error = database_error(self.url, exc, conn)
+        if conn.closed or conn.broken:
+            self._forget_connection()
+        return error
+
     def _read(self, query: Callable[[psycopg.Connection], T]) -> T:
         """Run a read; when the connection was dropped (a server restart, a failover) retry once on a new one."""
         for attempt in (1, 2):
@@ -200,9 +207,10 @@ class PostgresProductStore(ProductStore):
             try:
                 return query(conn)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                self._forget_connection()
-                if attempt == 2 or not conn.broken:
-                    raise unreachable(self.url, exc) from exc
+                dropped = conn.broken
+                error = self._failed(conn, exc)
+                if attempt == 2 or not dropped:
+                    raise error from exc
         raise AssertionError("unreachable")
 
     @contextmanager
@@ -214,8 +222,7 @@ class PostgresProductStore(ProductStore):
             with conn.transaction():
                 yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            self._forget_connection()
-            raise unreachable(self.url, exc) from exc
+            raise self._failed(conn, exc) from exc
 
     def read_one(self, sql: str, params: Sequence = ()) -> tuple | None:
         """The first row of a query on this thread's connection (inside its open transaction, if any)."""
@@ -227,8 +234,7 @@ class PostgresProductStore(ProductStore):
         try:
             conn.execute(sql, params)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            self._forget_connection()
-            raise unreachable(self.url, exc) from exc
+            raise self._failed(conn, exc) from exc
 
     @contextmanager
     def write(self) -> Iterator[ProductWriter]:
