@@ -105,7 +105,7 @@ def _records(source: Catalog, products: Sequence[Product], hashes: dict[str, tup
                 raise CatalogError(
                     f"product {product.sku}: its photo {product.image!r} is missing from {source.location}"
                 )
-            photo = path.read_bytes()
+            photo = path.read_bytes  # a loader: the destination reads it only if it lacks the photo
         fields = {name: getattr(product, name) for name in DIGEST_FIELDS}
         records.append(ProductRecord(**fields, vector=vector, content_hash=hashes[product.sku][0], photo=photo))
     return records

@@ -10,6 +10,7 @@ half written; it is filled when a page asks for a photo's path.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.atomic import atomic_write_bytes
@@ -38,7 +39,11 @@ class DatabasePhotoStore(PhotoStore):
     def has(self, sha256: str, original_name: str | None) -> bool:
         return self.store.read_one("SELECT 1 FROM photos WHERE sha256 = %s", (sha256,)) is not None
 
-    def put(self, data: bytes, sha256: str, original_name: str | None) -> Path:
+    def put(self, data: bytes | Callable[[], bytes], sha256: str, original_name: str | None) -> Path:
+        """Store a photo unless the database has it; ``data`` may be a loader, called only when it is needed."""
+        if self.has(sha256, original_name):
+            return super().path(sha256, original_name)
+        data = data() if callable(data) else data
         if hashlib.sha256(data).hexdigest() != sha256:
             raise CatalogError(f"photo {original_name!r}: its bytes do not have the SHA-256 {sha256}")
         self.store.execute(
