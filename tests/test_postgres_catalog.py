@@ -247,3 +247,14 @@ def test_a_statement_the_database_refuses_is_not_called_unreachable(catalog, cat
         with pytest.raises(CatalogError, match=r"refused the operation .*lock timeout.*try again"):
             catalog.delete(["SYN-00001"])
     assert catalog.get_by_sku("SYN-00001") is not None and catalog.count() == 60  # same connection, still usable
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
+def test_a_command_that_only_writes_builds_no_index(catalog, catalog_location, tiny_embedder):
+    writer = Catalog.open(catalog_location, catalog.model_spec)
+    writer.upsert([_record("W-1", tiny_embedder.embed_texts(["written"])[0])])
+    writer.delete(["SYN-00002"])
+    assert writer.index.generation == -1  # nothing built: at 100k products an HNSW build takes minutes
+    ids, vectors = writer.vectors()
+    assert writer.search_vector(vectors[0], k=1)[0].product.id == ids[0]  # the first search builds it
+    assert writer.index.generation == writer.generation

@@ -120,6 +120,8 @@ class Catalog:
     sync serialise what must be."""
 
     EDITABLE_FIELDS = EDITABLE_FIELDS
+    #: How this kind of catalog keeps its index in step with its store.
+    index_sync_class = IndexSync
     TEXT_FIELDS = TEXT_FIELDS
 
     def __init__(
@@ -130,7 +132,7 @@ class Catalog:
         self.manifest = manifest
         self.store = store
         self.photos = photos
-        self.index = IndexSync(store, index_file, manifest.dim, manifest.index_kind)
+        self.index = self.index_sync_class(store, index_file, manifest.dim, manifest.index_kind)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -392,6 +394,6 @@ class Catalog:
         self.manifest.model_spec = model_spec
         self.manifest.dim = self.store.dim = int(dim)
         self.manifest.reindex_target = None
-        self.index = IndexSync(self.store, self.index.path, self.dim, self.manifest.index_kind)
+        self.index = self.index_sync_class(self.store, self.index.path, self.dim, self.manifest.index_kind)
         self.index.rebuild()
         self.save_manifest()

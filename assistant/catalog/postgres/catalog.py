@@ -17,6 +17,7 @@ import psycopg
 
 from assistant.atomic import atomic_write_bytes
 from assistant.catalog.catalog import Catalog, check_manifest
+from assistant.catalog.index_sync import IndexSync
 from assistant.catalog.location import cache_dir_for
 from assistant.catalog.manifest import Manifest
 from assistant.catalog.postgres import migrations
@@ -25,7 +26,7 @@ from assistant.catalog.postgres.listener import ChangeListener
 from assistant.catalog.postgres.photos import DatabasePhotoStore
 from assistant.catalog.postgres.store import CHANNEL, PostgresProductStore
 from assistant.catalog.records import CatalogError
-from assistant.catalog.vector_index import INDEX_KINDS
+from assistant.catalog.vector_index import INDEX_KINDS, VectorIndex
 
 MANIFEST_COLUMNS = "model_spec, dim, index_kind, image_weight, format_version, created_at, reindex_target"
 IMAGES_CACHE_DIR = "images"
@@ -106,8 +107,27 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
+class OnDemandIndexSync(IndexSync):
+    """An index built at the first search (or when a server starts listening), not at open nor after a write:
+    a CLI command that only writes never builds one, which at 100k products saves minutes of HNSW building."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._wanted = False
+
+    def current(self) -> VectorIndex:
+        self._wanted = True
+        return super().current()
+
+    def refresh(self) -> None:
+        if self._wanted or self.generation >= 0:
+            super().refresh()
+
+
 class PostgresCatalog(Catalog):
     """A catalog whose store is the PostgreSQL database at ``url``; ``root`` is this machine's cache folder."""
+
+    index_sync_class = OnDemandIndexSync
 
     def __init__(self, url: str, root: Path, manifest: Manifest, store: PostgresProductStore):
         super().__init__(root, manifest, store, DatabasePhotoStore(store, root / IMAGES_CACHE_DIR), index_file=None)
@@ -134,8 +154,6 @@ class PostgresCatalog(Catalog):
         root.mkdir(parents=True, exist_ok=True)
         catalog = cls(url, root, manifest, PostgresProductStore(url, manifest.dim))
         catalog.pull_files()
-        if not manifest.reindex_target and manifest.model_spec == model_spec:
-            catalog.index.refresh()  # a new server builds its index from the database here
         return catalog
 
     @property
@@ -205,7 +223,9 @@ class PostgresCatalog(Catalog):
         self.pull_files()
 
     def listen(self) -> ChangeListener:
-        """Catch the index up as soon as any process commits (for long-running servers); idempotent."""
+        """For an app server: build the index from the database now, and catch it (and the shared files) up as
+        soon as any process commits. Idempotent."""
+        self.index.current()
         if self._listener is None:
             self._listener = ChangeListener(self.url, self._catch_up).start()
         return self._listener
