@@ -107,7 +107,9 @@ def test_good_rows_go_in_bad_rows_are_reported_by_row(catalog_location, tiny_emb
 
 
 @both_stores
-def test_reingest_embeds_nothing_twice_and_updates_changed_rows(catalog_location, tiny_embedder, mixed_source, monkeypatch):
+def test_reingest_embeds_nothing_twice_and_updates_changed_rows(
+    catalog_location, tiny_embedder, mixed_source, monkeypatch
+):
     cat = new_catalog(catalog_location, tiny_embedder)
     csv_path = mixed_source / "products.csv"
     ingest_csv(cat, tiny_embedder, csv_path, mixed_source / "photos")
