@@ -13,6 +13,7 @@ DEFAULT_CATALOG_DIR = "catalog"
 ENV_CATALOG = "ASSISTANT_CATALOG"
 ENV_MODEL = "ASSISTANT_MODEL"
 ENV_MODEL_CACHE = "ASSISTANT_MODEL_CACHE"
+ENV_RUNTIME = "ASSISTANT_RUNTIME"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Settings:
     catalog_dir: Path
     model_spec: str
     model_cache: str | None = None
+    runtime: str = "torch"  # image tower: torch (fp32), onnx (ONNX Runtime int8) or onnx-fp32
     catalog_url: str | None = None
 
     @property
@@ -39,4 +41,5 @@ class Settings:
             catalog_url=url,
             model_spec=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL_SPEC,
             model_cache=model_cache or os.environ.get(ENV_MODEL_CACHE) or None,
+            runtime=os.environ.get(ENV_RUNTIME) or "torch",
         )
