@@ -52,6 +52,8 @@ def run_app() -> None:
         urls = ["setup", *SHOP_PAGES, *STAFF_PAGES, "welcome"]
         navigation = st.navigation([page(url, setup, default=n == 0, hidden=n > 0) for n, url in enumerate(urls)])
     else:
+        if shop.embedder.spec.evaluation_note:
+            st.sidebar.caption(shop.embedder.spec.evaluation_note)
         if shop.catalog.count():
             navigation = st.navigation(
                 {
