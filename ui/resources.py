@@ -104,10 +104,13 @@ def _embedder(model_spec: str, model_cache: str | None) -> Embedder:
 
 
 @st.cache_resource(show_spinner="Opening the catalog…")
-def _shop(catalog_dir: str, model_spec: str, model_cache: str | None) -> Shop:
-    settings = Settings(catalog_dir=Path(catalog_dir), model_spec=model_spec, model_cache=model_cache)
+def _shop(catalog_location: str, model_spec: str, model_cache: str | None) -> Shop:
+    settings = Settings.resolve(catalog_location, model_spec, model_cache)
     embedder = _embedder(model_spec, model_cache)
-    return Shop(settings=settings, embedder=embedder, catalog=open_catalog(settings, embedder))
+    catalog = open_catalog(settings, embedder)
+    if settings.catalog_url:  # a shared database: hear every other server's and the CLI's commits at once
+        catalog.listen()
+    return Shop(settings=settings, embedder=embedder, catalog=catalog)
 
 
 def current_settings() -> Settings:
@@ -118,4 +121,5 @@ def current_settings() -> Settings:
 def current_shop() -> Shop:
     """The loaded shop for the current settings; raises an ``AssistantError`` (missing weights, a bad spec, a catalog of another model) when it cannot load."""
     settings = current_settings()
-    return _shop(str(settings.catalog_dir.resolve()), settings.model_spec, settings.model_cache)
+    location = settings.catalog_url or str(settings.catalog_dir.resolve())
+    return _shop(location, settings.model_spec, settings.model_cache)
