@@ -25,6 +25,7 @@ from assistant.personalization.serving import Personalizer
 from assistant.search import SearchEngine
 from assistant.services import load_embedder, open_catalog
 from assistant.settings import Settings
+from assistant.shop.results import NonsenseQueries, match_threshold
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,18 @@ def _personalizer(_catalog: Catalog, catalog_root: str, checkpoint_stamp: int) -
         return Personalizer.prior(_catalog.model_spec), str(exc)
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _nonsense(_embedder: Embedder, model_spec: str) -> NonsenseQueries:
+    return NonsenseQueries.embed(_embedder)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _match_threshold(
+    _catalog: Catalog, _nonsense: NonsenseQueries, root: str, generation: int, words: bool, photo: bool, weight: float
+) -> float:
+    return match_threshold(_catalog, _nonsense.like(words, photo, weight))
+
+
 @dataclass(frozen=True)
 class Shop:
     """Everything a page needs: the settings, the embedder, the catalog, and the engines over them."""
@@ -91,6 +104,13 @@ class Shop:
             _registry_stamp(self.catalog),
             _file_stamp(head_path(self.catalog)),
         )
+
+    def match_threshold(self, words: bool, photo: bool, text_weight: float) -> float:
+        """The score a close match beats for this kind of query (assistant/shop/results.py), per catalog generation."""
+        nonsense = _nonsense(self.embedder, self.embedder.spec.name)
+        generation = self.catalog.generation
+        weight = round(text_weight, 2) if words and photo else 0.0
+        return _match_threshold(self.catalog, nonsense, str(self.catalog.root), generation, words, photo, weight)
 
     def personalizer(self) -> tuple[Personalizer, str | None]:
         """The ranking for "for you" (re-read when ``train personalizer`` writes a new checkpoint), and any problem."""

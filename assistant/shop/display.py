@@ -6,24 +6,17 @@ UI-agnostic (no Streamlit) so the shop, the kiosk and any other front end word t
 from __future__ import annotations
 
 from assistant.catalog import Product
+from assistant.shop.i18n import DEFAULT_LANGUAGE, messages
 
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "JPY": "¥", "INR": "₹", "KRW": "₩"}
 #: Sku prefix of the synthetic demo products (assistant/synthetic.py); shops label them wherever they show.
 SYNTHETIC_SKU_PREFIX = "SYN-"
 #: Facet values that mean "nothing here" and are not worth showing to a shopper.
 EMPTY_FACETS = {"", "none", "n/a", "-"}
 
 
-def format_price(price: float | None, currency: str = "") -> str:
-    """'$1,250' for whole amounts, '$523.40' otherwise; unknown currencies go after the amount."""
-    if price is None:
-        return "Price on request"
-    amount = f"{price:,.0f}" if float(price).is_integer() else f"{price:,.2f}"
-    code = (currency or "").upper()
-    symbol = CURRENCY_SYMBOLS.get(code)
-    if symbol:
-        return f"{symbol}{amount}"
-    return f"{amount} {code}".strip()
+def format_price(price: float | None, currency: str = "", language: str = DEFAULT_LANGUAGE) -> str:
+    """'$1,250' for whole amounts, '$523.40' otherwise, in the language's locale (assistant/shop/i18n.py)."""
+    return messages(language).price(price, currency)
 
 
 def facet_label(value: str) -> str:
