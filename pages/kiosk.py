@@ -24,7 +24,7 @@ from assistant.shop.kiosk import KioskSession, idle_seconds_from_env
 from assistant.shop.photos import ShopperPhotoError, read_shopper_photo
 from assistant.shop.results import MAX_COUNTED, search_results
 from ui.cards import Card, product_grid, product_thumbnail
-from ui.i18n import language_switch, price, t, tn
+from ui.i18n import language_switch, price, reset_language, t, tn
 from ui.product_page import close_product, open_product, show_product_dialog
 from ui.resources import current_shop
 from ui.shopper import listing
@@ -45,9 +45,11 @@ session.idle_seconds = idle_seconds
 
 
 def start_over() -> None:
-    """A fresh visit: the shortlist, the photo, the choices, open panels and the product page all go."""
+    """A fresh visit: the shortlist, the photo, the choices, open panels and the product page all go, and the
+    screen speaks the shop's language (ASSISTANT_LANGUAGE) again."""
     session.reset()
     close_product()
+    reset_language()
 
 
 if session.is_idle():  # the last shopper walked away: the next one starts with a clean screen

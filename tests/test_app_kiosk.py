@@ -165,3 +165,14 @@ def test_start_over_button(monkeypatch, app_catalog):
 def test_bad_idle_setting_is_explained(monkeypatch, app_catalog, value):
     at = run_app(monkeypatch, app_catalog, KIOSK, **{ENV_IDLE_SECONDS: value})
     assert [e.value for e in at.error] and ENV_IDLE_SECONDS in at.error[0].value
+
+
+def test_a_shopper_may_switch_to_chinese_and_the_next_one_starts_in_the_shops_language(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, KIOSK, ASSISTANT_LANGUAGE="en")
+    at.segmented_control(key="kiosk-0-kiosk-language").set_value("zh")
+    rerun(at)
+    assert any(m.value == "### 馆藏共 60 件" for m in at.markdown)
+    assert next(b for b in at.button if (b.key or "").startswith("kiosk-0-list-")).label == "加入心愿单"
+    at.button(key="kiosk-0-restart").click()
+    rerun(at)
+    assert any(m.value == "### 60 pieces in the collection" for m in at.markdown)

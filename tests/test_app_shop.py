@@ -312,3 +312,27 @@ def test_a_personalizer_for_another_model_is_not_used_and_not_shown_to_shoppers(
     assert not at.sidebar.warning and "ViT-B-32" not in page_text(at)
     assert at.session_state["shopper"].personalizer.method != "maml"
     assert len(card_ids(at)) == PAGE
+
+
+def test_chinese_by_deep_link_by_default_and_by_the_switch(monkeypatch, app_catalog):
+    from app_support import APP, RUN_TIMEOUT
+    from streamlit.testing.v1 import AppTest
+
+    at = run_app(monkeypatch, app_catalog)
+    at.segmented_control(key="shop-language").set_value("zh")
+    rerun(at)
+    assert heading(at) == "馆藏共 60 件" and at.query_params["lang"] in ("zh", ["zh"])
+    assert at.button(key=f"like-shop-{card_ids(at)[0]}").label == "喜欢"
+
+    monkeypatch.setenv("ASSISTANT_LANGUAGE", "zh")
+    default_zh = rerun(AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT))
+    assert heading(default_zh) == "馆藏共 60 件"
+
+    linked = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    linked.query_params["lang"] = "en"
+    assert heading(rerun(linked)) == "60 pieces in the collection"
+
+
+def test_an_unknown_default_language_is_explained(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, ASSISTANT_LANGUAGE="klingon")
+    assert at.error and "ASSISTANT_LANGUAGE" in at.error[0].value

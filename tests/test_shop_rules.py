@@ -118,3 +118,23 @@ def test_shopper_photos_are_checked_with_friendly_message_keys():
     assert too_big.value.message_key == "photo.too_big"
     for key in ("photo.unreadable", "photo.too_big"):
         assert all(messages(language).text(key) for language in LOCALES)
+
+
+def test_every_reason_the_personaliser_gives_reads_in_chinese():
+    from assistant.personalization.explain import pick_count_words
+
+    reasons = [
+        "matches your search",
+        "in your price range",
+        "popular with shoppers",
+        "looks like the pearl earring you liked",
+        pick_count_words("rose gold", 1, 1),
+        pick_count_words("rose gold", 3, 3),
+        pick_count_words("rose gold", 2, 5),
+    ]
+    zh, en = messages("zh"), messages("en")
+    assert [en.reason(r) for r in reasons] == reasons
+    chinese = [zh.reason(r) for r in reasons]
+    assert all(c != r for c, r in zip(chinese, reasons))
+    assert chinese[3] == "与您喜欢的pearl earring相似" and chinese[6] == "rose gold，与您挑选的 2 件一样"
+    assert zh.reason("something new") == "something new"

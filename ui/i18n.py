@@ -40,6 +40,12 @@ def price(amount: float | None, currency: str = "") -> str:
     return current_messages().price(amount, currency)
 
 
+def reset_language() -> None:
+    """Back to ASSISTANT_LANGUAGE (a kiosk's next shopper starts in the shop's language)."""
+    st.session_state.pop(SESSION_KEY, None)
+    st.query_params.pop("lang", None)
+
+
 def _choose_language(widget_key: str) -> None:
     chosen = st.session_state.get(widget_key)
     if chosen:

@@ -18,7 +18,7 @@ from assistant.personalization.serving import ShopperSession
 from assistant.shop.results import Listing
 
 from .cards import Card, product_thumbnail
-from .i18n import t, tn
+from .i18n import current_messages, t, tn
 from .product_page import open_product
 from .resources import Shop
 
@@ -65,7 +65,8 @@ def strongest_reasons(session: ShopperSession, ids: Sequence[int], query: np.nda
     if not ids or not (session.likes or query is not None):
         return {}
     ranked = session.rank(list(ids), query_vector=query, k=None)
-    return {r.product_id: list(r.reasons) for r in ranked if r.product_id not in session.likes}
+    words = current_messages()
+    return {r.product_id: [words.reason(x) for x in r.reasons] for r in ranked if r.product_id not in session.likes}
 
 
 def shop_cards(session: ShopperSession, products: Sequence[Product], query: np.ndarray | None) -> list[Card]:

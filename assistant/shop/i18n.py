@@ -75,6 +75,11 @@ class Messages:
         template = forms.get(form, forms["other"])
         return template.format(n=format_decimal(n, locale=self.locale), **values)
 
+    def reason(self, reason: str) -> str:
+        """A reason from the personaliser in this language (catalog words inside it stay as the shop wrote them)."""
+        known = reason_message(reason)
+        return self.text(known[0], **known[1]) if known else reason
+
     def price(self, amount: float | None, currency: str = "") -> str:
         """'$1,250' / 'US$1,250' / '¥523.40': whole amounts without decimals, in the locale's pattern;
         a currency code Babel does not know goes after the amount as the shop wrote it."""
@@ -90,6 +95,26 @@ class Messages:
             pattern = pattern.replace(".00", "")
         text = format_currency(amount, code, format=pattern, locale=self.locale, currency_digits=False)
         return _LETTER_SYMBOL_BEFORE_NUMBER.sub("\\1\u00a0", text)  # 'CHF80' -> 'CHF 80', as CLDR spacing asks
+
+
+#: The explainer's reasons (assistant/personalization/explain.py), read back into message keys and values.
+_REASONS = [
+    (re.compile(r"^matches your search$"), "reason.search"),
+    (re.compile(r"^in your price range$"), "reason.price"),
+    (re.compile(r"^popular with shoppers$"), "reason.popular"),
+    (re.compile(r"^looks like the (?P<piece>.+) you liked$"), "reason.looks_like"),
+    (re.compile(r"^(?P<value>.+), like your pick$"), "reason.like_pick"),
+    (re.compile(r"^(?P<value>.+), like all (?P<n>\d+) of your picks$"), "reason.like_all"),
+    (re.compile(r"^(?P<value>.+), like (?P<n>\d+) of your picks$"), "reason.like_some"),
+]
+
+
+def reason_message(reason: str) -> tuple[str, dict[str, str]] | None:
+    """('reason.like_some', {'value': 'rose gold', 'n': '3'}) for 'rose gold, like 3 of your picks'; None if unknown."""
+    for pattern, key in _REASONS:
+        if found := pattern.match(reason):
+            return key, found.groupdict()
+    return None
 
 
 @cache
