@@ -19,12 +19,11 @@ import streamlit as st
 from assistant.catalog import Filters
 from assistant.errors import SettingsError
 from assistant.images import ImageError
-from assistant.shop.display import facet_label
 from assistant.shop.kiosk import KioskSession, idle_seconds_from_env
 from assistant.shop.photos import ShopperPhotoError, read_shopper_photo
 from assistant.shop.results import MAX_COUNTED, search_results
 from ui.cards import Card, product_grid, product_thumbnail
-from ui.i18n import language_switch, price, reset_language, t, tn
+from ui.i18n import facet, language_switch, price, reset_language, t, tn
 from ui.product_page import close_product, open_product, show_product_dialog
 from ui.resources import current_shop
 from ui.shopper import listing
@@ -131,7 +130,7 @@ with choice_col:
     category = st.pills(
         t("kiosk.category"),
         catalog.facet_values("category"),
-        format_func=facet_label,
+        format_func=facet,
         key=key("category"),
         width="stretch",
         wrap=True,
@@ -139,7 +138,7 @@ with choice_col:
     metal = st.pills(
         t("kiosk.metal"),
         catalog.facet_values("metal"),
-        format_func=facet_label,
+        format_func=facet,
         key=key("metal"),
         width="stretch",
         wrap=True,

@@ -138,3 +138,15 @@ def test_every_reason_the_personaliser_gives_reads_in_chinese():
     assert all(c != r for c, r in zip(chinese, reasons))
     assert chinese[3] == "与您喜欢的pearl earring相似" and chinese[6] == "rose gold，与您挑选的 2 件一样"
     assert zh.reason("something new") == "something new"
+
+
+def test_facet_values_have_chinese_names_from_the_vocabularies():
+    from assistant.catalog import Product
+    from assistant.categories import CategoryRegistry
+    from assistant.categories.attributes import load_attributes
+    from assistant.shop.display import chinese_facet_names, product_facts
+
+    names = chinese_facet_names(list(CategoryRegistry.defaults()), load_attributes())
+    assert names["rose gold"] == "玫瑰金" and names["ring"] == "戒指"
+    ring = Product(id=1, sku="R-1", title="t", category="ring", metal="rose gold", stone="unobtainium")
+    assert product_facts(ring, lambda v: names.get(v, v)) == "戒指 · 玫瑰金 · unobtainium"

@@ -19,7 +19,7 @@ from assistant.catalog import Catalog, Product
 from assistant.images import ImageError, load_image
 from assistant.shop.display import is_synthetic, product_facts
 
-from .i18n import price, t
+from .i18n import facet, price, t
 
 THUMBNAIL_PIXELS = 480
 #: The product page's photo: big enough to zoom into on a 1080 px wide screen.
@@ -92,7 +92,7 @@ def card_html(card: Card) -> str:
     return (
         f'<div class="card-title">{html.escape(p.title)}</div>'
         f'<div class="card-price">{html.escape(price(p.price, p.currency))}{score}</div>'
-        f'<div class="card-facts">{badges}{html.escape(product_facts(p))}</div>'
+        f'<div class="card-facts">{badges}{html.escape(product_facts(p, facet))}</div>'
         f"{reasons}"
     )
 

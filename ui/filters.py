@@ -7,9 +7,8 @@ import math
 import streamlit as st
 
 from assistant.catalog import Catalog, Filters
-from assistant.shop.display import facet_label
 
-from .i18n import t
+from .i18n import facet, t
 
 
 def filter_sidebar(catalog: Catalog, key: str) -> Filters:
@@ -20,7 +19,10 @@ def filter_sidebar(catalog: Catalog, key: str) -> Filters:
         values = catalog.facet_values(column)
         if values:
             chosen[column] = (
-                st.multiselect(t(f"filter.{column}"), values, format_func=facet_label, key=f"{key}-{column}") or None
+                st.multiselect(
+                    t(f"filter.{column}"), values, format_func=facet, placeholder=t("filter.any"), key=f"{key}-{column}"
+                )
+                or None
             )
     min_price = max_price = None
     price_range = catalog.price_range()

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from assistant.shop.display import facet_label
 from assistant.shop.i18n import LANGUAGE_NAMES, Messages, language_from_env, messages, parse_language
+
+from .resources import current_shop
 
 SESSION_KEY = "language"
 
@@ -44,6 +47,15 @@ def reset_language() -> None:
     """Back to ASSISTANT_LANGUAGE (a kiosk's next shopper starts in the shop's language)."""
     st.session_state.pop(SESSION_KEY, None)
     st.query_params.pop("lang", None)
+
+
+def facet(value: str) -> str:
+    """A facet value ('rose gold') as the shopper reads it: 'Rose gold', or '玫瑰金' in Chinese when the
+    vocabularies name it (catalog values without a Chinese name stay as the shop wrote them)."""
+    name = (
+        current_shop().chinese_facet_names().get((value or "").strip().lower()) if current_language() == "zh" else None
+    )
+    return name or facet_label(value)
 
 
 def _choose_language(widget_key: str) -> None:

@@ -17,7 +17,7 @@ from assistant.catalog import Catalog, Product
 from assistant.shop.display import EMPTY_FACETS, facet_label, is_synthetic
 
 from .cards import photo_data_url, product_thumbnail
-from .i18n import price, t
+from .i18n import facet, price, t
 
 SKU_PARAM = "sku"
 MORE_LIKE_THIS = 8
@@ -47,9 +47,9 @@ def linked_product(catalog: Catalog) -> Product | None:
 def attribute_rows(product: Product) -> list[tuple[str, str]]:
     """(label, value) for every attribute the shop gave the piece, known facets first, empty ones left out."""
     rows = [
-        (t("product.category"), facet_label(product.category)),
-        (t("product.metal"), facet_label(product.metal)),
-        (t("product.stone"), facet_label(product.stone)),
+        (t("product.category"), facet(product.category)),
+        (t("product.metal"), facet(product.metal)),
+        (t("product.stone"), facet(product.stone)),
         *((facet_label(name.replace("_", " ")), value) for name, value in sorted(product.attributes.items())),
         (t("product.sku"), product.sku),
     ]

@@ -25,6 +25,8 @@ from assistant.personalization.serving import Personalizer
 from assistant.search import SearchEngine
 from assistant.services import load_embedder, open_catalog
 from assistant.settings import Settings
+from assistant.categories.attributes import load_attributes
+from assistant.shop.display import chinese_facet_names
 from assistant.shop.results import NonsenseQueries, match_threshold
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,16 @@ def _translator(catalog_root: str, registry_stamp: int) -> QueryTranslator | Non
     except RegistryError as exc:
         log.warning("searching without Chinese translation: %s", exc)
         return None
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _chinese_facet_names(catalog_root: str, registry_stamp: int) -> dict[str, str]:
+    """Chinese names of facet values; the built-in vocabulary alone while the registry file is broken."""
+    try:
+        categories = list(CategoryRegistry.load(catalog_root))
+    except RegistryError:
+        categories = []
+    return chinese_facet_names(categories, load_attributes())
 
 
 @st.cache_resource(max_entries=4, show_spinner="Labelling the catalog's products…")
@@ -104,6 +116,10 @@ class Shop:
             _registry_stamp(self.catalog),
             _file_stamp(head_path(self.catalog)),
         )
+
+    def chinese_facet_names(self) -> dict[str, str]:
+        """'rose gold' -> '玫瑰金' for the Chinese interface, re-read when the category registry changes."""
+        return _chinese_facet_names(str(self.catalog.root), _registry_stamp(self.catalog))
 
     def match_threshold(self, words: bool, photo: bool, text_weight: float) -> float:
         """The score a close match beats for this kind of query (assistant/shop/results.py), per catalog generation."""

@@ -5,7 +5,10 @@ UI-agnostic (no Streamlit) so the shop, the kiosk and any other front end word t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from assistant.catalog import Product
+from assistant.categories.attributes import AttributeVocabulary
 from assistant.shop.i18n import DEFAULT_LANGUAGE, messages
 
 #: Sku prefix of the synthetic demo products (assistant/synthetic.py); shops label them wherever they show.
@@ -24,10 +27,23 @@ def facet_label(value: str) -> str:
     return value[:1].upper() + value[1:] if value else value
 
 
-def product_facts(product: Product) -> str:
-    """'Ring · Rose gold · Diamond': the category, metal and stone that are known."""
+def chinese_facet_names(categories: Iterable, attributes: AttributeVocabulary) -> dict[str, str]:
+    """Facet value -> its first Chinese name in the vocabularies ('rose gold' -> '玫瑰金', 'ring' -> '戒指');
+    the shop's own categories (the registry) win over the built-in attribute vocabulary."""
+    names = {
+        value.name.lower(): value.zh[0]
+        for attribute in attributes.attributes.values()
+        for value in attribute.values
+        if value.zh
+    }
+    names.update((category.name.lower(), category.zh[0]) for category in categories if category.zh)
+    return names
+
+
+def product_facts(product: Product, label: Callable[[str], str] = facet_label) -> str:
+    """'Ring · Rose gold · Diamond': the category, metal and stone that are known, each worded by ``label``."""
     values = (product.category, product.metal, product.stone)
-    return " · ".join(facet_label(v) for v in values if (v or "").strip().lower() not in EMPTY_FACETS)
+    return " · ".join(label(v) for v in values if (v or "").strip().lower() not in EMPTY_FACETS)
 
 
 def is_synthetic(product: Product) -> bool:
