@@ -164,7 +164,9 @@ def kiosk_listing() -> tuple[list[int], tuple[str, int | None]]:
     if photo is None and not typed:
         ids = [p.id for p in catalog.products(filters, limit=MAX_COUNTED)]
         count = catalog.count(filters)
-        return ids, ("results.collection", count) if count else ("results.none_filtered", None)
+        if not count:
+            return ids, ("results.none_filtered", None)
+        return ids, ("results.collection" if filters.is_empty() else "results.chosen", count)
     try:
         vector = shop.search.query_vector(typed or None, photo)
     except ImageError:

@@ -124,7 +124,9 @@ def collection_listing(order: str, filters: Filters) -> tuple[list[int], tuple[s
     else:
         ids = [p.id for p in catalog.products(filters, limit=MAX_COUNTED) if p.id not in session.skips]
     count = catalog.count(filters)
-    return ids, ("results.collection", count) if count else ("results.none_filtered", None)
+    if not count:
+        return ids, ("results.none_filtered", None)
+    return ids, ("results.collection" if filters.is_empty() else "results.chosen", count)
 
 
 query = read_query()

@@ -69,7 +69,7 @@ def test_tapping_a_category_searches_without_typing(monkeypatch, app_catalog):
     titles = card_titles(at)
     assert titles and set(titles) <= necklaces and len(titles) == min(12, len(necklaces))
     count = len(necklaces)
-    assert any(m.value == f"### {count} pieces in the collection" for m in at.markdown)
+    assert any(m.value == f"### {count} pieces match your choices" for m in at.markdown)
 
 
 def test_show_more_pages_through_the_collection(monkeypatch, app_catalog):

@@ -127,7 +127,7 @@ def test_filters_narrow_the_collection(monkeypatch, app_catalog, engine):
     filters = Filters(category=["ring"], metal=["silver", "platinum"])
     rings = engine.catalog.products(filters)
     assert 1 < len(rings) < PAGE
-    assert heading(at) == f"{len(rings)} pieces in the collection"
+    assert heading(at) == f"{len(rings)} pieces match your choices"
     assert card_titles(at) == [p.title for p in rings]
 
 
