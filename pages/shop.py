@@ -130,7 +130,7 @@ def collection_listing(order: str, filters: Filters) -> tuple[list[int], tuple[s
 
 
 query = read_query()
-heading, order_col = st.columns([3, 1], vertical_alignment="bottom")
+heading, order_col = st.columns([2, 1], vertical_alignment="bottom")
 order = order_col.segmented_control(
     t("shop.order"),
     [FOR_YOU, BEST_MATCH],

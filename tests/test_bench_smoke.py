@@ -38,3 +38,19 @@ def test_search_benchmark_reports_latency_and_recall(capsys):
     flat = result["rows"][0]
     assert flat["recall"] >= 0.99 and flat["filtered_recall"] >= 0.99  # exact search (float rounding may swap a tie)
     assert "recall@10" in capsys.readouterr().out
+
+
+def test_shop_taps_benchmark_reports_every_action_against_the_rerender_baseline(capsys):
+    import pytest
+
+    from bench import shop_taps
+
+    if not (shop_taps.CHROMIUM.exists() and shop_taps.CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    result = shop_taps.main(["--taps", "2", "--products", "30"])
+
+    actions = [row["action"] for row in result["rows"]]
+    assert actions == ["re-render only (baseline)", "search (Shop)", "like (Shop)", "shortlist (Kiosk)"]
+    for row in result["rows"]:
+        assert row["taps"] == 2 and 0 < row["p50_ms"] <= row["p99_ms"] and row["vs_rerender"] > 0
+    assert "p50 vs re-render" in capsys.readouterr().out
