@@ -167,6 +167,8 @@ def low_confidence() -> None:
 
 
 page_header("Merchandiser", "Draft a category, preview what it would take, then apply or discard.")
+if categories.head_problem:  # a trained few-shot head that cannot be used: why, and the command that retrains it
+    st.warning(categories.head_problem)
 if message := st.session_state.pop("merch-message", None):
     st.success(message)
 draft, listing, unsure = st.tabs(["Draft a category", "Categories", "Low confidence"])

@@ -42,3 +42,10 @@ def jc5() -> Path:
     if not (root / "labels.csv").exists():
         pytest.skip("../shared/data/jc5 is not present (development data, not redistributable)")
     return root
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Tests that read the real photos are marked ``devdata``, so ``-m "not devdata"`` leaves them out."""
+    for item in items:
+        if "jc5" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.devdata)

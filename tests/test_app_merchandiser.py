@@ -7,6 +7,7 @@ import hashlib
 from app_support import app_catalog, card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
 
 from assistant.categories import CategoryRegistry
+from assistant.categories.fewshot import Maml
 
 MERCHANDISER = "pages/merchandiser.py"
 
@@ -99,3 +100,15 @@ def test_a_broken_registry_file_is_explained(monkeypatch, app_catalog):
     at.switch_page(MERCHANDISER)
     rerun(at)
     assert "cannot be read" in at.error[0].value and "colour" in at.error[0].value
+
+
+def test_an_unusable_few_shot_head_is_explained(monkeypatch, app_catalog, tiny_embedder):
+    head = app_catalog / "categories" / "fewshot_head.pt"
+    head.parent.mkdir(exist_ok=True)
+    Maml(tiny_embedder.dim, 14.3).save(head, "ViT-B-32:laion2b_s34b_b79k", {"source": "another model"})
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    assert len(at.warning) == 1
+    warning = at.warning[0].value
+    assert "few-shot category head" in warning and "'ViT-B-32:laion2b_s34b_b79k'" in warning
+    assert "python -m assistant --model tiny-test train categories" in warning and "prototype blend" in warning
+    assert category_table(at)["products"].sum() == 60, "the catalog is still labelled (by the prototype blend)"

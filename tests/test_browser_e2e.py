@@ -31,10 +31,13 @@ CHROMIUM_FLAGS = (
 KIOSK_IDLE_SECONDS = 8  # long enough for the checks below to finish on a busy machine before the reset
 WAIT = 60
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+    ),
+]
 
 
 def free_port() -> int:

@@ -99,6 +99,7 @@ print("done", flush=True)
 """
 
 
+@pytest.mark.slow
 def test_sigkill_during_ingest_leaves_a_consistent_resumable_catalog(tmp_path):
     source = write_synthetic_catalog(tmp_path / "src", n=400, seed=3)
     root = tmp_path / "cat"

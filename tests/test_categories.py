@@ -17,16 +17,9 @@ from assistant.categories import (
     translate_query,
 )
 from assistant.categories.attributes import load_attributes
+from assistant.categories.blend import blend_prototype, image_weight, mean_prototype
 from assistant.categories.classifier import softmax
-from assistant.categories.prototypes import (
-    PROMPT_TEMPLATES,
-    PrototypeBuilder,
-    VectorCache,
-    blend_prototype,
-    category_prompts,
-    image_weight,
-    mean_prototype,
-)
+from assistant.categories.prototypes import PrototypeBuilder, VectorCache, category_prompts, category_templates
 from assistant.categories.translate import QueryTranslator
 from assistant.clip.embedder import normalize
 
@@ -209,12 +202,32 @@ def test_blend_prototype_maths():
 def test_text_prototype_is_the_normalised_mean_of_the_prompt_ensemble(tiny_embedder):
     category = Category(name="nose pin", synonyms=["nose stud"], description="a tiny stud worn in the nose")
     prompts = category_prompts(category)
-    assert len(prompts) == 2 * len(PROMPT_TEMPLATES) + 1 and prompts[-1] == category.description
+    assert len(prompts) == 2 * len(category_templates()) + 1 and prompts[-1] == category.description
     assert "a product photo of a nose stud." in prompts
     builder = PrototypeBuilder(tiny_embedder)
     prototype = builder.text_prototype(prompts)
     assert np.allclose(prototype, normalize(tiny_embedder.embed_texts(prompts).mean(0)), atol=1e-6)
     assert np.isclose(np.linalg.norm(prototype), 1.0)
+
+
+def test_category_prompt_templates_are_data(tmp_path):
+    """The templates moved from code to assistant/data/prompts.json unchanged, so cached prototypes stay valid."""
+    assert category_prompts(Category(name="ring", description="a ring")) == [
+        "a product photo of a ring.",
+        "a photo of a ring, a type of jewelry.",
+        "a close-up photo of a ring.",
+        "a ring on a white background.",
+        "a ring",
+    ]
+    assert category_templates() is category_templates(), "read once"
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps({"category_templates": ["a {} ring", "a photo of {name}"]}))
+    with pytest.raises(RegistryError, match=r"prompts.json: category template #2 \('a photo of \{name\}'\)"):
+        category_templates(path)
+    for broken in ("[", json.dumps({"templates": []}), json.dumps({"category_templates": []})):
+        path.write_text(broken)
+        with pytest.raises(RegistryError, match=r"prompts\.json"):
+            category_templates(path)
 
 
 def test_vector_cache_round_trip_per_model(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from assistant.categories import UNKNOWN, CatalogCategories, Category, RegistryError, preview_category
 from assistant.categories.catalog_labels import CATEGORY, head_path
-from assistant.categories.fewshot import MamlConfig
+from assistant.categories.fewshot import Maml, MamlConfig
 from assistant.categories.training import catalog_training_set, train_catalog_head
 from assistant.cli.main import main
 
@@ -144,6 +144,27 @@ def test_meta_trained_head_becomes_the_catalogs_method(catalog, tiny_embedder):
     assert "ear cuff" in report.columns_recomputed["category"]
     reopened.remove_head()
     assert reopened.method == "prototype_blend" and not head_path(catalog).exists()
+
+
+def test_an_unusable_head_is_explained_and_the_prototype_blend_used(catalog, tiny_embedder, capsys):
+    blend_labels = CatalogCategories(catalog, tiny_embedder).product_labels()
+    Maml(tiny_embedder.dim, 14.3).save(head_path(catalog), "ViT-B-32:laion2b_s34b_b79k", {"source": "another model"})
+    owner = CatalogCategories(catalog, tiny_embedder)
+    assert owner.method == "prototype_blend" and owner.product_labels() == blend_labels
+    assert "'ViT-B-32:laion2b_s34b_b79k'" in owner.head_problem
+    assert "--model tiny-test train categories" in owner.head_problem
+    assert owner.head_problem.endswith("learned by the prototype blend.")
+
+    head_path(catalog).write_bytes(b"half a file")
+    assert "is not a readable few-shot category head" in CatalogCategories(catalog, tiny_embedder).head_problem
+    assert main(["--catalog", str(catalog.root), "categories", "list"]) == 0
+    assert "example photos are learned by the prototype blend: " in capsys.readouterr().out
+
+    summary = train_catalog_head(owner, catalog_training_set(catalog), MamlConfig(shots=2, meta_steps=2, meta_batch=2))
+    assert summary["items_seen"] and owner.method == "maml" and owner.head_problem is None
+    assert CatalogCategories(catalog, tiny_embedder).head_problem is None
+    assert main(["--catalog", str(catalog.root), "categories", "list"]) == 0
+    assert "example photos are learned by the MAML head" in capsys.readouterr().out
 
 
 def test_category_cli(catalog, capsys, synthetic_source):

@@ -8,12 +8,14 @@ import torch
 from category_shapes import write_shapes_dataset
 
 from assistant.categories import Classifier, LabelSet
+from assistant.categories.blend import blend_prototype
 from assistant.categories.episodes import EpisodeSampler
 from assistant.categories.evaluation import CategoryEvaluation, EvalSettings
 from assistant.categories.fewshot import EpisodeTensors, Maml, MamlConfig, meta_train_head
 from assistant.categories.labelled import read_labels
-from assistant.categories.prototypes import blend_prototype
+from assistant.checkpoints import CheckpointModelMismatch
 from assistant.clip.embedder import normalize
+from assistant.errors import TrainingDataError
 
 DIM, CLASSES, PER_CLASS = 32, 8, 30
 
@@ -38,7 +40,7 @@ def test_episodes_come_only_from_the_pool_they_are_given(clusters):
         assert len(set(episode.items)) == len(episode.items) == 3 * (2 + 4)
         assert (episode.classes[episode.support_labels] == item_classes[episode.support]).all()
         assert (episode.classes[episode.query_labels] == item_classes[episode.query]).all()
-    with pytest.raises(ValueError, match="fewer than"):
+    with pytest.raises(TrainingDataError, match="fewer than"):
         EpisodeSampler(item_classes, [0, 1], ways=2, shots=20, queries=20)
 
 
@@ -110,7 +112,7 @@ def test_meta_training_learns_and_the_head_classifies_through_faiss(tmp_path, cl
     maml.save(tmp_path / "head.pt", "tiny-test", {"source": "test"})
     loaded = Maml.load(tmp_path / "head.pt", "tiny-test")
     assert loaded.trained_on == {"source": "test"} and np.allclose(loaded.feature_gain, maml.feature_gain)
-    with pytest.raises(ValueError, match="meta-trained on 'tiny-test' vectors"):
+    with pytest.raises(CheckpointModelMismatch, match=r"model 'tiny-test'.*--model ViT-B-32:\S+ train categories"):
         Maml.load(tmp_path / "head.pt", "ViT-B-32:laion2b_s34b_b79k")
 
 

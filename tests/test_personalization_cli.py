@@ -13,6 +13,7 @@ from assistant.personalization.checkpoint import load_checkpoint
 FAST = ["--steps", "20", "--train-shoppers", "150"]
 
 
+@pytest.mark.slow
 def test_eval_personalization_writes_the_documented_json(catalog, tmp_path, capsys):
     out = tmp_path / "report.json"
     code = main(
@@ -48,6 +49,7 @@ def test_eval_personalization_writes_the_documented_json(catalog, tmp_path, caps
     assert "nDCG@10" in printed and "K=3: MAML" in printed and "K=5: MAML" in printed
 
 
+@pytest.mark.slow
 def test_eval_without_a_catalog_generates_a_synthetic_one_and_says_so(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(commands, "SYNTHETIC_EVAL_PRODUCTS", 80)
     out = tmp_path / "report.json"
@@ -144,6 +146,7 @@ def test_train_personalizer_without_products_is_a_user_error(tmp_path, capsys):
     assert "no products in catalog" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_eval_personalization_on_an_event_log(catalog, tmp_path, capsys):
     """A log written from simulated sessions (labelled synthetic) over the catalog's skus, one bad row."""
     from assistant.personalization.items import ItemTable

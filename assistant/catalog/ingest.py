@@ -284,9 +284,16 @@ def _embed_and_store(catalog, embedder, files, todo, report, known, progress, ba
             if n in failures:
                 report.rejected.append(Problem(item.row, item.fields["sku"], "image", failures[n]))
                 continue
-            if photos[n] is not None:
-                catalog.store_image(photos[n], sha, item.image_name)
-            records.append(ProductRecord(vector=vectors[n], content_hash=digest, image=item.image_name, image_sha256=sha, **item.fields))
+            records.append(
+                ProductRecord(
+                    vector=vectors[n],
+                    content_hash=digest,
+                    image=item.image_name,
+                    image_sha256=sha,
+                    photo=photos[n],
+                    **item.fields,
+                )
+            )
             if item.fields["sku"] in known:
                 report.updated += 1
             else:

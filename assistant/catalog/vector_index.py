@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import faiss
 import numpy as np
-
-from assistant.atomic import atomic_write_bytes
 
 #: kind -> faiss.index_factory string. Vectors are unit length, so inner product is cosine similarity.
 INDEX_FACTORY = {
@@ -59,12 +55,12 @@ class VectorIndex:
         return built
 
     @classmethod
-    def load(cls, path: Path) -> "VectorIndex":
-        return cls(faiss.read_index(str(path)))
+    def from_bytes(cls, data: bytes | memoryview) -> "VectorIndex":
+        """An index from ``to_bytes`` output; RuntimeError when the bytes are not a FAISS index."""
+        return cls(faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)))
 
-    def save(self, path: Path) -> None:
-        """Write atomically: a reader sees the old file or the new one, never half of one."""
-        atomic_write_bytes(path, faiss.serialize_index(self.index).tobytes())
+    def to_bytes(self) -> bytes:
+        return faiss.serialize_index(self.index).tobytes()
 
     @property
     def dim(self) -> int:

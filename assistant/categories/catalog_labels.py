@@ -25,6 +25,7 @@ from assistant.categories.fewshot import Maml
 from assistant.categories.prototypes import PrototypeBuilder, VectorCache
 from assistant.categories.registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry
 from assistant.categories.translate import QueryTranslator
+from assistant.checkpoints import CheckpointError
 from assistant.clip.embedder import Embedder, ImageSource
 from assistant.images import read_image_bytes
 
@@ -40,15 +41,10 @@ def head_path(catalog: Catalog):
 
 
 def load_head(catalog: Catalog) -> Maml | None:
-    """The catalog's meta-trained few-shot head (``train categories``), if one exists for its model."""
+    """The catalog's meta-trained few-shot head (``train categories``); None when there is none, CheckpointError
+    when the file cannot be used (another model's, damaged, from a newer program)."""
     path = head_path(catalog)
-    if not path.exists():
-        return None
-    try:
-        return Maml.load(path, catalog.model_spec)
-    except (ValueError, KeyError, RuntimeError, OSError) as exc:
-        log.warning("not using the few-shot head %s: %s; categories use the prototype blend", path, exc)
-        return None
+    return Maml.load(path, catalog.model_spec) if path.exists() else None
 
 
 @dataclass
@@ -97,7 +93,9 @@ class CatalogCategories:
         self.registry = registry or CategoryRegistry.load(catalog.root)
         self.attributes = attributes or load_attributes()
         self.builder = PrototypeBuilder(embedder, VectorCache.for_catalog(catalog.root, catalog.model_spec))
-        self.head = load_head(catalog)
+        #: Why the catalog's few-shot head is not used, as a sentence for staff; None when it is, or there is none.
+        self.head_problem: str | None = None
+        self.head = self._load_head()
         self._tables: dict[str, SimilarityTable] = {}
         self._labels: dict[str, LabelSet] = {}
         self._vectors: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, ids, vectors)
@@ -118,6 +116,14 @@ class CatalogCategories:
         """How categories with photos are learned: "maml" once a head is meta-trained, else "prototype_blend"."""
         return "maml" if self.head is not None else "prototype_blend"
 
+    def _load_head(self) -> Maml | None:
+        try:
+            return load_head(self.catalog)
+        except CheckpointError as exc:
+            self.head_problem = f"{exc} Until then, categories with photos are learned by the prototype blend."
+            log.warning("%s", self.head_problem)
+            return None
+
     def label_set(self, kind: str = CATEGORY) -> LabelSet:
         if kind == CATEGORY:
             return self.builder.category_labels(self.registry, self.head)
@@ -127,13 +133,13 @@ class CatalogCategories:
         """Save a meta-trained head with the catalog; categories switch to MAML and are re-classified."""
         maml.save(head_path(self.catalog), self.catalog.model_spec, trained_on)
         maml.trained_on = trained_on
-        self.head = maml
+        self.head, self.head_problem = maml, None
         return self.refresh()
 
     def remove_head(self) -> RefreshReport:
         """Go back to the prototype blend."""
         head_path(self.catalog).unlink(missing_ok=True)
-        self.head = None
+        self.head, self.head_problem = None, None
         return self.refresh()
 
     def classifier(self, kind: str = CATEGORY) -> Classifier:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from assistant.categories.blend import blend_prototype
 from assistant.categories.classifier import clip_logit_scale
 from assistant.categories.episodes import EpisodeSampler
 from assistant.categories.fewshot import EpisodeTensors, Maml, MamlConfig, MetaTrainReport, meta_train_head
@@ -28,10 +29,11 @@ from assistant.categories.labelled import (
     deduplicate,
     resolve_categories,
 )
-from assistant.categories.prototypes import PrototypeBuilder, blend_prototype, category_prompts
+from assistant.categories.prototypes import PrototypeBuilder, category_prompts
 from assistant.categories.registry import CategoryRegistry
 from assistant.clip.embedder import Embedder
 from assistant.errors import TrainingDataError
+from assistant.metalearning import final_loss
 
 METHODS = ("zero_shot", "prototype_blend", "maml")
 #: The few-shot method the product uses once a head is meta-trained (it won the evaluation; README "Categories").
@@ -180,7 +182,7 @@ class CategoryEvaluation:
             "classes": sorted(self.class_names[c] for c in trained.classes_seen),
             "items": len(trained.items_seen),
             "test_items_seen": int(self.is_test[sorted(trained.items_seen)].sum()),
-            "final_loss": round(float(np.mean(trained.losses[-20:])), 4),
+            "final_loss": final_loss(trained.losses),
         }
         return maml, seen
 

@@ -4,14 +4,14 @@ The head scores a vector against class weights: ``scale * <adapt(x), adapt_w(w)>
 adapters are residual linear maps that start as the identity. A task's class weights start at its
 categories' text prototypes (so with no inner step the head *is* zero-shot CLIP) and are fitted to the
 K support photos in a few inner gradient steps. Meta-training learns the adapters, the logit scale and
-the inner learning rate so that those few steps generalise to the task's queries: the inner loop is a
-pure function (``functional_call`` + ``grad``) batched over episodes with ``vmap``; second-order
-gradients flow through it unless ``first_order`` is set.
+the inner learning rate so that those few steps generalise to the task's queries. The head supplies only
+its task loss; the inner loop is the shared ``assistant.metalearning.adapt`` (a pure ``torch.func``
+function), batched over episodes with ``vmap``; second-order gradients flow through it unless
+``first_order`` is set.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -21,12 +21,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, vmap
 
-from assistant.atomic import atomic_write_bytes
+from assistant.categories.blend import PRIOR_STRENGTH
 from assistant.categories.episodes import Episode, EpisodeSampler
-from assistant.categories.prototypes import PRIOR_STRENGTH
+from assistant.checkpoints import CheckpointFormat, read_checkpoint, write_checkpoint
 from assistant.errors import TrainingDataError
+from assistant.metalearning import adapt
+
+#: ``train categories`` writes the head in this format; version 0 is a head saved before the format had a header.
+FEWSHOT_FORMAT = CheckpointFormat(
+    tag="assistant.fewshot_head",
+    version=1,
+    noun="few-shot category head",
+    train_command="train categories",
+    unversioned_keys=frozenset({"model_spec", "dim", "config", "state", "trained_on"}),
+)
 
 
 @dataclass
@@ -113,16 +123,17 @@ class Maml:
         features = self._features(params, support)
         weights = initial_weights(text, support, labels, params["log_prior_strength"].exp())
         fast = {"weights": weights, "bias": text.new_zeros(text.shape[0])}
-        lr = params["log_inner_lr"].exp()
-        steps = (
-            (self.config.inner_steps if steps is None else steps) if len(support) else 0
-        )  # no photos: nothing to fit
-        for _ in range(steps):
-            grads = grad(self._loss)(fast, params, features, labels)
-            if self.config.first_order:
-                grads = {k: g.detach() for k, g in grads.items()}
-            fast = {k: fast[k] - lr * grads[k] for k in fast}
-        return fast
+        steps = (self.config.inner_steps if steps is None else steps) if len(support) else 0  # no photos: no fit
+        return adapt(
+            self._loss,
+            fast,
+            params,
+            features,
+            labels,
+            lr=params["log_inner_lr"].exp(),
+            steps=steps,
+            first_order=self.config.first_order,
+        )
 
     def _query_logits(self, params, text, support, support_labels, query, steps: int | None = None) -> torch.Tensor:
         fast = self.adapt(params, text, support, support_labels, steps)
@@ -160,7 +171,8 @@ class Maml:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Adapt to C classes (text prototypes [C, d], support photos [S, d] with class labels [S]): returns
         unit prototypes in the head's space and per-class biases, so that
-        ``logits = logit_scale * normalize(x * feature_gain) @ prototypes.T + bias`` -- cosines a FAISS index can hold."""
+        ``logits = logit_scale * normalize(x * feature_gain) @ prototypes.T + bias`` -- cosines a FAISS index
+        can hold."""
         params = {k: v.detach() for k, v in self.params().items()}
         text_t = torch.as_tensor(np.asarray(text, np.float32))
         support_t = torch.as_tensor(np.asarray(support, np.float32).reshape(-1, text_t.shape[1]))
@@ -171,31 +183,24 @@ class Maml:
 
     def save(self, path: Path, model_spec: str, trained_on: dict) -> None:
         """Store the meta-trained head (atomically) for the catalog of ``model_spec``."""
-        buffer = io.BytesIO()
-        torch.save(
-            {
-                "model_spec": model_spec,
-                "dim": int(self.head.features.weight.shape[0]),
-                "config": asdict(self.config),
-                "state": self.head.state_dict(),
-                "trained_on": trained_on,
-            },
-            buffer,
-        )
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(Path(path), buffer.getvalue())
+        body = {
+            "dim": int(self.head.features.weight.shape[0]),
+            "config": asdict(self.config),
+            "state": self.head.state_dict(),
+            "trained_on": trained_on,
+        }
+        write_checkpoint(path, FEWSHOT_FORMAT, model_spec, body)
 
     @classmethod
     def load(cls, path: Path, model_spec: str) -> Maml:
-        """A saved head; refused (ValueError) when it was trained for another model's vectors."""
-        data = torch.load(path, weights_only=True)
-        if data["model_spec"] != model_spec:
-            raise ValueError(
-                f"{path} was meta-trained on {data['model_spec']!r} vectors, not {model_spec!r}; train it again"
-            )
-        maml = cls(data["dim"], 1.0, MamlConfig(**data["config"]))
-        maml.head.load_state_dict(data["state"])
-        maml.trained_on = data["trained_on"]
+        """A saved head; CheckpointError when unusable (CheckpointModelMismatch: trained for another model)."""
+        return read_checkpoint(path, FEWSHOT_FORMAT, model_spec, cls._from_payload)
+
+    @classmethod
+    def _from_payload(cls, payload: dict) -> Maml:
+        maml = cls(payload["dim"], 1.0, MamlConfig(**payload["config"]))
+        maml.head.load_state_dict(payload["state"])
+        maml.trained_on = payload["trained_on"]
         return maml
 
     def meta_train(

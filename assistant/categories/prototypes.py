@@ -1,9 +1,8 @@
 """Category and attribute prototypes: prompt-ensemble text vectors, blended with example photos.
 
 A text prototype is the normalised mean of CLIP text vectors over prompt templates x (name and
-synonyms), plus the description. With K example photos the prototype is
-``blend(text, 1 - w; image mean, w)`` with ``w = K / (K + PRIOR_STRENGTH)``: the text prior counts as
-PRIOR_STRENGTH photos, so one photo nudges the prototype and many photos dominate it.
+synonyms), plus the description. With K example photos the prototype is the prototype blend
+(``assistant.categories.blend``), or what a meta-trained head adapts to them (any ``AdaptingHead``).
 Vectors are cached by content fingerprint (per model), so only what changed is embedded again.
 """
 
@@ -13,62 +12,61 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from assistant.atomic import atomic_write_bytes
 from assistant.categories.attributes import Attribute
+from assistant.categories.blend import PRIOR_STRENGTH, blend_prototype, mean_prototype
 from assistant.categories.classifier import LabelSet, clip_logit_scale
-from assistant.categories.registry import CATEGORIES_DIR, Category, CategoryRegistry
-from assistant.clip.embedder import Embedder, ImageSource, blend, normalize
+from assistant.categories.registry import CATEGORIES_DIR, DATA_DIR, Category, CategoryRegistry, RegistryError
+from assistant.clip.embedder import Embedder, ImageSource
 from assistant.images import ImageError
 
-if TYPE_CHECKING:
-    from assistant.categories.fewshot import Maml
-
-PROMPT_TEMPLATES = (
-    "a product photo of a {}.",
-    "a photo of a {}, a type of jewelry.",
-    "a close-up photo of a {}.",
-    "a {} on a white background.",
-)
-#: How many photos the text prior is worth in a blended prototype.
-PRIOR_STRENGTH = 2.0
+#: The prompt templates of every category (each with one ``{}`` for a name), beside the default categories.
+DEFAULT_PROMPTS_FILE = DATA_DIR / "prompts.json"
 VECTOR_CACHE_NAME = "vectors.npz"
 
 
-def category_prompts(category: Category, templates: Sequence[str] = PROMPT_TEMPLATES) -> list[str]:
-    """Every template over the category's English names, and its description as one more prompt."""
+class AdaptingHead(Protocol):
+    """What the labeller needs from a few-shot head (``fewshot.Maml`` is one): class prototypes adapted to
+    text priors and support photos, in a space reached by ``normalize(x * feature_gain)``."""
+
+    @property
+    def logit_scale(self) -> float: ...
+
+    @property
+    def feature_gain(self) -> np.ndarray: ...
+
+    def class_prototypes(
+        self, text: np.ndarray, support: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@lru_cache(maxsize=4)
+def category_templates(path: Path = DEFAULT_PROMPTS_FILE) -> tuple[str, ...]:
+    """The category prompt templates of a prompts file (read once); RegistryError naming the file when unusable."""
+    try:
+        templates = json.loads(Path(path).read_text(encoding="utf-8"))["category_templates"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RegistryError(f"{path} has no readable 'category_templates' list: {exc}") from exc
+    if not isinstance(templates, list) or not templates:
+        raise RegistryError(f"{path}: 'category_templates' must be a non-empty list of prompts")
+    for n, template in enumerate(templates, 1):
+        if not isinstance(template, str) or template.count("{}") != 1 or template.count("{") != 1:
+            raise RegistryError(f"{path}: category template #{n} ({template!r}) needs exactly one {{}} for the name")
+    return tuple(templates)
+
+
+def category_prompts(category: Category, templates: Sequence[str] | None = None) -> list[str]:
+    """Every template (default: ``category_templates()``) over the category's English names, and its
+    description as one more prompt."""
+    templates = category_templates() if templates is None else templates
     prompts = [t.format(name) for name in category.names for t in templates]
     return prompts + ([category.description] if category.description else [])
-
-
-def mean_prototype(vectors: np.ndarray) -> np.ndarray:
-    """The normalised mean of unit vectors: the direction they share."""
-    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-    if len(vectors) == 0:
-        raise ValueError("a prototype needs at least one vector")
-    return normalize(vectors.mean(axis=0))
-
-
-def image_weight(shots: int, prior_strength: float = PRIOR_STRENGTH) -> float:
-    """Share of the photo mean in a blended prototype: K / (K + prior_strength)."""
-    if shots < 0 or prior_strength < 0:
-        raise ValueError("shots and prior strength must be non-negative")
-    return 0.0 if shots == 0 else shots / (shots + prior_strength)
-
-
-def blend_prototype(
-    text_vector: np.ndarray, image_vectors: np.ndarray | None, prior_strength: float = PRIOR_STRENGTH
-) -> np.ndarray:
-    """Text prior blended with the mean of K example photo vectors (just the text when K = 0)."""
-    shots = 0 if image_vectors is None else len(np.atleast_2d(image_vectors))
-    if shots == 0:
-        return normalize(text_vector)
-    w = image_weight(shots, prior_strength)
-    return blend([(normalize(text_vector), 1.0 - w), (mean_prototype(image_vectors), w)])
 
 
 def fingerprint(*parts: object) -> str:
@@ -160,7 +158,10 @@ class PrototypeBuilder:
         )
 
     def category_labels(
-        self, registry: CategoryRegistry, head: Maml | None = None, draft_photos: dict[str, np.ndarray] | None = None
+        self,
+        registry: CategoryRegistry,
+        head: AdaptingHead | None = None,
+        draft_photos: dict[str, np.ndarray] | None = None,
     ) -> LabelSet:
         """Prototypes of every category: text prior and example photos (plus a draft's unsaved photos),
         combined by the prototype blend, or by a meta-trained MAML head adapted to all of them at once."""

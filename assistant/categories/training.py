@@ -20,6 +20,7 @@ from assistant.categories.labelled import LabelledSetError, deduplicate, read_la
 from assistant.categories.prototypes import category_prompts
 from assistant.clip.embedder import Embedder
 from assistant.errors import TrainingDataError
+from assistant.metalearning import final_loss
 
 
 @dataclass
@@ -68,7 +69,7 @@ def train_catalog_head(
         "trained_at": now_iso(),
         "categories": sorted(names[c] for c in report.classes_seen),
         "items_seen": len(report.items_seen),
-        "final_loss": round(float(np.mean(report.losses[-20:])), 4),
+        "final_loss": final_loss(report.losses),
         "config": asdict(maml.config),
     }
     owner.install_head(maml, summary)

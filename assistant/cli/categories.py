@@ -8,14 +8,15 @@ import sys
 from pathlib import Path
 
 from assistant.atomic import atomic_write_json
-from assistant.catalog import Catalog
+from assistant.catalog import MANIFEST_NAME, Catalog, Manifest
 from assistant.categories import CatalogCategories, CategoryRegistry, preview_draft
 from assistant.categories.catalog_labels import CATEGORY, HEAD_NAME
 from assistant.categories.evaluation import METHODS, CategoryEvaluation, EvalSettings
-from assistant.categories.fewshot import MamlConfig
+from assistant.categories.fewshot import Maml, MamlConfig
 from assistant.categories.labelled import read_labels
 from assistant.categories.registry import CATEGORIES_DIR
 from assistant.categories.training import catalog_training_set, image_training_set, train_catalog_head
+from assistant.checkpoints import CheckpointError
 from assistant.cli.common import print_table
 from assistant.clip.embedder import Embedder
 from assistant.errors import UsageError
@@ -104,10 +105,8 @@ def print_eval_report(report: dict, out=None) -> None:
 def cmd_eval_categories(args: argparse.Namespace) -> int:
     if args.episodes < 1 or any(k < 1 for k in args.shots):
         raise UsageError("--episodes and --shots must be positive")
+    maml = maml_config(args)
     embedder = Embedder.from_spec(args.settings.model_spec, cache_dir=args.settings.model_cache)
-    maml = MamlConfig(
-        meta_steps=args.meta_steps, inner_steps=args.inner_steps, first_order=args.first_order, seed=args.seed
-    )
     settings = EvalSettings(
         shots=args.shots,
         episodes=args.episodes,
@@ -131,12 +130,17 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- categories ...
 def method_of(args: argparse.Namespace) -> str:
-    """Which few-shot method the catalog uses, without loading a model: MAML once a head was trained."""
-    return (
-        "MAML head (train categories)"
-        if (args.settings.catalog_dir / CATEGORIES_DIR / HEAD_NAME).exists()
-        else "prototype blend"
-    )
+    """Which few-shot method the catalog uses, without loading a model: MAML once a usable head was trained,
+    else the prototype blend (and why a trained head is not used)."""
+    catalog_dir = args.settings.catalog_dir
+    path = catalog_dir / CATEGORIES_DIR / HEAD_NAME
+    if not path.exists():
+        return "prototype blend"
+    try:
+        Maml.load(path, Manifest.read(catalog_dir / MANIFEST_NAME).model_spec)
+    except CheckpointError as exc:
+        return f"prototype blend: {exc}"
+    return "MAML head (train categories)"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -283,13 +287,7 @@ def cmd_train_categories(args: argparse.Namespace) -> int:
         owner.remove_head()
         print(f"removed the few-shot head; categories use the {owner.method.replace('_', ' ')}")
         return 0
-    config = MamlConfig(
-        shots=args.shots,
-        meta_steps=args.meta_steps,
-        inner_steps=args.inner_steps,
-        first_order=args.first_order,
-        seed=args.seed,
-    )
+    config = maml_config(args, shots=args.shots)
     progress = stage_progress()
     if args.images:
         data = image_training_set(
@@ -306,12 +304,47 @@ def cmd_train_categories(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_maml_options(parser: argparse.ArgumentParser) -> None:
+    """The MAML options ``eval categories`` and ``train categories`` share; defaults are MamlConfig's."""
+    parser.add_argument(
+        "--meta-steps", type=int, default=MamlConfig.meta_steps, help="MAML meta-training steps (default %(default)s)"
+    )
+    parser.add_argument(
+        "--inner-steps", type=int, default=MamlConfig.inner_steps, help="MAML adaptation steps (default %(default)s)"
+    )
+    parser.add_argument(
+        "--first-order", action="store_true", help="first-order MAML (no gradients through the inner loop)"
+    )
+    parser.add_argument("--seed", type=int, default=MamlConfig.seed)
+
+
+def maml_config(args: argparse.Namespace, **fields) -> MamlConfig:
+    """The MamlConfig of the shared MAML options (and ``fields``); no flags give MamlConfig's defaults."""
+    if args.meta_steps < 1 or args.inner_steps < 0:
+        raise UsageError("--meta-steps must be at least 1 and --inner-steps at least 0")
+    return MamlConfig(
+        meta_steps=args.meta_steps,
+        inner_steps=args.inner_steps,
+        first_order=args.first_order,
+        seed=args.seed,
+        **fields,
+    )
+
+
 def register(commands, evals, trains) -> None:
     p = evals.add_parser("categories", help="zero-shot and few-shot category accuracy on a labelled image set")
     p.add_argument("--images", required=True, help="folder the paths in the labels CSV are relative to")
     p.add_argument("--labels", required=True, help="CSV with path,label[,split] (split: train/training or test)")
-    p.add_argument("--shots", type=int, nargs="+", default=[1, 5], help="K photos per category (default: 1 5)")
-    p.add_argument("--episodes", type=int, default=200, help="few-shot episodes per K (default 200)")
+    p.add_argument(
+        "--shots",
+        type=int,
+        nargs="+",
+        default=list(EvalSettings.shots),
+        help=f"K photos per category (default: {' '.join(map(str, EvalSettings.shots))})",
+    )
+    p.add_argument(
+        "--episodes", type=int, default=EvalSettings.episodes, help="few-shot episodes per K (default %(default)s)"
+    )
     p.add_argument(
         "--holdout",
         nargs="+",
@@ -319,12 +352,19 @@ def register(commands, evals, trains) -> None:
         help="categories removed from meta-training, then added by name / K photos",
     )
     p.add_argument("--json", required=True, help="where to write the JSON report")
-    p.add_argument("--ways", type=int, default=5, help="categories per episode (at most those in the data)")
-    p.add_argument("--queries", type=int, default=15, help="query photos per category and episode")
-    p.add_argument("--meta-steps", type=int, default=300, help="MAML meta-training steps")
-    p.add_argument("--inner-steps", type=int, default=5, help="MAML adaptation steps")
-    p.add_argument("--first-order", action="store_true", help="first-order MAML (no gradients through the inner loop)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--ways",
+        type=int,
+        default=EvalSettings.ways,
+        help="categories per episode, at most those in the data (default %(default)s)",
+    )
+    p.add_argument(
+        "--queries",
+        type=int,
+        default=EvalSettings.queries,
+        help="query photos per category and episode (default %(default)s)",
+    )
+    _add_maml_options(p)
     p.set_defaults(handler=cmd_eval_categories)
 
     p = trains.add_parser("categories", help="meta-train the catalog's few-shot (MAML) head for its categories")
@@ -332,11 +372,13 @@ def register(commands, evals, trains) -> None:
         "--images", help="folder of labelled photos (with --labels); default: the catalog's own product categories"
     )
     p.add_argument("--labels", help="CSV with path,label[,split]; rows whose split is test are not trained on")
-    p.add_argument("--shots", type=int, default=5, help="K photos per category in meta-training episodes")
-    p.add_argument("--meta-steps", type=int, default=300)
-    p.add_argument("--inner-steps", type=int, default=5)
-    p.add_argument("--first-order", action="store_true", help="first-order MAML")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--shots",
+        type=int,
+        default=MamlConfig.shots,
+        help="K photos per category in meta-training episodes (default %(default)s)",
+    )
+    _add_maml_options(p)
     p.add_argument("--forget", action="store_true", help="remove the head: go back to the prototype blend")
     p.set_defaults(handler=cmd_train_categories)
 

@@ -12,6 +12,12 @@ from pathlib import Path
 from assistant.atomic import atomic_write_json
 from assistant.catalog import MANIFEST_NAME, Catalog
 from assistant.errors import UsageError
+from assistant.personalization.evaluation import DEFAULT_CLICKS, EvaluationSetup, evaluate, format_table
+from assistant.personalization.head import HeadConfig
+from assistant.personalization.maml import VALIDATE_EVERY, MetaTrainConfig
+from assistant.personalization.shoppers import SIMULATED_TRAIN_SHOPPERS, log_splits, simulated_splits
+from assistant.personalization.tasks import MAX_SUPPORT_CLICKS
+from assistant.personalization.training import VALIDATION_SHOPPERS, train_for_catalog
 from assistant.settings import Settings
 
 #: Products in the catalog that ``eval personalization`` generates when there is none.
@@ -25,7 +31,12 @@ def register(commands, evals, trains) -> None:
         description="Meta-train the ranking head on the catalog's products with simulated shoppers (synthetic) "
         "or the users of an event log, and write it to <catalog>/personalizer.pt, tagged with the model spec.",
     )
-    train.add_argument("--shoppers", type=int, default=5000, help="simulated training shoppers (default 5000)")
+    train.add_argument(
+        "--shoppers",
+        type=int,
+        default=SIMULATED_TRAIN_SHOPPERS,
+        help="simulated training shoppers (default %(default)s)",
+    )
     train.add_argument(
         "--log", type=Path, help="train on the users of this event log (CSV: user_id,product_id,event_type,timestamp)"
     )
@@ -41,10 +52,20 @@ def register(commands, evals, trains) -> None:
         "it generates a synthetic one.",
     )
     ev.add_argument(
-        "--clicks", type=int, nargs="+", default=[1, 3, 5, 10], metavar="K", help="support clicks (default 1 3 5 10)"
+        "--clicks",
+        type=int,
+        nargs="+",
+        default=list(DEFAULT_CLICKS),
+        metavar="K",
+        help=f"support clicks, 1 to {MAX_SUPPORT_CLICKS} (default {' '.join(map(str, DEFAULT_CLICKS))})",
     )
-    ev.add_argument("--shoppers", type=int, default=500, help="test shoppers (default 500)")
-    ev.add_argument("--train-shoppers", type=int, default=5000, help="simulated training shoppers (default 5000)")
+    ev.add_argument("--shoppers", type=int, default=500, help="test shoppers (default %(default)s)")
+    ev.add_argument(
+        "--train-shoppers",
+        type=int,
+        default=SIMULATED_TRAIN_SHOPPERS,
+        help="simulated training shoppers (default %(default)s)",
+    )
     ev.add_argument("--log", type=Path, help="evaluate on the users of this event log instead of simulated shoppers")
     ev.add_argument("--json", type=Path, required=True, metavar="OUT", help="write the report here as JSON")
     _add_training_options(ev)
@@ -53,21 +74,27 @@ def register(commands, evals, trains) -> None:
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--steps", type=int, default=1000, help="meta-training steps (default 1000, best of every 100 kept)"
+        "--steps",
+        type=int,
+        default=MetaTrainConfig.meta_steps,
+        help=f"meta-training steps (default %(default)s, best of every {VALIDATE_EVERY} kept)",
     )
-    parser.add_argument("--inner-steps", type=int, default=5, help="inner-loop gradient steps per shopper (default 5)")
+    parser.add_argument(
+        "--inner-steps",
+        type=int,
+        default=HeadConfig.inner_steps,
+        help="inner-loop gradient steps per shopper (default %(default)s)",
+    )
     parser.add_argument(
         "--first-order", action="store_true", help="first-order MAML (no gradients through the inner loop)"
     )
     parser.add_argument(
         "--no-meta-sgd", action="store_true", help="one fixed inner learning rate instead of learnt per-weight rates"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=MetaTrainConfig.seed)
 
 
-def _training_config(args: argparse.Namespace):
-    from assistant.personalization.maml import MetaTrainConfig
-
+def training_config(args: argparse.Namespace):
     for name in ("steps", "inner_steps", "shoppers"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
@@ -89,9 +116,8 @@ def _open_catalog(settings: Settings) -> Catalog | None:
 def cmd_train(args: argparse.Namespace) -> int:
     from assistant.cli.common import progress_bar
     from assistant.personalization.checkpoint import default_checkpoint_path, save_checkpoint
-    from assistant.personalization.training import train_for_catalog
 
-    meta, head_options = _training_config(args)
+    meta, head_options = training_config(args)
     catalog = _open_catalog(args.settings)
     if catalog is None or catalog.count() == 0:
         raise UsageError(
@@ -121,14 +147,12 @@ def _report_rejected(log) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from assistant.personalization.evaluation import EvaluationSetup, evaluate, format_table
     from assistant.personalization.items import ItemTable
-    from assistant.personalization.shoppers import log_splits, simulated_splits
 
-    meta, head_options = _training_config(args)
+    meta, head_options = training_config(args)
     clicks = sorted(set(args.clicks))
-    if min(clicks) < 1 or max(clicks) > 20:
-        raise UsageError("--clicks must be between 1 and 20")
+    if min(clicks) < 1 or max(clicks) > MAX_SUPPORT_CLICKS:
+        raise UsageError(f"--clicks must be between 1 and {MAX_SUPPORT_CLICKS}")
     with ExitStack() as stack:
         catalog = _open_catalog(args.settings)
         catalog_note = str(args.settings.catalog_dir)
@@ -145,7 +169,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             splits = log_splits(items, args.log, max(clicks), args.shoppers)
             _report_rejected(splits.log)
         else:
-            splits = simulated_splits(items, args.train_shoppers, 200, args.shoppers, max(clicks), args.seed)
+            splits = simulated_splits(
+                items, args.train_shoppers, VALIDATION_SHOPPERS, args.shoppers, max(clicks), args.seed
+            )
         _say(f"catalog: {catalog_note}; shoppers: {splits.source}")
         setup = EvaluationSetup(
             items,

@@ -1,35 +1,43 @@
 """Personaliser checkpoints: the meta-learned head, tagged with the CLIP model spec its item vectors came from.
 
 A head trained on one model's vectors is meaningless on another's, so loading refuses a checkpoint of
-another model spec with a message that says how to retrain. Writes are atomic (temp file + rename).
+another model spec with a message that says how to retrain. The file format (header, version, typed errors,
+atomic writes) is the one of every meta-learned head, ``assistant.checkpoints``.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import torch
-
-from assistant.atomic import atomic_write_bytes
-from assistant.errors import AssistantError
+from assistant.checkpoints import (
+    CheckpointError,
+    CheckpointFormat,
+    CheckpointModelMismatch,
+    read_checkpoint,
+    write_checkpoint,
+)
 from assistant.personalization.head import HeadConfig, RankingHead
 from assistant.personalization.items import AttributeVocab
 
 #: Where ``train personalizer`` writes and the app looks, inside the catalog folder.
 CHECKPOINT_NAME = "personalizer.pt"
-FORMAT = "assistant.personalizer"
-FORMAT_VERSION = 1
+PERSONALIZER_FORMAT = CheckpointFormat(
+    tag="assistant.personalizer", version=1, noun="personaliser checkpoint", train_command="train personalizer"
+)
 
-
-class CheckpointError(AssistantError):
-    """A checkpoint that cannot be used; the message says why and what to do."""
-
-
-class CheckpointModelMismatch(CheckpointError):
-    """The checkpoint was trained on another model's vectors."""
+# The typed errors of a bad checkpoint are named here too: the personaliser's callers catch them.
+__all__ = [
+    "CHECKPOINT_NAME",
+    "PERSONALIZER_FORMAT",
+    "CheckpointError",
+    "CheckpointModelMismatch",
+    "PersonalizerCheckpoint",
+    "default_checkpoint_path",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 
 def default_checkpoint_path(catalog_root: str | Path) -> Path:
@@ -53,12 +61,7 @@ class PersonalizerCheckpoint:
 
 
 def save_checkpoint(path: str | Path, checkpoint: PersonalizerCheckpoint) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model_spec": checkpoint.model_spec,
+    body = {
         "head_config": checkpoint.head.config.to_dict(),
         "state_dict": {k: v.detach().clone() for k, v in checkpoint.head.state_dict().items()},
         "vocab": checkpoint.vocab.to_dict(),
@@ -66,37 +69,15 @@ def save_checkpoint(path: str | Path, checkpoint: PersonalizerCheckpoint) -> Pat
         "trained_on": dict(checkpoint.trained_on),
         "created_at": checkpoint.created_at,
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return write_checkpoint(path, PERSONALIZER_FORMAT, checkpoint.model_spec, body)
 
 
 def load_checkpoint(path: str | Path, model_spec: str) -> PersonalizerCheckpoint:
     """Load a checkpoint for ``model_spec``; CheckpointModelMismatch if it was trained for another model."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(
-            f"no personaliser checkpoint at {path}; train one with: python -m assistant train personalizer"
-        )
-    try:
-        payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several unrelated types for a damaged or foreign file
-        raise CheckpointError(
-            f"{path} is not a readable personaliser checkpoint ({exc}); retrain it with: python -m assistant train personalizer"
-        ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a personaliser checkpoint")
-    if payload["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} was written by a newer version of this program (format {payload['format_version']})"
-        )
-    if payload["model_spec"] != model_spec:
-        raise CheckpointModelMismatch(
-            f"personaliser checkpoint {path} was trained on vectors of model {payload['model_spec']!r}, but the catalog uses "
-            f"{model_spec!r}: its ranking would be meaningless. Retrain it with: "
-            f"python -m assistant --model {model_spec} train personalizer"
-        )
+    return read_checkpoint(path, PERSONALIZER_FORMAT, model_spec, _personalizer)
+
+
+def _personalizer(payload: dict) -> PersonalizerCheckpoint:
     head = RankingHead(HeadConfig.from_dict(payload["head_config"]))
     head.load_state_dict(payload["state_dict"])
     return PersonalizerCheckpoint(

@@ -1,9 +1,10 @@
 """MAML over shoppers with torch.func: each shopper is a task, adapted by a few gradient steps on its clicks.
 
-The inner loop is a pure function of the shopper's state (``grad`` of the support loss), mapped over a
-batch of shoppers with ``vmap``; the shared head runs through ``functional_call`` so the outer loss is a
-function of its parameters. Second-order MAML differentiates through the inner steps; first-order
-detaches the inner gradients. With Meta-SGD the per-weight inner learning rates are learnt too.
+The inner loop is the shared ``assistant.metalearning.adapt`` over the shopper's state and the head's
+support loss (the only task-specific part), mapped over a batch of shoppers with ``vmap``; the shared
+head runs through ``functional_call`` so the outer loss is a function of its parameters. Second-order
+MAML differentiates through the inner steps; first-order detaches the inner gradients. With Meta-SGD
+the per-weight inner learning rates are learnt too.
 A head with ``inner_steps=0`` trained by the same loop is a head trained normally (not meta-learned).
 """
 
@@ -18,9 +19,10 @@ from functools import partial
 
 import numpy as np
 import torch
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, vmap
 
 from assistant.errors import TrainingDataError
+from assistant.metalearning import adapt
 from assistant.personalization.head import RankingHead, item_scores, query_loss, support_loss
 from assistant.personalization.items import ItemTable
 from assistant.personalization.tasks import Sessions, TaskBatch, training_batch
@@ -41,6 +43,9 @@ class MetaTrainConfig:
     #: Share of meta-steps trained with the popularity column zeroed, so the head also works where no
     #: popularity is known (a fresh shop, or a prior trained on simulated shoppers).
     popularity_dropout: float = 0.5
+    #: Outer gradients are clipped to this global norm: a batch of shoppers whose clicks the prior gets badly
+    #: wrong (worst in the first steps, through the second-order inner loop) would otherwise throw the head off.
+    max_grad_norm: float = 5.0
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -75,28 +80,6 @@ def single_threaded() -> Iterator[None]:
                 torch.set_num_threads(_saved_threads)
 
 
-def adapt_user(
-    user: torch.Tensor,
-    inner_lr: torch.Tensor,
-    query_weight: torch.Tensor,
-    embeddings: torch.Tensor,
-    query_similarity: torch.Tensor,
-    positives: torch.Tensor,
-    positive_mask: torch.Tensor,
-    log_weights: torch.Tensor,
-    steps: int,
-    first_order: bool,
-) -> torch.Tensor:
-    """One shopper's state after ``steps`` gradient steps on their support clicks and skips."""
-    step_gradient = grad(support_loss)
-    for _ in range(steps):
-        g = step_gradient(user, embeddings, query_similarity, query_weight, positives, positive_mask, log_weights)
-        if first_order:
-            g = g.detach()
-        user = user - inner_lr * g
-    return user
-
-
 def head_state(head: RankingHead) -> dict[str, torch.Tensor]:
     """Parameters and buffers by name, as ``functional_call`` takes them."""
     return {**dict(head.named_parameters()), **dict(head.named_buffers())}
@@ -114,16 +97,15 @@ def adapted_users(
     """Adapted shopper states [B, width] for a batch of tasks, the inner loop mapped over shoppers."""
     steps = head.config.inner_steps if steps is None else steps
     lr = state["log_inner_lr"].exp() if inner_lr is None else torch.as_tensor(inner_lr, dtype=embeddings.dtype)
-    adapt = vmap(
-        partial(adapt_user, steps=steps, first_order=first_order),
-        in_dims=(None, None, None, None, 0, 0, 0, 0),
+    adapt_each = vmap(
+        partial(adapt, support_loss, lr=lr, steps=steps, first_order=first_order),
+        in_dims=(None, None, 0, None, 0, 0, 0),
     )
-    return adapt(
+    return adapt_each(
         state["user"],
-        lr,
-        state["query_weight"],
         embeddings,
         batch.query_similarity,
+        state["query_weight"],
         batch.positives,
         batch.positive_mask,
         batch.log_weights,
@@ -226,6 +208,6 @@ def _meta_step(
     loss = meta_loss(head, head_state(head), inputs, batch, config.first_order)
     optimizer.zero_grad()
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(head.parameters(), 5.0)
+    torch.nn.utils.clip_grad_norm_(head.parameters(), config.max_grad_norm)
     optimizer.step()
     return loss.item()

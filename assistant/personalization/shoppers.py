@@ -8,10 +8,13 @@ from pathlib import Path
 from assistant.personalization.events import EventLog, load_events, sessions_from_events, split_by_user
 from assistant.personalization.items import ItemTable
 from assistant.personalization.simulator import ShopperSimulator
-from assistant.personalization.tasks import QUERY_CLICKS, Sessions
+from assistant.personalization.tasks import MAX_SUPPORT_CLICKS, QUERY_CLICKS, Sessions
 
-#: Clicks per simulated shopper: enough for 20 support clicks and the held-out ones.
-SIMULATED_CLICKS = 30
+#: Simulated shoppers a head is trained on by default (``train personalizer``, ``eval personalization``,
+#: ``train_for_catalog``); the README's measured figures were taken with this many.
+SIMULATED_TRAIN_SHOPPERS = 5000
+#: Clicks per simulated shopper: enough for the most support clicks and the held-out ones (30).
+SIMULATED_CLICKS = MAX_SUPPORT_CLICKS + QUERY_CLICKS
 SIMULATED_SKIPS = 20
 LOG_SPLIT = {"train": 0.8, "validation": 0.1, "test": 0.1}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from assistant.metalearning import final_loss
 from assistant.personalization.baselines import HeadRanker, popularity_counts
 from assistant.personalization.checkpoint import PersonalizerCheckpoint
 from assistant.personalization.events import EventLog, EventLogError, load_events, sessions_from_events, split_by_user
@@ -14,13 +15,20 @@ from assistant.personalization.head import HeadConfig, RankingHead
 from assistant.personalization.items import AttributeVocab, ItemTable
 from assistant.personalization.maml import MetaTrainConfig, meta_train
 from assistant.personalization.metrics import mean_ndcg
-from assistant.personalization.shoppers import SIMULATED_CLICKS, SIMULATED_SKIPS, simulated_clicks
+from assistant.personalization.shoppers import (
+    SIMULATED_CLICKS,
+    SIMULATED_SKIPS,
+    SIMULATED_TRAIN_SHOPPERS,
+    simulated_clicks,
+)
 from assistant.personalization.simulator import ShopperSimulator
 from assistant.personalization.tasks import QUERY_CLICKS, Sessions, TaskBatch, evaluation_batch
 
 #: Support clicks at which validation shoppers score a head during training.
 VALIDATION_CLICKS = (1, 3, 5, 10)
 VALIDATION_SHOPPERS = 200
+#: A real event log's users: most to train on, the rest to pick the best meta-step on.
+LOG_TRAINING_SPLIT = {"train": 0.9, "validation": 0.1}
 
 
 def validation_batches(
@@ -69,7 +77,7 @@ def train_normally(
     vocab: AttributeVocab,
     sessions: Sessions,
     meta: MetaTrainConfig,
-    hidden: int = 64,
+    hidden: int = HeadConfig.hidden,
     progress: Callable[[int, int], None] | None = None,
     validate: Callable[[RankingHead], float] | None = None,
 ) -> RankingHead:
@@ -85,7 +93,7 @@ def train_normally(
 
 def train_for_catalog(
     catalog,
-    shoppers: int = 2000,
+    shoppers: int = SIMULATED_TRAIN_SHOPPERS,
     log_path: str | Path | None = None,
     meta: MetaTrainConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -101,7 +109,7 @@ def train_for_catalog(
     log = None
     if log_path is not None:
         log = load_events(log_path, dict(zip(items.skus, items.ids.tolist())), set(items.ids.tolist()))
-        users = split_by_user(sessions_from_events(log, items).with_at_least(2), {"train": 0.9, "validation": 0.1})
+        users = split_by_user(sessions_from_events(log, items).with_at_least(2), LOG_TRAINING_SPLIT)
         sessions, validation = users["train"], users["validation"]
         if len(sessions) == 0:
             raise EventLogError(
@@ -137,7 +145,7 @@ def train_for_catalog(
             "synthetic_shoppers": log is None,
             "meta": meta.to_dict(),
             "validation_shoppers": len(validation),
-            "final_meta_loss": round(float(sum(losses[-20:]) / len(losses[-20:])), 4),
+            "final_meta_loss": final_loss(losses),
         },
     )
     return checkpoint, log

@@ -1,0 +1,132 @@
+"""The values that cross the product store's interface: products as written and as read, filters, errors.
+
+Invariant: nothing here knows how or where products are stored. A product store (SQLite today, a server
+database later) takes and returns only these types, numpy arrays and plain Python values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from assistant.errors import AssistantError
+
+#: Facets a shopper filters on; stored lower-case.
+FACET_COLUMNS = ("category", "metal", "stone")
+#: Fields a merchandiser may edit; the ones CLIP reads (TEXT_FIELDS) change the product's vector too.
+EDITABLE_FIELDS = frozenset({"title", "description", "category", "metal", "stone", "price", "currency"})
+TEXT_FIELDS = frozenset({"title", "description", "category", "metal", "stone"})
+
+
+class CatalogError(AssistantError):
+    """The catalog cannot be opened or changed as asked; the message says what to do."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(kw_only=True)
+class ProductFields:
+    """What a shop says about a product."""
+
+    sku: str
+    title: str
+    description: str = ""
+    category: str = ""
+    metal: str = ""
+    stone: str = ""
+    price: float | None = None
+    currency: str = ""
+    image: str | None = None
+    image_sha256: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class Product(ProductFields):
+    """A stored product, as read back from the catalog."""
+
+    id: int
+    created_at: str = ""
+    updated_at: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(kw_only=True)
+class ProductRecord(ProductFields):
+    """What a write needs: the product's fields, its embedding, the hash of what was embedded, and the
+    photo's bytes when it has one (the catalog keeps the photo in the same write as the row)."""
+
+    vector: np.ndarray
+    content_hash: str
+    photo: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class RemovedProduct:
+    """A product a delete took out: what the photo store needs to drop its photo if nothing else uses it."""
+
+    id: int
+    sku: str
+    image: str | None
+    image_sha256: str | None
+
+
+@dataclass(frozen=True)
+class VectorChanges:
+    """What changed in the vectors after a generation, read in one snapshot of the store.
+
+    ``ids``/``vectors`` are products added or re-embedded after ``since``, ``removed`` the ids deleted
+    after it; ``generation`` and ``count`` (how many products there are) describe the snapshot itself.
+    """
+
+    since: int
+    generation: int
+    count: int
+    ids: np.ndarray
+    vectors: np.ndarray
+    removed: np.ndarray
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Facet filters; text fields match case-insensitively, any of several values when given a list."""
+
+    category: str | Sequence[str] | None = None
+    metal: str | Sequence[str] | None = None
+    stone: str | Sequence[str] | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+
+    def is_empty(self) -> bool:
+        values = (self.category, self.metal, self.stone, self.min_price, self.max_price)
+        return all(v in (None, "", []) for v in values)
+
+    def facets(self) -> dict[str, list[str]]:
+        """{facet: the lower-case values it may take} for each facet that is constrained."""
+        chosen = {}
+        for column in FACET_COLUMNS:
+            value = getattr(self, column)
+            values = [value] if isinstance(value, str) else list(value or [])
+            values = [v.strip().lower() for v in values if v and v.strip()]
+            if values:
+                chosen[column] = values
+        return chosen
+
+
+def normalise_edit(fields: dict) -> dict:
+    """Check that only editable fields are named and store facets lower-case, as ingest does."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise CatalogError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(sorted(EDITABLE_FIELDS))}")
+    fields = dict(fields)
+    for key in FACET_COLUMNS:
+        if key in fields:
+            fields[key] = (fields[key] or "").strip().lower()
+    return fields

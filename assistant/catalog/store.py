@@ -1,0 +1,114 @@
+"""The product store's interface: where products, their vectors and the catalog's generation live.
+
+Invariant: the store is the source of truth, and its generation counts its committed writes. Every
+write runs in one all-or-nothing transaction, serialised against every other writer in every process,
+that reads the generation it starts from and, when it changed anything, commits the next one together
+with the change; every row whose vector a write touched, and every id it deleted, is stamped with that
+generation. So ``changes_since(g)`` (read in one snapshot) tells any cache that holds the catalog as of
+generation ``g`` exactly what to apply to hold it as of the snapshot's generation.
+
+``SQLiteProductStore`` (``sqlite_store.py``) implements it in the catalog folder; a server database can
+implement it too. Implementations take and return only the types of ``records.py``, numpy arrays and
+plain values.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+
+import numpy as np
+
+from assistant.catalog.records import Filters, Product, ProductRecord, RemovedProduct, VectorChanges
+
+
+class ProductWriter(ABC):
+    """The writes of one store transaction; nothing is visible to others until the transaction commits."""
+
+    #: The generation this transaction started from; it commits ``generation + 1`` if it changed anything.
+    generation: int
+
+    @abstractmethod
+    def upsert(self, records: Sequence[ProductRecord], model_spec: str, stamp: str) -> list[int]:
+        """Insert products, or update them by sku (keeping their ids); returns their ids in order."""
+
+    @abstractmethod
+    def update(
+        self, sku: str, fields: dict, stamp: str, embedding: tuple[np.ndarray, str, str] | None = None
+    ) -> int | None:
+        """Change editable fields of one product, and with ``embedding`` (vector, content hash, model) its
+        vector; returns its id, or None when there is no such sku."""
+
+    @abstractmethod
+    def delete(self, skus: Sequence[str]) -> list[RemovedProduct]:
+        """Delete products by sku; returns those that existed."""
+
+    @abstractmethod
+    def store_vectors(
+        self, ids: Sequence[int], vectors: np.ndarray, hashes: Sequence[str], model_spec: str, stamp: str
+    ) -> None:
+        """Replace the vectors of existing products (a re-embedding with ``model_spec``)."""
+
+    @abstractmethod
+    def photo_in_use(self, sha256: str) -> bool:
+        """Whether any product (as this transaction sees them) still shows the photo with this hash."""
+
+
+class ProductStore(ABC):
+    """Products and their unit vectors of one dimension, with a generation that every commit advances."""
+
+    dim: int
+
+    @abstractmethod
+    def write(self) -> AbstractContextManager[ProductWriter]:
+        """One write transaction: commits when the block ends, rolls back if it raises."""
+
+    @abstractmethod
+    def generation(self) -> int:
+        """The generation of the latest commit, by this process or another."""
+
+    @abstractmethod
+    def changes_since(self, generation: int) -> VectorChanges:
+        """Vectors added or changed, and ids removed, after ``generation`` (every vector when it is -1)."""
+
+    @abstractmethod
+    def count(self, filters: Filters | None = None) -> int: ...
+
+    @abstractmethod
+    def products(self, filters: Filters | None = None, limit: int | None = None, offset: int = 0) -> list[Product]:
+        """Products in id order, those the filters allow."""
+
+    @abstractmethod
+    def get(self, ids: Sequence[int]) -> list[Product]:
+        """Products by id in the order asked; ids no longer stored are left out."""
+
+    @abstractmethod
+    def get_by_sku(self, sku: str) -> Product | None: ...
+
+    @abstractmethod
+    def ids_matching(self, filters: Filters) -> np.ndarray:
+        """int64 ids of the products the filters allow."""
+
+    @abstractmethod
+    def vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(int64 ids, float32 [n, dim] vectors): in the order asked, or every product in id order."""
+
+    @abstractmethod
+    def content_hashes(self) -> dict[str, tuple[str, str]]:
+        """sku -> (content hash, model it was embedded with)."""
+
+    @abstractmethod
+    def facet_values(self, column: str) -> list[str]:
+        """The distinct non-empty values of a facet (category, metal, stone, currency), sorted."""
+
+    @abstractmethod
+    def price_range(self) -> tuple[float, float] | None: ...
+
+    @abstractmethod
+    def products_to_reembed(self, model_spec: str) -> list[Product]:
+        """Products whose vectors were not made with ``model_spec``, in id order."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release this thread's connection; the store reconnects when used again."""
