@@ -28,6 +28,9 @@ STAFF_PAGES = {
     "catalog": ("pages/catalog.py", "Catalog", ":material/inventory_2:"),
 }
 WELCOME = ("pages/welcome.py", "Get started", ":material/auto_awesome:")
+#: Along the top: .streamlit/config.toml turns Streamlit's own sidebar list of pages/ off (a fresh server
+#: showed it, raw, while the first run loaded the model), and that setting hides any sidebar navigation.
+NAV_POSITION = "top"
 
 #: True while ``run_app`` runs the chosen page (per script thread, so sessions do not see each other's runs).
 _INSIDE_APP: ContextVar[bool] = ContextVar("inside_run_app", default=False)
@@ -59,7 +62,9 @@ def run_app() -> None:
         # Every URL of the app (a bookmarked /kiosk too) shows the explanation instead of "page not found".
         setup = (setup_problem_page(problem), "Setup needed", ":material/warning:")
         urls = ["setup", *SHOP_PAGES, *STAFF_PAGES, "welcome"]
-        navigation = st.navigation([page(url, setup, default=n == 0, hidden=n > 0) for n, url in enumerate(urls)])
+        navigation = st.navigation(
+            [page(url, setup, default=n == 0, hidden=n > 0) for n, url in enumerate(urls)], position=NAV_POSITION
+        )
     else:
         if shop.catalog.count():
             navigation = st.navigation(
@@ -69,7 +74,8 @@ def run_app() -> None:
                         *(page(url, spec) for url, spec in STAFF_PAGES.items()),
                         page("welcome", WELCOME, hidden=True),
                     ],
-                }
+                },
+                position=NAV_POSITION,
             )
         else:  # an empty catalog: the shop's URLs lead to the page that says how to fill it
             navigation = st.navigation(
@@ -77,7 +83,8 @@ def run_app() -> None:
                     page("welcome", WELCOME, default=True),
                     page("catalog", STAFF_PAGES["catalog"]),
                     *(page(url, WELCOME, hidden=True) for url in [*SHOP_PAGES, "merchandiser"]),
-                ]
+                ],
+                position=NAV_POSITION,
             )
     token = _INSIDE_APP.set(True)
     try:
