@@ -5,7 +5,7 @@ from ui.navigation import ensure_app
 ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 from babel.dates import format_datetime
@@ -144,7 +144,7 @@ def registry_size() -> int | str:
 def human_date(stamp: str) -> str:
     """'2026-11-30T07:14:03+00:00' -> 'Nov 30, 2026, 7:14 AM' (UTC, as stored); unreadable stamps as they are."""
     try:
-        return format_datetime(datetime.fromisoformat(stamp), "MMM d, y, h:mm a", tzinfo=timezone.utc, locale="en_US")
+        return format_datetime(datetime.fromisoformat(stamp), "MMM d, y, h:mm a", tzinfo=UTC, locale="en_US")
     except (TypeError, ValueError):
         return stamp
 
