@@ -77,22 +77,32 @@ def show_preview(preview: Preview) -> None:
         help="The existing category whose prototype is most similar to the draft's.",
     )
     m3.metric(
-        "Margin",
-        "n/a" if preview.margin is None else f"{preview.margin:+.3f}",
-        help="Median, over the products taken, of (similarity to the draft - similarity to the nearest "
-        "category). Near zero: the two are hard to tell apart.",
+        "Tells apart from the nearest",
+        distinctness(preview.margin),
+        help="How much closer the products taken are to the draft than to the nearest category "
+        f"(median margin {'none' if preview.margin is None else f'{preview.margin:+.3f}'}).",
     )
     if preview.nearest_similarity is not None:
         st.caption(
-            f"Similarity of the draft to “{facet_label(preview.nearest_category)}”: {preview.nearest_similarity:.3f}"
+            f"The draft reads {preview.nearest_similarity:.0%} like “{facet_label(preview.nearest_category)}”, "
+            "the closest existing category."
+        )
+    takes_nothing = not preview.taken
+    if takes_nothing:
+        st.info(
+            "This draft takes no products yet. Add a few example photos, other names shoppers use, or a "
+            "description in the words of your product titles, then preview again; or discard it."
         )
     apply_col, discard_col, _ = st.columns([1, 1, 4])
-    if apply_col.button("Apply", type="primary", key="merch-apply", width="stretch"):
+    apply_type = "secondary" if takes_nothing else "primary"
+    if apply_col.button("Apply", type=apply_type, key="merch-apply", width="stretch"):
         preview.apply()
         st.session_state.pop("merch-preview")
         st.session_state["merch-message"] = f"Saved category “{name}”; the catalog's labels are updated."
         st.rerun()
-    if discard_col.button("Discard", key="merch-discard", width="stretch"):
+    if discard_col.button(
+        "Discard", type="primary" if takes_nothing else "secondary", key="merch-discard", width="stretch"
+    ):
         preview.discard()
         st.session_state.pop("merch-preview")
         st.session_state["merch-message"] = f"Discarded the draft “{name}”; nothing was saved."
@@ -105,9 +115,19 @@ def show_preview(preview: Preview) -> None:
             key="merch-taken-from",
         )
     cards = [
-        Card(t.product, t.probability, reasons=[f"now: {t.previous}"], score_label="p") for t in preview.taken[:SHOWN]
+        Card(t.product, reasons=[f"How sure: {t.probability:.0%}", f"Now: {facet_label(t.previous)}"])
+        for t in preview.taken[:SHOWN]
     ]
     product_grid(catalog, cards, key="merch-preview")
+
+
+def distinctness(margin: float | None) -> str:
+    """The median margin in words: how clearly the products taken belong to the draft."""
+    if margin is None:
+        return "Nothing taken"
+    if margin >= 0.05:
+        return "Clearly"
+    return "Somewhat" if margin >= 0.01 else "Hardly"
 
 
 def category_table() -> None:
@@ -156,10 +176,11 @@ def low_confidence() -> None:
     cards = [
         Card(
             item.product,
-            item.classification.probability,
-            score_label="p",
             badges=[item.classification.label],
-            reasons=[" · ".join(f"{label} {p:.0%}" for label, p in item.classification.top)],
+            reasons=[
+                f"How sure: {item.classification.probability:.0%}",
+                " · ".join(f"{facet_label(label)} {p:.0%}" for label, p in item.classification.top),
+            ],
         )
         for item in unsure
     ]

@@ -45,7 +45,13 @@ def test_preview_then_discard_leaves_the_catalog_unchanged(monkeypatch, app_cata
     metrics = {m.label: m.value for m in at.metric}
     taken = int(metrics["Products taken"])
     assert at.subheader[0].value == f"“Cocktail ring” would take {taken} of 60 products"
-    assert metrics["Nearest category"] and metrics["Margin"]
+    assert metrics["Nearest category"] and metrics["Tells apart from the nearest"] in (
+        "Clearly",
+        "Somewhat",
+        "Hardly",
+        "Nothing taken",
+    )
+    assert not any("p 0." in m.value or "card-score" in m.value for m in at.markdown), "no raw probabilities"
     assert len(card_titles(at.tabs[0])) == min(taken, 24)
     if taken:
         taken_from = next(d.value for d in at.dataframe if "category now" in d.value.columns)
