@@ -150,10 +150,12 @@ view = listing(
 key, n = view.summary
 heading.subheader(tn(key, n) if n is not None else t(key))
 query_vector = query.vector if query else None
+#: What reasons may cite: not "matches your search" when nothing matched closely.
+reason_query = query_vector if key != "results.no_match" else None
 
 
 def reasons_of(product) -> list[str]:
-    return strongest_reasons(session, [product.id], query_vector).get(product.id, [])
+    return strongest_reasons(session, [product.id], reason_query).get(product.id, [])
 
 
 @st.fragment
@@ -162,7 +164,7 @@ def results_area() -> None:
     likes_tray(shop, session)
     visible = catalog.get(view.visible())
     actions = lambda card: like_pass_buttons(session, card.product, "shop")  # noqa: E731
-    product_grid(catalog, shop_cards(session, visible, query_vector), key="shop", actions=actions, on_open=open_product)
+    product_grid(catalog, shop_cards(session, visible, reason_query), key="shop", actions=actions, on_open=open_product)
     if view.remaining():
         st.button(
             tn("results.show_more", min(PAGE, view.remaining())),
@@ -173,7 +175,7 @@ def results_area() -> None:
     if band := updated_for_you(session, view.ids, query_vector, view.visible()):
         st.subheader(t("results.updated_for_you"))
         band_actions = lambda card: like_pass_buttons(session, card.product, "band")  # noqa: E731
-        cards = shop_cards(session, catalog.get(band), query_vector)
+        cards = shop_cards(session, catalog.get(band), reason_query)
         product_grid(catalog, cards, key="band", actions=band_actions, on_open=open_product)
     show_product_dialog(catalog, lambda p: like_pass_buttons(session, p, "product"), reasons_of, key="shop")
 

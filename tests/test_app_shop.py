@@ -98,6 +98,9 @@ def test_nonsense_finds_no_close_match_and_offers_the_nearest(monkeypatch, app_c
     assert not expected.close_match
     assert heading(at) == "No close match. These are the nearest pieces we have."
     assert card_titles(at) == [h.product.title for h in expected.nearest]
+    at.button(key=f"like-shop-{card_ids(at)[2]}").click()
+    rerun(at)
+    assert not [m for m in at.markdown if "matches your search" in m.value], "nothing matched, so no card says so"
 
 
 def test_a_photo_search_counts_its_close_matches(monkeypatch, app_catalog, engine, synthetic_source):
