@@ -1,11 +1,22 @@
-"""Reading product photos safely: size limits, EXIF orientation, transparency on white."""
+"""Reading product photos safely: size limits, EXIF orientation, every colour mode to faithful 8-bit RGB.
+
+Invariant: ``decode_image`` returns an upright 8-bit RGB image or raises ``ImageError`` whose message names the
+photo by the name the caller gave (a file name, never a Python object). Deep modes keep their tones: 16-bit
+grey (``I;16*``) is scaled by 65535, 32-bit integer grey (``I``) by 65535 when its values fit 16 bits (how
+16-bit PNG and TIFF greys load) or else by its own range, float grey (``F``) by 1.0 when its values lie
+within [0, 1] or else by its own range; transparency is laid on white, as on a product page.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from assistant.errors import AssistantError
@@ -13,6 +24,9 @@ from assistant.errors import AssistantError
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 MAX_IMAGE_PIXELS = 64_000_000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+#: Modes with an alpha channel, or a palette that may mark a colour transparent: composited on white.
+_TRANSPARENT_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+_SIXTEEN_BIT_MAX = 65535.0
 
 
 class ImageError(AssistantError):
@@ -23,19 +37,93 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_image_bytes(path: str | Path) -> bytes:
-    """Read a photo file, refusing files over MAX_IMAGE_BYTES before reading them."""
-    path = Path(path)
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, for messages."""
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
+
+
+def open_regular_file(path: str | Path, name: str | None = None) -> BinaryIO:
+    """Open a regular file for reading; a pipe or device is refused without blocking or reading from it."""
+    name = name or str(path)
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError as exc:
+        raise ImageError(f"{name} does not exist") from exc
     except OSError as exc:
-        raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if size > MAX_IMAGE_BYTES:
-        raise ImageError(f"{path} is {size / 2**20:.1f} MB, over the {MAX_IMAGE_BYTES / 2**20:.0f} MB limit")
-    return path.read_bytes()
+        raise ImageError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ImageError(f"{name} is {file_kind(mode)}, not a photo file")
+    return os.fdopen(fd, "rb")
 
 
-def decode_image(data: bytes, name: str = "image") -> Image.Image:
+def read_image_bytes(path: str | Path, name: str | None = None) -> bytes:
+    """Read a photo file, refusing non-regular files and files over MAX_IMAGE_BYTES; errors say ``name``."""
+    name = name or str(path)
+    with open_regular_file(path, name) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_IMAGE_BYTES:
+            raise ImageError(f"{name} is {size / 2**20:.1f} MB, over the {MAX_IMAGE_BYTES / 2**20:.0f} MB limit")
+        try:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+        except OSError as exc:
+            raise ImageError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageError(f"{name} grew over the {MAX_IMAGE_BYTES / 2**20:.0f} MB limit while it was read")
+    return data
+
+
+def _scaled_to_bytes(values: np.ndarray, full_scale: float) -> np.ndarray:
+    return np.clip(np.rint(values * np.float32(255.0 / full_scale)), 0, 255).astype(np.uint8)
+
+
+def _stretched_to_bytes(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return np.full(values.shape, 255 if high > 0 else 0, np.uint8)
+    return _scaled_to_bytes(values - low, high - low)
+
+
+def _deep_grey_to_rgb(img: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer and float grey images, scaled by their range instead of clipped at 255."""
+    values = np.asarray(img).astype(np.float32)  # 4 bytes a pixel: enough precision for 8-bit output
+    if img.mode.startswith("I;16"):
+        grey = _scaled_to_bytes(values, _SIXTEEN_BIT_MAX)
+    elif img.mode == "I":
+        fits_16_bits = values.size and values.min() >= 0 and values.max() <= _SIXTEEN_BIT_MAX
+        grey = _scaled_to_bytes(values, _SIXTEEN_BIT_MAX) if fits_16_bits else _stretched_to_bytes(values)
+    else:  # "F"
+        values = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0)
+        in_unit_range = values.size and values.min() >= 0.0 and values.max() <= 1.0
+        grey = _scaled_to_bytes(values, 1.0) if in_unit_range else _stretched_to_bytes(values)
+    return Image.fromarray(grey, "L").convert("RGB")
+
+
+def _on_white(img: Image.Image) -> Image.Image:
+    rgba = img.convert("RGBA")
+    background = Image.new("RGB", img.size, (255, 255, 255))
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode as 8-bit RGB with its tones kept (see the module docstring)."""
+    if img.mode.startswith("I") or img.mode == "F":
+        return _deep_grey_to_rgb(img)
+    if img.mode in _TRANSPARENT_MODES or "transparency" in img.info:
+        return _on_white(img)
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def decode_image(data: bytes, name: str = "the photo") -> Image.Image:
     """Decode bytes to an upright RGB image; transparent areas become white, as on a product page."""
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB, over the {MAX_IMAGE_BYTES / 2**20:.0f} MB limit")
@@ -43,18 +131,18 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_IMAGE_PIXELS:
                 raise ImageError(f"{name} is {img.width}x{img.height} pixels, over the {MAX_IMAGE_PIXELS:,} limit")
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("RGBA", "LA", "P"):
-                img = img.convert("RGBA")
-                background = Image.new("RGB", img.size, (255, 255, 255))
-                background.paste(img, mask=img.getchannel("A"))
-                return background
-            return img.convert("RGB")
+            upright = ImageOps.exif_transpose(img)
+            rgb = to_rgb(upright)
+            rgb.load()
+            return rgb
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{name} is not a readable image: not a JPEG, PNG, WebP, BMP, GIF or TIFF file") from exc
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageError(f"{name} is not a readable image ({exc.__class__.__name__}: {exc})") from exc
 
 
-def load_image(path: str | Path) -> Image.Image:
-    return decode_image(read_image_bytes(path), str(path))
+def load_image(path: str | Path, name: str | None = None) -> Image.Image:
+    name = name or str(path)
+    return decode_image(read_image_bytes(path, name), name)

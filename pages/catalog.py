@@ -16,8 +16,9 @@ from assistant.categories import CategoryRegistry, RegistryError
 from assistant.catalog.upload import ingest_upload
 from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
-from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport
+from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport, Problem
 from assistant.catalog.reembed import edit_product
+from assistant.errors import AssistantError
 from ui.cards import product_thumbnail
 from ui.resources import current_shop
 from ui.style import page_header
@@ -27,16 +28,24 @@ shop = current_shop()
 catalog = shop.catalog
 
 
+def remarks_table(remarks: list[Problem], what: str) -> pd.DataFrame:
+    """One line per remark: the file, row and column it concerns, and the remark itself."""
+    return pd.DataFrame(
+        [{"file": p.file, "row": p.row, "sku": p.sku, "column": p.column, what: p.message} for p in remarks]
+    )
+
+
 def show_report(report: IngestReport) -> None:
     """The outcome of the last import, with one row per rejected product and the reason."""
     summary = f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged}."
+    if report.notes:
+        st.info(f"{len(report.notes)} row(s) went in with a note:")
+        st.dataframe(remarks_table(report.notes, "note"), hide_index=True, width="stretch", key="import-notes")
     if not report.rejected:
         st.success(summary + " Every row went in.")
         return
     st.warning(f"{summary} {len(report.rejected)} row(s) were rejected; fix them and import the same file again.")
-    rejected = pd.DataFrame(
-        [{"row": p.row, "sku": p.sku, "column": p.column, "problem": p.message} for p in report.rejected]
-    )
+    rejected = remarks_table(report.rejected, "problem")
     st.dataframe(rejected, hide_index=True, width="stretch", key="import-rejected")
     st.download_button(
         "Download the rejected rows (CSV)", rejected.to_csv(index=False), "rejected-rows.csv", "text/csv"
@@ -46,7 +55,8 @@ def show_report(report: IngestReport) -> None:
 def import_tab() -> None:
     st.markdown(
         f"A CSV with the header `{','.join(CSV_COLUMNS)}` (extra columns are kept as attributes). "
-        "Add the photos its `image` column names: the files themselves, or one .zip when they sit in folders."
+        "Add the photos its `image` column names: the files themselves, or one .zip when they sit in folders. "
+        "An empty `image` cell keeps a product's stored photo; `-` removes it."
     )
     csv_file = st.file_uploader("Products CSV", type=["csv"], key="import-csv")
     photos = st.file_uploader(
@@ -71,6 +81,9 @@ def import_tab() -> None:
         except IngestError as exc:
             bar.empty()
             st.error(f"Nothing was imported: {exc}")
+        except AssistantError as exc:  # e.g. the catalog refused a batch: the batches before it are in
+            bar.empty()
+            st.error(f"The import stopped part way: {exc}. Import the same file again to finish it.")
         else:
             st.session_state["import-report"] = report
             st.rerun()  # the navigation and the counts above follow the new catalog

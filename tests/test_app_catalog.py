@@ -7,7 +7,7 @@ import zipfile
 
 from app_support import app_catalog, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, CatalogError
 from assistant.categories import CategoryRegistry
 from assistant.clip.factory import TEST_MODEL_SPEC
 
@@ -75,6 +75,44 @@ def test_photos_in_a_zip_with_folders(monkeypatch, app_catalog, synthetic_source
 
     assert any("Added 1" in s.value and "Every row went in" in s.value for s in at.success)
     assert open_catalog(app_catalog).get_by_sku("NEW-9").currency == "EUR"
+
+
+def test_a_damaged_zip_member_and_a_kept_photo_are_shown_per_row(monkeypatch, app_catalog, synthetic_source):
+    photo = (synthetic_source.parent / "images" / "SYN-00002.png").read_bytes()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("band.png", photo)
+    damaged = bytearray(archive.getvalue())
+    damaged[14:18] = b"\x01\x00\x00\x00"  # the first member's CRC in its local header
+    damaged[damaged.find(b"PK\x01\x02") + 16 : damaged.find(b"PK\x01\x02") + 20] = b"\x01\x00\x00\x00"
+    kept = open_catalog(app_catalog).get_by_sku("SYN-00001")
+    csv_text = HEADER + (
+        "NEW-8,Plain band,,ring,platinum,none,640,EUR,band.png\n"
+        f"SYN-00001,{kept.title} (new season),,ring,silver,none,99,USD,\n"
+    )
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+
+    import_files(at, csv_text, [("photos.zip", bytes(damaged), "application/zip")])
+
+    table = rejected_table(at)
+    assert table[["file", "row", "sku", "column"]].values.tolist() == [["products.csv", 2, "NEW-8", "image"]]
+    assert "band.png" in table.loc[0, "problem"] and "damaged" in table.loc[0, "problem"]
+    [notes] = [d.value for d in at.dataframe if "note" in d.value.columns]
+    assert notes[["row", "sku", "column"]].values.tolist() == [[3, "SYN-00001", "image"]]
+    assert open_catalog(app_catalog).get_by_sku("SYN-00001").image_sha256 == kept.image_sha256
+
+
+def test_an_import_the_catalog_stops_part_way_is_a_sentence_not_a_traceback(monkeypatch, app_catalog):
+    def refuse(self, records):
+        raise CatalogError("the catalog folder is read-only")
+
+    monkeypatch.setattr(Catalog, "upsert", refuse)
+    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+
+    import_files(at, HEADER + "NEW-7,Plain band,,ring,platinum,none,640,EUR,\n", [])
+
+    assert not at.exception
+    assert any("stopped part way" in e.value and "read-only" in e.value for e in at.error)
 
 
 def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_catalog):

@@ -134,8 +134,8 @@ def test_train_personalizer_on_an_event_log_reports_bad_rows(catalog, tmp_path, 
     assert code == 0
     err = capsys.readouterr().err
     assert "skipped 2 bad row(s)" in err
-    assert "row 122: product 'SYN-99999' is not in the catalog" in err
-    assert "row 123: unknown event type 'teleport'" in err
+    assert "events.csv, row 122, product_id: product 'SYN-99999' is not in the catalog" in err
+    assert "events.csv, row 123, event_type: unknown event type 'teleport'" in err
     checkpoint = load_checkpoint(catalog.root / "personalizer.pt", "tiny-test")
     assert not checkpoint.trained_on["synthetic_shoppers"] and checkpoint.popularity  # real popularity kept
 

@@ -9,6 +9,7 @@ import pytest
 
 from assistant.personalization.events import (
     EventLogError,
+    TimestampError,
     load_events,
     parse_timestamp,
     sessions_from_events,
@@ -54,7 +55,9 @@ def test_bad_rows_are_rejected_with_row_number_and_reason_and_skipped(tmp_path, 
     assert "user id is empty" in reasons[6]
     assert "timestamp 'yesterday'" in reasons[7]
     assert "2 fields" in reasons[8]
-    assert str(log.rejected[0]).startswith("row 4: ")
+    columns = {r.row: r.column for r in log.rejected}
+    assert columns == {4: "product_id", 5: "event_type", 6: "user_id", 7: "timestamp", 8: "(row)"}
+    assert str(log.rejected[0]).startswith("events.csv, row 4, product_id: ")
     assert log.events[2].product_id == 3 and log.events[2].event_type == "purchase"
 
 
@@ -76,6 +79,11 @@ def test_missing_column_is_a_clear_error(tmp_path, items):
         load(write(tmp_path, "user_id,product_id,timestamp\nu1,SYN-00001,1\n"), items)
     with pytest.raises(EventLogError, match="empty"):
         load(write(tmp_path, ""), items)
+
+
+def test_a_log_that_is_a_device_is_refused_without_reading_it(items):
+    with pytest.raises(EventLogError, match="character device"):
+        load(Path("/dev/zero"), items)
 
 
 def test_sessions_are_time_ordered_clicks_with_viewed_only_items_as_skips(tmp_path, items):
@@ -111,5 +119,55 @@ def test_user_split_is_stable_and_disjoint(items):
 
 def test_timestamps():
     assert parse_timestamp("2024-05-01 00:00:00 UTC") == parse_timestamp("2024-05-01T00:00:00Z") == 1714521600.0
-    with pytest.raises(ValueError):
+    with pytest.raises(TimestampError):
         parse_timestamp("")
+
+
+NOW = 1_800_000_000.0  # 2027-01-15
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("2000-01-01T00:00:00Z", 946684800.0),  # the earliest plausible event
+        ("946684800000", 946684800.0),  # the same, in milliseconds
+        (str(NOW + 3600), NOW + 3600),  # an hour ahead: clock skew
+    ],
+)
+def test_plausible_timestamps_are_accepted(text, seconds):
+    assert parse_timestamp(text, now=NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("inf", "not a finite time"),
+        ("-inf", "not a finite time"),
+        ("nan", "not a finite time"),
+        ("1e308", "outside 2000-01-01"),
+        ("-1e20", "outside 2000-01-01"),
+        ("0", "outside 2000-01-01"),  # 1970: an unset clock, not an event
+        ("1999-12-31T23:59:59Z", "outside 2000-01-01"),
+        (str(NOW + 2 * 86400), "outside 2000-01-01 .. 2027-01-16"),
+        ("9999-12-31", "outside"),
+        ("2024-13-45", "neither ISO 8601 nor Unix time"),
+    ],
+)
+def test_implausible_timestamps_are_refused_with_the_reason(text, words):
+    with pytest.raises(TimestampError, match=words):
+        parse_timestamp(text, now=NOW)
+
+
+def test_rows_with_implausible_timestamps_are_rejected_and_the_rest_kept(tmp_path, items):
+    path = write(
+        tmp_path,
+        "user_id,product_id,event_type,event_time\n"
+        "u1,SYN-00001,click,inf\n"
+        "u1,SYN-00002,click,nan\n"
+        "u1,SYN-00003,click,-1e20\n"
+        "u1,SYN-00004,click,2024-05-01 10:00:00\n",
+    )
+    log = load(path, items)
+    assert [e.row for e in log.events] == [5]
+    assert [(r.row, r.column) for r in log.rejected] == [(2, "event_time"), (3, "event_time"), (4, "event_time")]
+    assert all("events.csv" in str(r) for r in log.rejected)

@@ -1,27 +1,32 @@
 """Ingest a products CSV and its photos (a folder or a .zip) into a catalog: validate, embed, store.
 
-Every row is checked before anything is embedded; bad rows are reported (row number, column, what is
-wrong) and skipped, the rest go in. Rows whose content is unchanged since the last ingest are not
-embedded again, so re-running an interrupted ingest resumes where it stopped.
+Invariant: the smallest unit fails and the rest goes in. Every row is checked before anything is embedded;
+a bad row or photo is reported with the file, row number, column and what is wrong, and skipped. Nothing is
+reinterpreted quietly: prices follow one grammar (``parse_price``), an empty image cell keeps a product's
+stored photo (with a note in the report) and only ``-`` removes it. Photos are read one at a time as the
+embedder decodes them, never a batch at once, so memory does not grow with the archive. Rows whose content
+is unchanged since the last ingest are not embedded again, so re-running an interrupted ingest resumes.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import math
+import os
 import re
+import stat
 import time
-import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from assistant.errors import AssistantError
 from assistant.catalog.catalog import Catalog, ProductRecord
-from assistant.clip.embedder import Embedder, ProgressCallback
-from assistant.images import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, read_image_bytes, sha256_bytes
+from assistant.catalog.photo_files import MAX_UNPACKED_BYTES, ImageFiles, PhotoSourceError
 from assistant.catalog.product_vectors import content_hash, embed_products, product_text
+from assistant.clip.embedder import Embedder, ImageSource, ProgressCallback
+from assistant.errors import AssistantError
+from assistant.images import ImageError, file_kind, sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,22 @@ CSV_COLUMNS = ("sku", "title", "description", "category", "metal", "stone", "pri
 REQUIRED_COLUMNS = ("sku", "title")
 LOWERCASE_COLUMNS = ("category", "metal", "stone")
 MAX_SKU_LENGTH = 64
+#: Longest value a cell may hold; a longer one is almost always an unclosed quote that swallowed the rows after it.
+MAX_FIELD_CHARS = 65_536
+#: The image cell that removes a product's stored photo (an empty cell keeps it).
+REMOVE_PHOTO = "-"
+#: The highest price accepted: a typo guard (a jewelry price above ten million is more likely a slip).
+MAX_PRICE = 10_000_000
+PRICE_RULE = (
+    "write digits with an optional decimal point and at most 2 decimals, commas only between groups of three "
+    "digits, and an optional currency sign: 1250, 1,250.00, $1250"
+)
+_PRICE = re.compile(
+    r"(?P<before>[$€£¥₹]?)\s*(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<decimals>\d{1,2}))?\s*(?P<after>[$€£¥₹]?)",
+    re.ASCII,  # ASCII digits only: no full-width or other scripts' digits read as numbers
+)
+_DECIMAL_COMMA = re.compile(r"[$€£¥₹]?\s*\d+,\d{1,2}\s*[$€£¥₹]?", re.ASCII)
+_SEPARATORS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
 INDEX_SAVE_SECONDS = 10.0
 
 
@@ -36,36 +57,53 @@ class IngestError(AssistantError):
     """The file as a whole cannot be ingested (not a CSV, missing columns, no such image source)."""
 
 
+class PriceError(AssistantError):
+    """A price cell that does not follow the price grammar; the message says how to write it."""
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One rejected row: spreadsheet row number (the header is row 1), sku, column and what is wrong."""
+    """One remark on a row: the CSV file, spreadsheet row number (the header is row 1), sku, column, message."""
 
+    file: str
     row: int
     sku: str
     column: str
     message: str
 
     def __str__(self) -> str:
-        return f"row {self.row} (sku {self.sku or '?'}), {self.column}: {self.message}"
+        return f"{self.file}, row {self.row} (sku {self.sku or '?'}), {self.column}: {self.message}"
 
 
 @dataclass
 class IngestReport:
+    """Counts, the rejected rows (skipped) and notes on rows that went in (e.g. a stored photo kept)."""
+
+    file: str = ""
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     rejected: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.rejected
 
+    def reject(self, row: int, sku: str, column: str, message: str) -> None:
+        self.rejected.append(Problem(self.file, row, sku, column, message))
+
+    def note(self, row: int, sku: str, column: str, message: str) -> None:
+        self.notes.append(Problem(self.file, row, sku, column, message))
+
     def to_dict(self) -> dict:
         return {
+            "file": self.file,
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
-            "rejected": [p.__dict__ for p in self.rejected],
+            "rejected": [asdict(p) for p in self.rejected],
+            "notes": [asdict(p) for p in self.notes],
         }
 
 
@@ -73,120 +111,109 @@ class IngestReport:
 class ValidRow:
     row: int
     fields: dict
+    image_cell: str
+
+
+@dataclass
+class PlannedRow:
+    """A row to embed: its photo is a name in the image source, the catalog's stored copy, or none."""
+
+    item: ValidRow
+    is_update: bool
     image_name: str | None
+    image_sha256: str | None
+    digest: str
+    kept_photo: Path | None = None
 
-
-class ImageFiles:
-    """Photos named by relative path, from a folder or a zip; names can't escape the source."""
-
-    def __init__(self, source: str | Path | None):
-        self.source = Path(source) if source else None
-        self._zip: zipfile.ZipFile | None = None
-        self._zip_names: dict[str, str] = {}
-        if self.source is None:
-            return
-        if not self.source.exists():
-            raise IngestError(f"image source {self.source} does not exist")
-        if self.source.is_file():
-            if not zipfile.is_zipfile(self.source):
-                raise IngestError(f"image source {self.source} is neither a folder nor a .zip file")
-            self._zip = zipfile.ZipFile(self.source)
-            members = [m.filename for m in self._zip.infolist() if not m.is_dir()]
-            self._zip_names = {m: m for m in members}
-            root = _common_top_folder(members)
-            if root:  # a zip of a folder: accept names with or without that folder
-                self._zip_names.update({m[len(root) + 1 :]: m for m in members})
-
-    def _clean(self, name: str) -> str:
-        path = PurePosixPath(name.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts:
-            raise ImageError(f"image path {name!r} must be relative to the image folder, without '..'")
-        return str(path)
-
-    def check(self, name: str) -> None:
-        """Raise ImageError when the photo is missing, oversized or not an image file by name."""
-        name = self._clean(name)
-        if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
-            raise ImageError(f"{name!r} is not an image file name ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        if self.source is None:
-            raise ImageError(f"row names image {name!r} but no --images folder or zip was given")
-        if self._zip is not None:
-            member = self._zip_names.get(name)
-            if member is None:
-                raise ImageError(f"{name!r} is not in {self.source.name}")
-            size = self._zip.getinfo(member).file_size
-        else:
-            path = self.source / name
-            if not path.is_file():
-                raise ImageError(f"{path} does not exist")
-            size = path.stat().st_size
-        if size > MAX_IMAGE_BYTES:
-            raise ImageError(f"{name!r} is {size / 2**20:.1f} MB, over the {MAX_IMAGE_BYTES / 2**20:.0f} MB limit")
-
-    def read(self, name: str) -> bytes:
-        self.check(name)
-        name = self._clean(name)
-        if self._zip is not None:
-            return self._zip.read(self._zip_names[name])
-        return read_image_bytes(self.source / name)
-
-    def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
-
-
-def _common_top_folder(names: list[str]) -> str | None:
-    tops = {n.split("/", 1)[0] for n in names}
-    if len(tops) == 1 and all("/" in n for n in names):
-        return tops.pop()
-    return None
+    @property
+    def sku(self) -> str:
+        return self.item.fields["sku"]
 
 
 def parse_price(text: str) -> float | None:
-    """'1,250.00' or '$1250' -> 1250.0; empty -> None; anything else raises ValueError."""
-    cleaned = re.sub(r"[\s,$€£¥₹]", "", text or "")
-    if not cleaned:
+    """'1,250.00' or '$1250' -> 1250.0; empty -> None; anything outside the grammar raises PriceError."""
+    text = (text or "").strip()
+    if not text:
         return None
-    price = float(cleaned)
-    if not math.isfinite(price) or price < 0:
-        raise ValueError("must be a non-negative number")
+    match = _PRICE.fullmatch(text)
+    if match is None or (match["before"] and match["after"]):
+        if text.startswith("-"):
+            raise PriceError(f"{text!r} is negative; a price is 0 or more")
+        if _DECIMAL_COMMA.fullmatch(text):
+            dotted = text.replace(",", ".")
+            raise PriceError(f"{text!r} is ambiguous: a comma only separates thousands (1,250); write {dotted}")
+        raise PriceError(f"{text!r} is not a price: {PRICE_RULE}")
+    price = float(match["whole"].replace(",", "") + "." + (match["decimals"] or "0"))
+    if price > MAX_PRICE:
+        raise PriceError(f"{text!r} is over the {MAX_PRICE:,} limit")
     return price
 
 
 def read_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     """Header and (row number, row) pairs; a file that is not a usable CSV raises IngestError."""
-    try:
-        text = Path(csv_path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{csv_path} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8") from exc
-    except OSError as exc:
-        raise IngestError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
+    text = _read_csv_text(csv_path)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # long cells are rejected per row below
     reader = csv.DictReader(text.splitlines(keepends=True))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise IngestError(f"{csv_path}: the header row is not readable CSV ({exc})") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise IngestError(
             f"{csv_path}: missing column(s) {', '.join(missing)}; the header must include "
-            f"{','.join(CSV_COLUMNS)} (found: {','.join(header) or 'nothing'})"
+            f"{','.join(CSV_COLUMNS)} (found: {','.join(header) or 'nothing'}){_separator_hint(text)}"
         )
     reader.fieldnames = header
     rows = []
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rows.append((reader.line_num, {"__unreadable__": str(exc)}))
+            continue
         extra = row.pop(None, None)
-        rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()} | ({"__extra__": extra} if extra else {})))
+        cells = {k: (v or "").strip() for k, v in row.items()}
+        rows.append((reader.line_num, cells | ({"__extra__": extra} if extra else {})))
     return header, rows
 
 
-def validate_rows(rows: list[tuple[int, dict]], images: ImageFiles) -> tuple[list[ValidRow], list[Problem]]:
-    """Check every row; return the good ones (normalised) and a problem per bad one."""
+def _read_csv_text(csv_path: Path) -> str:
+    try:
+        mode = os.stat(csv_path).st_mode
+        if not stat.S_ISREG(mode):
+            raise IngestError(f"{csv_path} is {file_kind(mode)}, not a CSV file")
+        return Path(csv_path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{csv_path} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8") from exc
+    except OSError as exc:
+        raise IngestError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
+
+
+def _separator_hint(text: str) -> str:
+    """When the header splits into the required columns on another separator, say so."""
+    first_line = text.split("\n", 1)[0].lower()
+    for separator, words in _SEPARATORS.items():
+        names = [n.strip().strip('"') for n in first_line.split(separator)]
+        if all(c in names for c in REQUIRED_COLUMNS):
+            return (
+                f". The file is separated by {words}, not commas: save it as 'CSV UTF-8 (comma delimited)', "
+                "or export it again with a comma as the separator"
+            )
+    return ""
+
+
+def validate_rows(rows: list[tuple[int, dict]], images: ImageFiles, report: IngestReport) -> list[ValidRow]:
+    """Check every row; return the good ones (normalised) and add a problem to the report per bad one."""
     valid: list[ValidRow] = []
-    problems: list[Problem] = []
     first_row_of_sku: dict[str, int] = {}
     for line, raw in rows:
         sku = raw.get("sku", "")
-        problem = _row_problem(line, raw, sku, first_row_of_sku, images)
+        problem = _row_problem(raw, sku, first_row_of_sku, images)
         if problem:
-            problems.append(problem)
+            report.reject(line, sku, *problem)
             continue
         first_row_of_sku[sku] = line
         fields = {c: raw.get(c, "") for c in CSV_COLUMNS if c not in ("price", "image")}
@@ -195,36 +222,42 @@ def validate_rows(rows: list[tuple[int, dict]], images: ImageFiles) -> tuple[lis
         fields["currency"] = fields["currency"].upper()
         fields["price"] = parse_price(raw.get("price", ""))
         fields["attributes"] = {k: v for k, v in raw.items() if k not in CSV_COLUMNS and k != "__extra__" and v}
-        valid.append(ValidRow(row=line, fields=fields, image_name=raw.get("image") or None))
-    return valid, problems
+        valid.append(ValidRow(row=line, fields=fields, image_cell=raw.get("image", "")))
+    return valid
 
 
-def _row_problem(line: int, raw: dict, sku: str, seen: dict[str, int], images: ImageFiles) -> Problem | None:
-    def bad(column: str, message: str) -> Problem:
-        return Problem(line, sku, column, message)
-
+def _row_problem(raw: dict, sku: str, seen: dict[str, int], images: ImageFiles) -> tuple[str, str] | None:
+    """(column, what is wrong) for the first problem of a row, or None."""
+    if "__unreadable__" in raw:
+        return "(row)", f"not readable as CSV ({raw['__unreadable__']})"
     if "__extra__" in raw:
-        return bad("(row)", f"{len(raw['__extra__'])} more value(s) than header columns; quote fields that contain commas")
+        return "(row)", f"{len(raw['__extra__'])} more value(s) than header columns; quote fields that contain commas"
+    long_cell = next((c for c, v in raw.items() if len(v) > MAX_FIELD_CHARS), None)
+    if long_cell:
+        return long_cell, (
+            f"{len(raw[long_cell]):,} characters, over the {MAX_FIELD_CHARS:,} limit "
+            '(an unclosed quote " swallows the rows after it)'
+        )
     if not sku:
-        return bad("sku", "empty; every product needs a unique sku")
+        return "sku", "empty; every product needs a unique sku"
     if len(sku) > MAX_SKU_LENGTH:
-        return bad("sku", f"longer than {MAX_SKU_LENGTH} characters")
+        return "sku", f"longer than {MAX_SKU_LENGTH} characters"
     if sku in seen:
-        return bad("sku", f"duplicate of row {seen[sku]}")
+        return "sku", f"duplicate of row {seen[sku]}"
     if not raw.get("title"):
-        return bad("title", "empty")
+        return "title", "empty"
     try:
         parse_price(raw.get("price", ""))
-    except ValueError:
-        return bad("price", f"{raw.get('price')!r} is not a non-negative number")
+    except PriceError as exc:
+        return "price", str(exc)
     currency = raw.get("currency", "")
     if currency and not re.fullmatch(r"[A-Za-z]{3}", currency):
-        return bad("currency", f"{currency!r} is not a 3-letter code such as USD, EUR, CNY")
-    if raw.get("image"):
+        return "currency", f"{currency!r} is not a 3-letter code such as USD, EUR, CNY"
+    if raw.get("image") and raw["image"] != REMOVE_PHOTO:
         try:
             images.check(raw["image"])
         except ImageError as exc:
-            return bad("image", str(exc))
+            return "image", str(exc)
     return None
 
 
@@ -236,70 +269,116 @@ def ingest_csv(
     progress: ProgressCallback | None = None,
     batch_size: int = 128,
     on_batch: Callable[[IngestReport], None] | None = None,
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
 ) -> IngestReport:
     """Validate, then embed and store every good row that changed; commits batch by batch."""
     if embedder.spec.name != catalog.model_spec:
         raise IngestError(f"embedder {embedder.spec.name!r} does not match catalog model {catalog.model_spec!r}")
-    _, rows = read_rows(Path(csv_path))
-    files = ImageFiles(images)
+    csv_path = Path(csv_path)
+    _, rows = read_rows(csv_path)
+    report = IngestReport(file=csv_path.name)
     try:
-        valid, problems = validate_rows(rows, files)
-        report = IngestReport(rejected=problems)
-        known = catalog.content_hashes()
-        todo = []
-        for item in valid:
-            try:
-                data = files.read(item.image_name) if item.image_name else None
-            except ImageError as exc:
-                report.rejected.append(Problem(item.row, item.fields["sku"], "image", str(exc)))
-                continue
-            sha = sha256_bytes(data) if data is not None else None
-            digest = content_hash(item.fields, sha, catalog.manifest.image_weight, catalog.model_spec)
-            if known.get(item.fields["sku"], (None,))[0] == digest:
-                report.unchanged += 1
-            else:
-                todo.append((item, sha, digest))
-        _embed_and_store(catalog, embedder, files, todo, report, known, progress, batch_size, on_batch)
-    finally:
-        files.close()
+        files = ImageFiles(images, max_unpacked_bytes)
+    except PhotoSourceError as exc:
+        raise IngestError(str(exc)) from exc
+    with closing(files):
+        valid = validate_rows(rows, files, report)
+        todo = _plan(catalog, valid, files, report)
+        _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch)
     report.rejected.sort(key=lambda p: p.row)
+    report.notes.sort(key=lambda p: p.row)
     return report
 
 
-def _embed_and_store(catalog, embedder, files, todo, report, known, progress, batch_size, on_batch) -> None:
+def _plan(catalog: Catalog, valid: list[ValidRow], files: ImageFiles, report: IngestReport) -> list[PlannedRow]:
+    """Hash each row's photo (streamed, one at a time) and keep the rows whose content changed."""
+    known = catalog.content_hashes()
+    todo = []
+    for item in valid:
+        sku = item.fields["sku"]
+        try:
+            planned = _photo_plan(catalog, item, files, sku in known, report)
+        except ImageError as exc:
+            report.reject(item.row, sku, "image", str(exc))
+            continue
+        if known.get(sku, (None,))[0] == planned.digest:
+            report.unchanged += 1
+        else:
+            todo.append(planned)
+    return todo
+
+
+def _photo_plan(catalog: Catalog, item: ValidRow, files: ImageFiles, known: bool, report: IngestReport) -> PlannedRow:
+    def planned(name: str | None, sha: str | None, kept: Path | None = None) -> PlannedRow:
+        digest = content_hash(item.fields, sha, catalog.manifest.image_weight, catalog.model_spec)
+        return PlannedRow(item, known, name, sha, digest, kept)
+
+    if item.image_cell == REMOVE_PHOTO:
+        return planned(None, None)
+    if item.image_cell:
+        return planned(item.image_cell, files.digest(item.image_cell))
+    stored = catalog.get_by_sku(item.fields["sku"]) if known else None
+    if stored is None or not stored.image_sha256:
+        return planned(None, None)
+    report.note(
+        item.row,
+        item.fields["sku"],
+        "image",
+        f"empty: kept the stored photo {stored.image!r}; write {REMOVE_PHOTO} in the image cell to remove it",
+    )
+    return planned(stored.image, stored.image_sha256, catalog.image_path(stored))
+
+
+def _photo_source(planned: PlannedRow, files: ImageFiles) -> ImageSource | None:
+    """What the embedder decodes: the catalog's kept copy, or a loader reading the photo when it is decoded."""
+    if planned.kept_photo is not None or planned.image_name is None:
+        return planned.kept_photo
+    return files.loader(planned.image_name)
+
+
+def _photo_label(planned: PlannedRow) -> str | None:
+    if planned.kept_photo is not None:
+        return f"the stored photo {planned.image_name!r}"
+    return planned.image_name
+
+
+def _store_photo(catalog: Catalog, files: ImageFiles, planned: PlannedRow) -> None:
+    """Copy the photo into the catalog's photo store, one photo in memory at a time, checking it is still the
+    one whose hash the row was planned with (the batch's write then finds it there)."""
+    data = files.read(planned.image_name)
+    if sha256_bytes(data) != planned.image_sha256:
+        raise ImageError(f"{planned.image_name!r} changed while it was ingested; run the ingest again")
+    catalog.photos.put(data, planned.image_sha256, planned.image_name)
+
+
+def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch) -> None:
     done = 0
     last_save = time.monotonic()
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        photos = [files.read(item.image_name) if item.image_name else None for item, _, _ in batch]
         vectors, failures = embed_products(
             embedder,
-            [product_text(item.fields) for item, _, _ in batch],
-            photos,
+            [product_text(planned.item.fields) for planned in batch],
+            [_photo_source(planned, files) for planned in batch],
             catalog.manifest.image_weight,
             progress=(lambda d, _t, base=done: progress(base + d, len(todo))) if progress else None,
+            names=[_photo_label(planned) for planned in batch],
         )
         records = []
-        for n, (item, sha, digest) in enumerate(batch):
-            if n in failures:
-                report.rejected.append(Problem(item.row, item.fields["sku"], "image", failures[n]))
+        for n, planned in enumerate(batch):
+            try:
+                if n in failures:
+                    raise ImageError(failures[n])
+                if planned.image_name is not None and planned.kept_photo is None:
+                    _store_photo(catalog, files, planned)
+            except ImageError as exc:
+                report.reject(planned.item.row, planned.sku, "image", str(exc))
                 continue
-            records.append(
-                ProductRecord(
-                    vector=vectors[n],
-                    content_hash=digest,
-                    image=item.image_name,
-                    image_sha256=sha,
-                    photo=photos[n],
-                    **item.fields,
-                )
-            )
-            if item.fields["sku"] in known:
-                report.updated += 1
-            else:
-                report.added += 1
+            records.append(_record(planned, vectors[n], files))
+            report.updated += planned.is_update
+            report.added += not planned.is_update
         catalog.upsert(records)
-        done += len(batch)
+        done = min(start + batch_size, len(todo))
         if progress:
             progress(done, len(todo))
         if time.monotonic() - last_save > INDEX_SAVE_SECONDS:
@@ -308,3 +387,17 @@ def _embed_and_store(catalog, embedder, files, todo, report, known, progress, ba
         if on_batch:
             on_batch(report)
     catalog.save_index()
+
+
+def _record(planned: PlannedRow, vector, files: ImageFiles) -> ProductRecord:
+    """The row as written; its photo is already stored, and a loader lets the write put it back, reading it
+    only then, if a concurrent delete removed it."""
+    new_photo = planned.image_name is not None and planned.kept_photo is None
+    return ProductRecord(
+        vector=vector,
+        content_hash=planned.digest,
+        image=planned.image_name,
+        image_sha256=planned.image_sha256,
+        photo=files.loader(planned.image_name) if new_photo else None,
+        **planned.item.fields,
+    )

@@ -9,6 +9,7 @@ product showing it (see ``Catalog.delete``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.atomic import atomic_write_bytes
@@ -28,14 +29,17 @@ class PhotoStore:
     def has(self, sha256: str, original_name: str | None) -> bool:
         return self.path(sha256, original_name).is_file()
 
-    def put(self, data: bytes, sha256: str, original_name: str | None) -> Path:
-        """Keep a photo under its content hash unless it is there already."""
+    def put(self, data: bytes | Callable[[], bytes], sha256: str, original_name: str | None) -> Path:
+        """Keep a photo under its content hash unless it is there already; ``data`` may be a loader, called
+        only when the photo must be written (so a batch of writes holds no photo it does not need)."""
+        path = self.path(sha256, original_name)
+        if path.is_file():
+            return path
+        data = data() if callable(data) else data
         if hashlib.sha256(data).hexdigest() != sha256:
             raise CatalogError(f"photo {original_name!r}: its bytes do not have the SHA-256 {sha256}")
-        path = self.path(sha256, original_name)
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
         return path
 
     def remove(self, sha256: str, original_name: str | None) -> None:

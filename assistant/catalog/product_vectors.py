@@ -42,13 +42,22 @@ def embed_products(
     image_weight: float = DEFAULT_IMAGE_WEIGHT,
     progress: ProgressCallback | None = None,
     num_workers: int | None = None,
+    names: Sequence[str | None] | None = None,
 ) -> tuple[np.ndarray, dict[int, str]]:
-    """Vectors for products (rows whose photo failed are zero) and {row: why its photo failed}."""
+    """Vectors for products (rows whose photo failed are zero) and {row: why its photo failed}.
+
+    ``names[i]`` is what a failure message calls product i's photo (e.g. the CSV's file name).
+    """
     if not 0.0 <= image_weight <= 1.0:
         raise ValueError(f"image weight must be within [0, 1], got {image_weight}")
     text_vectors = embedder.embed_texts(list(texts))
     with_image = [i for i, img in enumerate(images) if img is not None]
-    result = embedder.embed_images([images[i] for i in with_image], num_workers=num_workers, progress=progress)
+    result = embedder.embed_images(
+        [images[i] for i in with_image],
+        num_workers=num_workers,
+        progress=progress,
+        names=[str(names[i]) for i in with_image] if names is not None else None,
+    )
     vectors = np.zeros_like(text_vectors)
     failures = {with_image[j]: msg for j, msg in result.failures.items()}
     image_vectors = {with_image[j]: v for j, v in zip(result.ok, result.vectors)}

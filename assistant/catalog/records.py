@@ -6,7 +6,7 @@ database later) takes and returns only these types, numpy arrays and plain Pytho
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -61,11 +61,12 @@ class Product(ProductFields):
 @dataclass(kw_only=True)
 class ProductRecord(ProductFields):
     """What a write needs: the product's fields, its embedding, the hash of what was embedded, and the
-    photo's bytes when it has one (the catalog keeps the photo in the same write as the row)."""
+    photo's bytes when it has one, or a loader returning them (the catalog keeps the photo in the same write
+    as the row)."""
 
     vector: np.ndarray
     content_hash: str
-    photo: bytes | None = field(default=None, repr=False)
+    photo: bytes | Callable[[], bytes] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

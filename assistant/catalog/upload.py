@@ -73,4 +73,5 @@ def ingest_upload(
         except IngestError as exc:
             raise IngestError(_unstaged(str(exc), folder)) from exc
         report.rejected = [replace(p, message=_unstaged(p.message, folder)) for p in report.rejected]
+        report.notes = [replace(p, message=_unstaged(p.message, folder)) for p in report.notes]
         return report

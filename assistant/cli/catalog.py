@@ -23,11 +23,11 @@ def print_ingest_report(report: IngestReport, out=None) -> None:
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}",
         file=out,
     )
-    if report.rejected:
-        print("\nrejected rows:", file=out)
-        print_table(
-            [[p.row, p.sku, p.column, p.message] for p in report.rejected], ["row", "sku", "column", "problem"], out
-        )
+    for title, remarks, what in (("rejected rows", report.rejected, "problem"), ("notes", report.notes, "note")):
+        if remarks:
+            print(f"\n{title}:", file=out)
+            rows = [[p.file, p.row, p.sku, p.column, p.message] for p in remarks]
+            print_table(rows, ["file", "row", "sku", "column", what], out)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -143,7 +143,11 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(commands, evals, trains) -> None:
     p = commands.add_parser("ingest", help="add or update products from a CSV and their photos")
-    p.add_argument("csv", help="products CSV: sku,title,description,category,metal,stone,price,currency,image")
+    p.add_argument(
+        "csv",
+        help="products CSV: sku,title,description,category,metal,stone,price,currency,image "
+        "(an empty image keeps a product's stored photo, - removes it)",
+    )
     p.add_argument("--images", help="folder or .zip holding the photos named in the image column")
     p.add_argument("--strict", action="store_true", help="exit 1 when any row is rejected")
     p.add_argument("--index-kind", choices=INDEX_KINDS, help="flat (exact), hnsw (approximate) or auto (by size)")

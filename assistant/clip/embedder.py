@@ -15,11 +15,13 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from assistant.clip.factory import DEFAULT_MODEL_SPEC, LoadedModel, ModelSpec, create_model
-from assistant.images import ImageError, decode_image, load_image
+from assistant.images import ImageError, decode_image, load_image, to_rgb
 
 #: progress(done, total): how far a long embedding job has got; the CLI draws a tqdm bar with it.
 ProgressCallback = Callable[[int, int], None]
-ImageSource = str | Path | bytes | Image.Image
+#: A photo: a file, its bytes, a decoded image, or a loader returning its bytes when the photo is decoded
+#: (so that a long list of photos is read one at a time); a loader may raise ImageError.
+ImageSource = str | Path | bytes | Image.Image | Callable[[], bytes]
 
 
 def configure_cpu_threads() -> int:
@@ -58,22 +60,32 @@ class ImageEmbeddings:
 
 
 class _PreprocessedImages(Dataset):
-    def __init__(self, sources: Sequence[ImageSource], preprocess):
+    def __init__(self, sources: Sequence[ImageSource], preprocess, names: Sequence[str] | None = None):
         self.sources = sources
         self.preprocess = preprocess
+        self.names = names
 
     def __len__(self) -> int:
         return len(self.sources)
+
+    def _name(self, i: int) -> str:
+        """What error messages call photo ``i``: the caller's name for it, its path, or its position."""
+        if self.names is not None:
+            return self.names[i]
+        source = self.sources[i]
+        return str(source) if isinstance(source, str | Path) else f"photo {i + 1}"
 
     def __getitem__(self, i: int):
         source = self.sources[i]
         try:
             if isinstance(source, Image.Image):
-                image = source.convert("RGB")
+                image = to_rgb(source)
             elif isinstance(source, bytes):
-                image = decode_image(source, f"image #{i}")
+                image = decode_image(source, self._name(i))
+            elif callable(source):
+                image = decode_image(source(), self._name(i))
             else:
-                image = load_image(source)
+                image = load_image(source, self._name(i))
             return i, self.preprocess(image), None
         except ImageError as exc:
             return i, None, str(exc)
@@ -146,12 +158,16 @@ class Embedder:
         batch_size: int = 32,
         num_workers: int | None = None,
         progress: ProgressCallback | None = None,
+        names: Sequence[str] | None = None,
     ) -> ImageEmbeddings:
-        """Embed photos; decoding and preprocessing run in DataLoader workers, overlapped with the model."""
+        """Embed photos; decoding and preprocessing run in DataLoader workers, overlapped with the model.
+
+        ``names`` (one per source) are what failure messages call the photos, e.g. the file names a CSV gave.
+        """
         if num_workers is None:
             num_workers = 1 if len(sources) > 2 * batch_size else 0
         loader = DataLoader(
-            _PreprocessedImages(sources, self.preprocess),
+            _PreprocessedImages(sources, self.preprocess, names),
             batch_size=batch_size,
             num_workers=num_workers,
             collate_fn=_collate,

@@ -4,8 +4,9 @@ A CSV with a header and one event per row: user id, product id, event type (view
 purchase), timestamp. Common column names are recognised (``user_id``/``visitorid``, ``product_id``/
 ``itemid``/``sku``, ``event_type``/``event``, ``timestamp``/``event_time``) and common event names too
 (``addtocart``, ``transaction``). The product id is a catalog sku, or else a catalog product id.
-Timestamps are ISO 8601 (``2024-05-01 12:00:00``, ``...Z``, ``... UTC``) or Unix seconds/milliseconds.
-Bad rows are rejected with their row number (the header is row 1) and the reason, and skipped.
+Timestamps are ISO 8601 (``2024-05-01 12:00:00``, ``...Z``, ``... UTC``) or Unix seconds/milliseconds,
+finite and plausible: from 2000-01-01 to one day after now. Bad rows are rejected with the file, their row
+number (the header is row 1), the column and the reason, and skipped.
 
 A shopper's clicks are the distinct products they clicked, carted or bought, in time order; their skips
 are products they viewed but never clicked, carted or bought.
@@ -15,6 +16,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
+import os
+import stat
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.images import file_kind
 from assistant.personalization.items import ItemTable
 from assistant.personalization.tasks import Sessions
 
@@ -50,8 +56,17 @@ COLUMN_ALIASES = {
 }
 
 
+#: The earliest plausible event: 2000-01-01T00:00:00Z; the latest is one day after now (clock skew).
+EARLIEST_EVENT = 946684800.0
+LATEST_EVENT_AHEAD = 86400.0
+
+
 class EventLogError(AssistantError):
     """The file as a whole cannot be read as an event log (not a bad row: those are skipped)."""
+
+
+class TimestampError(AssistantError):
+    """A timestamp that is not ISO 8601 or Unix time, not finite, or outside the plausible range."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +80,15 @@ class Event:
 
 @dataclass(frozen=True)
 class RejectedRow:
+    """A skipped row: the log's file name, row number (the header is row 1), the column at fault, why."""
+
+    file: str
     row: int
+    column: str
     reason: str
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.reason}"
+        return f"{self.file}, row {self.row}, {self.column}: {self.reason}"
 
 
 @dataclass
@@ -82,20 +101,34 @@ class EventLog:
         return sorted({e.user_id for e in self.events})
 
 
-def parse_timestamp(value: str) -> float:
-    """Unix seconds from ISO 8601 text or a Unix time in seconds or milliseconds; ValueError otherwise."""
-    text = value.strip()
+def parse_timestamp(value: str, now: float | None = None) -> float:
+    """Unix seconds from ISO 8601 text or a Unix time in seconds or milliseconds, between 2000-01-01 and a
+    day after ``now`` (default: the clock); TimestampError otherwise."""
+    seconds = _timestamp_seconds(value.strip())
+    latest = (time.time() if now is None else now) + LATEST_EVENT_AHEAD
+    if not math.isfinite(seconds):
+        raise TimestampError(f"timestamp {value.strip()!r} is not a finite time")
+    if not EARLIEST_EVENT <= seconds <= latest:
+        raise TimestampError(
+            f"timestamp {value.strip()!r} is outside 2000-01-01 .. {datetime.fromtimestamp(latest, UTC):%Y-%m-%d}: "
+            "not a plausible event time"
+        )
+    return seconds
+
+
+def _timestamp_seconds(text: str) -> float:
     if not text:
-        raise ValueError("empty timestamp")
+        raise TimestampError("timestamp is empty")
     try:
         number = float(text)
     except ValueError:
         pass
     else:
-        return number / 1000.0 if number > 1e11 else number  # milliseconds since 1970 exceed 1e11
-    if text.endswith(" UTC"):
-        text = text[:-4]
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return number / 1000.0 if abs(number) > 1e11 else number  # milliseconds since 1970 exceed 1e11
+    try:
+        stamp = datetime.fromisoformat(text.removesuffix(" UTC").replace("Z", "+00:00"))
+    except ValueError:
+        raise TimestampError(f"timestamp {text!r} is neither ISO 8601 nor Unix time") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
@@ -124,6 +157,9 @@ def load_events(path: str | Path, skus: Mapping[str, int], product_ids: set[int]
     path = Path(path)
     log = EventLog(path)
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a pipe would block, /dev/zero would never end
+            raise EventLogError(f"event log {path} is {file_kind(mode)}, not a CSV file")
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise EventLogError(f"cannot read event log {path}: {exc}") from exc
@@ -146,40 +182,44 @@ def load_events(path: str | Path, skus: Mapping[str, int], product_ids: set[int]
             except StopIteration:
                 break
             except (csv.Error, UnicodeDecodeError) as exc:
-                log.rejected.append(RejectedRow(row_number, f"unreadable CSV row ({exc})"))
+                log.rejected.append(RejectedRow(path.name, row_number, "(row)", f"unreadable CSV row ({exc})"))
                 continue
             if not any(cell.strip() for cell in row):
                 continue  # blank line
             event, problem = _parse_row(row, columns, skus, product_ids)
             if problem:
-                log.rejected.append(RejectedRow(row_number, problem))
+                column, reason = problem
+                name = header[column].strip() if column >= 0 else "(row)"
+                log.rejected.append(RejectedRow(path.name, row_number, name, reason))
             else:
                 log.events.append(Event(row_number, *event))
     return log
 
 
 def _parse_row(row: list[str], columns: dict[str, int], skus: Mapping[str, int], product_ids: set[int] | None):
+    """(user, product id, event type, timestamp), None for a good row; None, (column index or -1, why) else."""
     if len(row) <= max(columns.values()):
-        return None, f"has {len(row)} fields, the header needs at least {max(columns.values()) + 1}"
+        return None, (-1, f"has {len(row)} fields, the header needs at least {max(columns.values()) + 1}")
     user = row[columns["user_id"]].strip()
     if not user:
-        return None, "user id is empty"
+        return None, (columns["user_id"], "user id is empty")
     product = row[columns["product_id"]].strip()
     if product in skus:
         product_id = skus[product]
     elif product_ids is not None and product.isdigit() and int(product) in product_ids:
         product_id = int(product)
     else:
-        return None, f"product {product!r} is not in the catalog" if product else "product id is empty"
+        why = f"product {product!r} is not in the catalog" if product else "product id is empty"
+        return None, (columns["product_id"], why)
     raw_event = row[columns["event_type"]].strip()
     event = EVENT_NAMES.get(raw_event.lower())
     if event is None:
-        return None, f"unknown event type {raw_event!r} (expected one of {', '.join(EVENT_TYPES)})"
-    raw_time = row[columns["timestamp"]]
+        why = f"unknown event type {raw_event!r} (expected one of {', '.join(EVENT_TYPES)})"
+        return None, (columns["event_type"], why)
     try:
-        timestamp = parse_timestamp(raw_time)
-    except ValueError:
-        return None, f"timestamp {raw_time.strip()!r} is neither ISO 8601 nor Unix time"
+        timestamp = parse_timestamp(row[columns["timestamp"]])
+    except TimestampError as exc:
+        return None, (columns["timestamp"], str(exc))
     return (user, product_id, event, timestamp), None
 
 
