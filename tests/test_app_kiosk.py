@@ -20,12 +20,15 @@ KIOSK = "pages/kiosk.py"
 
 
 def snapshot(*folders) -> dict[str, str]:
-    """Every file under the folders with a hash of its content (SQLite's shared-memory index excepted)."""
+    """Every file under the folders with a hash of its content, except SQLite's shared-memory index and an
+    empty write-ahead log (SQLite creates both when a reading connection opens; neither holds data)."""
     return {
         str(path): hashlib.sha256(path.read_bytes()).hexdigest()
         for folder in folders
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.name.endswith("-shm")
+        if path.is_file()
+        and not path.name.endswith("-shm")
+        and not (path.name.endswith("-wal") and path.stat().st_size == 0)
     }
 
 
