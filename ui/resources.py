@@ -17,6 +17,7 @@ import streamlit as st
 
 from assistant.catalog import Catalog
 from assistant.categories import CatalogCategories, CategoryRegistry, QueryTranslator, RegistryError
+from assistant.categories.attributes import load_attributes
 from assistant.categories.catalog_labels import head_path
 from assistant.categories.registry import CATEGORIES_DIR, REGISTRY_NAME
 from assistant.clip.embedder import Embedder
@@ -25,7 +26,6 @@ from assistant.personalization.serving import Personalizer
 from assistant.search import SearchEngine
 from assistant.services import load_embedder, open_catalog
 from assistant.settings import Settings
-from assistant.categories.attributes import load_attributes
 from assistant.shop.display import chinese_facet_names
 from assistant.shop.results import NonsenseQueries, match_threshold
 
