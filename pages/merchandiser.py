@@ -164,6 +164,36 @@ def category_table() -> None:
     )
 
 
+def edit_category() -> None:
+    """Change a category's words, or remove it (its sub-categories move up; its products are labelled again)."""
+    st.markdown("**Edit or remove a category**")
+    name = st.selectbox("Category", categories.registry.names, format_func=facet_label, key="merch-edit-name")
+    if name is None:
+        return
+    category = categories.registry.get(name)
+    with st.form(f"merch-edit-{name}"):
+        description = st.text_area("Description", category.description)
+        c1, c2 = st.columns(2)
+        synonyms = c1.text_input("Other English names", ", ".join(category.synonyms))
+        zh = c2.text_input("Chinese names", ", ".join(category.zh))
+        save = st.form_submit_button("Save changes", type="primary")
+    if save:
+        try:
+            categories.update(name, description=description.strip(), synonyms=names(synonyms), zh=names(zh))
+        except RegistryError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["merch-message"] = f"Saved “{name}”; the catalog's labels are updated."
+        st.rerun()
+    confirm = st.checkbox(f"Yes, remove “{name}” (its products are labelled again)", key=f"merch-remove-ok-{name}")
+    if st.button(
+        "Remove category", type="primary", icon=":material/delete:", disabled=not confirm, key=f"delete-category-{name}"
+    ):
+        categories.remove(name)
+        st.session_state["merch-message"] = f"Removed “{name}”; the catalog's labels are updated."
+        st.rerun()
+
+
 def low_confidence() -> None:
     unsure = categories.low_confidence(limit=SHOWN)
     if not unsure:
@@ -192,7 +222,7 @@ if categories.head_problem:  # a trained few-shot head that cannot be used: why,
     st.warning(categories.head_problem)
 if message := st.session_state.pop("merch-message", None):
     st.success(message)
-draft, listing, unsure = st.tabs(["Draft a category", "Categories", "Low confidence"])
+draft, listing, unsure = st.tabs(["Draft a category", "Categories", "Low confidence"], key="merch-tab")
 with draft:
     preview = st.session_state.get("merch-preview")
     if preview is None:
@@ -201,5 +231,6 @@ with draft:
         show_preview(preview)
 with listing:
     category_table()
+    edit_category()
 with unsure:
     low_confidence()

@@ -118,3 +118,24 @@ def test_an_unusable_few_shot_head_is_explained(monkeypatch, app_catalog, tiny_e
     assert "few-shot category head" in warning and "'ViT-B-32:laion2b_s34b_b79k'" in warning
     assert "python -m assistant --model tiny-test train categories" in warning and "prototype blend" in warning
     assert category_table(at)["products"].sum() == 60, "the catalog is still labelled (by the prototype blend)"
+
+
+def test_a_category_can_be_edited_and_removed(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, MERCHANDISER)
+    at.selectbox(key="merch-edit-name").set_value("pendant")
+    rerun(at)
+    next(t for t in at.text_input if t.label == "Chinese names" and t.value).input("吊坠, 坠子")
+    next(b for b in at.button if b.label == "Save changes").click()
+    rerun(at)
+    assert CategoryRegistry.load(app_catalog).get("pendant").zh == ["吊坠", "坠子"]
+    assert at.success[0].value == "Saved “pendant”; the catalog's labels are updated."
+
+    at.selectbox(key="merch-edit-name").set_value("pendant")
+    rerun(at)
+    assert at.button(key="delete-category-pendant").disabled, "removing needs the confirmation box ticked"
+    at.checkbox(key="merch-remove-ok-pendant").check()
+    rerun(at)
+    at.button(key="delete-category-pendant").click()
+    rerun(at)
+    assert "pendant" not in CategoryRegistry.load(app_catalog)
+    assert "pendant" not in category_table(at)["category"].tolist()
