@@ -13,7 +13,7 @@ from assistant.settings import Settings
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    return Embedder.from_spec(settings.model_spec, cache_dir=settings.model_cache)
+    return Embedder.from_spec(settings.model_spec, cache_dir=settings.model_cache, runtime=settings.runtime)
 
 
 def open_catalog(

@@ -12,6 +12,7 @@ DEFAULT_CATALOG_DIR = "catalog"
 ENV_CATALOG = "ASSISTANT_CATALOG"
 ENV_MODEL = "ASSISTANT_MODEL"
 ENV_MODEL_CACHE = "ASSISTANT_MODEL_CACHE"
+ENV_RUNTIME = "ASSISTANT_RUNTIME"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Settings:
     catalog_dir: Path
     model_spec: str
     model_cache: str | None = None
+    runtime: str = "torch"  # image tower: torch (fp32), onnx (ONNX Runtime int8) or onnx-fp32
 
     @classmethod
     def resolve(cls, catalog: str | None = None, model: str | None = None, model_cache: str | None = None) -> Settings:
@@ -26,4 +28,5 @@ class Settings:
             catalog_dir=Path(catalog or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG_DIR).expanduser(),
             model_spec=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL_SPEC,
             model_cache=model_cache or os.environ.get(ENV_MODEL_CACHE) or None,
+            runtime=os.environ.get(ENV_RUNTIME) or "torch",
         )

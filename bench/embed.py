@@ -3,8 +3,11 @@
 The baseline is what one writes first: in the main process, per batch, open each JPEG, preprocess it,
 stack, ``encode_image``. Ours decodes and preprocesses in a DataLoader worker while the model runs
 (``Embedder.embed_images``), and the full ``ingest_csv`` also validates, hashes, copies photos, embeds
-the product texts and writes SQLite and the index; its baseline therefore encodes the texts too.
-Goal: ``embed_images`` >= 0.9x the bare loop.
+the product texts and writes SQLite and the index; its baseline therefore encodes the texts too. With
+``--runtime onnx`` (default) the same ``embed_images`` also runs on the ONNX Runtime int8 image tower.
+Text queries: latency of ``Embedder.embed_text`` for new queries and for repeated (cached) ones.
+Goals: ``embed_images`` >= 0.9x the bare loop; the onnx row >= 2x it at min cosine >= 0.99 to fp32;
+new text queries p50 <= 10 ms.
 
     python -m bench.embed                                  # tiny-test model, 256 generated 800x800 JPEGs
     python -m bench.embed --arch-random ViT-B-32           # a real-cost architecture with random weights
@@ -34,6 +37,7 @@ from assistant.catalog.product_vectors import product_text
 from assistant.catalog.synthetic import draw_product, synthetic_rows
 from assistant.clip.embedder import Embedder, configure_cpu_threads
 from assistant.clip.factory import TEST_MODEL_SPEC, LoadedModel, ModelSpec
+from assistant.clip.onnx_tower import RUNTIMES, image_tower
 from assistant.images import IMAGE_SUFFIXES
 
 from .report import format_table, machine_line
@@ -73,7 +77,37 @@ def random_weight_embedder(arch: str) -> Embedder:
     model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None)
     model.eval()
     tokenizer = open_clip.get_tokenizer(arch)
-    return Embedder(LoadedModel(ModelSpec(arch=arch), model, preprocess, tokenizer, model.visual.output_dim))
+    spec = ModelSpec(arch=arch, pretrained="random-seed-0")  # names the weights in the ONNX cache key
+    with torch.inference_mode():  # timm towers (MobileCLIP2) have no output_dim: ask the model
+        dim = int(model.encode_text(tokenizer(["x"])).shape[-1])
+    return Embedder(LoadedModel(spec, model, preprocess, tokenizer, dim))
+
+
+def with_runtime(embedder: Embedder, runtime: str, cache_dir: str | None) -> Embedder | None:
+    """The same model with its image tower on another runtime; None when that runtime can't run here."""
+    tower = image_tower(embedder.loaded, runtime, cache_dir, torch.get_num_threads())
+    return Embedder(embedder.loaded, tower, runtime) if tower is not None else None
+
+
+def text_query_latencies(embedder: Embedder, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(ms per new query, ms per repeat of the same queries): the second pass is served from the cache."""
+
+    def one_pass() -> np.ndarray:
+        out = []
+        for query in queries:
+            start = time.perf_counter()
+            embedder.embed_text(query)
+            out.append((time.perf_counter() - start) * 1e3)
+        return np.array(out)
+
+    embedder.embed_texts(["warm-up"])
+    return one_pass(), one_pass()
+
+
+def shopper_queries(n: int) -> list[str]:
+    """n distinct short queries as shoppers type them (from the synthetic catalog's vocabulary)."""
+    rows = synthetic_rows(n, seed=7)
+    return [f"{row['metal']} {row['category']} with {row['stone']} #{i}" for i, row in enumerate(rows)]
 
 
 @torch.inference_mode()
@@ -142,6 +176,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="DataLoader workers of the embed_images row (default: the engine's choice, which ingest always uses)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="runs per path; the fastest counts (default 2)")
+    parser.add_argument(
+        "--runtime",
+        default="onnx",
+        choices=[r for r in RUNTIMES if r != "torch"] + ["none"],
+        help="also time embed_images on this image-tower runtime (default onnx = ONNX Runtime int8; none: skip)",
+    )
+    parser.add_argument("--cache-dir", help="where the exported ONNX model is cached (default: the engine's)")
+    parser.add_argument("--text-queries", type=int, default=50, help="new text queries timed (default 50)")
     parser.add_argument("--quick", action="store_true", help="64 photos, one run each")
     args = parser.parse_args(argv)
     if args.quick:
@@ -170,7 +212,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         embedder.embed_images(photos[:batch], batch_size=batch, num_workers=0)
 
         ours = embedder.embed_images(photos, batch_size=batch, num_workers=args.num_workers).vectors
-        agreement = float(np.min(np.sum(ours * bare_open_clip_loop(embedder, photos, batch), axis=1)))
+        reference = bare_open_clip_loop(embedder, photos, batch)
+        agreement = float(np.min(np.sum(ours * reference, axis=1)))
+        fast = None if args.runtime == "none" else with_runtime(embedder, args.runtime, args.cache_dir)
+        fast_agreement = None
+        if fast is not None:
+            fast_vectors = fast.embed_images(photos, batch_size=batch, num_workers=args.num_workers).vectors
+            fast_agreement = float(np.min(np.sum(fast_vectors * reference, axis=1)))
 
         timings = []
         for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits both sides
@@ -181,6 +229,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
                     batch,
                     timed(lambda: embedder.embed_images(photos, batch_size=batch, num_workers=args.num_workers)),
                     baseline="open_clip loop: photos",
+                ),
+                *(
+                    [
+                        Timing(
+                            f"Embedder.embed_images ({args.runtime})",
+                            batch,
+                            timed(lambda: fast.embed_images(photos, batch_size=batch, num_workers=args.num_workers)),
+                            baseline="open_clip loop: photos",
+                        )
+                    ]
+                    if fast is not None
+                    else []
                 ),
                 Timing(
                     "open_clip loop: photos + texts",
@@ -194,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                     baseline="open_clip loop: photos + texts",
                 ),
             ]
+        new_ms, cached_ms = text_query_latencies(embedder, shopper_queries(args.text_queries))
     rows = _summarise(timings, n)
     model_name = f"{args.arch_random} (random weights)" if args.arch_random else embedder.spec.name
     source = str(args.images) if args.images else f"generated {args.size}x{args.size} JPEG"
@@ -205,7 +266,27 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ]
     print(format_table(["path", "batch", "images/s", "vs baseline"], table))
     print(f"embed_images vs open_clip loop: min cosine {agreement:.5f} (same model, same photos)")
-    return {"model": model_name, "n": n, "rows": rows, "agreement": agreement}
+    if fast_agreement is not None:
+        print(f"embed_images ({args.runtime}) vs open_clip fp32 loop: min cosine {fast_agreement:.5f}")
+    elif args.runtime != "none":
+        print(f"runtime {args.runtime} unavailable here (see the warning above): no row for it")
+    text = {
+        "new_p50_ms": float(np.percentile(new_ms, 50)),
+        "new_p99_ms": float(np.percentile(new_ms, 99)),
+        "cached_p50_ms": float(np.percentile(cached_ms, 50)),
+    }
+    print(
+        f"text queries ({len(new_ms)}, one at a time): new p50 {text['new_p50_ms']:.2f} ms, "
+        f"p99 {text['new_p99_ms']:.2f} ms; repeated (LRU cache) p50 {text['cached_p50_ms']:.4f} ms"
+    )
+    return {
+        "model": model_name,
+        "n": n,
+        "rows": rows,
+        "agreement": agreement,
+        "runtime_agreement": fast_agreement,
+        "text": text,
+    }
 
 
 def _ingest_fresh(embedder: Embedder, tmp: Path, images_dir: Path) -> None:

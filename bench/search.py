@@ -1,48 +1,69 @@
-"""Single-query latency and recall@k of the index kinds, exact (flat) against approximate (HNSW).
+"""Single-query latency, recall@k and memory of the index kinds, exact (flat) against approximate (HNSW, IVF).
 
-Random unit vectors (the hardest case for a graph index: no clusters to exploit), one query at a time
-as a shop issues them, through ``VectorIndex.search``; recall is measured against exact top-k computed
-with numpy. The filtered path passes ``allowed_ids`` (a FAISS IDSelectorBatch) letting ~1% of the ids
-through, as a selective category + price filter does. Goal: HNSW p50 < 20 ms at 100k with
-recall@10 >= 0.95.
+Data (``--data``): ``clustered`` unit vectors from a documented mixture on the sphere shaped like CLIP
+image features (``bench/vectors.py``), ``random`` uniform unit vectors (the worst case for approximate
+indexes), or ``FILE.npy`` real features (rows = vectors; the last ``--queries`` rows become the queries).
+One query at a time, as a shop issues them, through ``VectorIndex.search``; recall@k against exact
+top-k from numpy. Filtered queries pass ``allowed_ids`` letting a share of the ids through (16
+different random filters per share), as category and price filters do; the index picks its own path.
+Goals at 100k clustered vectors: p50 < 5 ms with recall@10 >= 0.95; filtered recall@10 >= 0.99 at
+every share; 1M vectors in under 1 GB of index memory.
 
-    python -m bench.search              # 10k and 100k vectors, dim 512, 1000 queries
-    python -m bench.search --quick      # 10k only, 200 queries
+    python -m bench.search --quick                     # 10k clustered vectors, 200 queries
+    python -m bench.search --sizes 10000,100000 --json search.json
+    python -m bench.search --kinds ivf --nprobe 8,16,32 --factory ivf='IDMap2,IVF{nlist},PQ{m}x4fs,RFlat'
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from pathlib import Path
 
 import faiss
 import numpy as np
 
 from assistant.catalog import vector_index
-from assistant.catalog.vector_index import VectorIndex
-from assistant.clip.embedder import normalize
+from assistant.catalog.vector_index import VectorIndex, VectorSource
 
 from .report import format_table, machine_line
+from .vectors import clustered_unit_vectors, normalize_rows, random_unit_vectors
 
-GOAL_N, GOAL_P50_MS, GOAL_RECALL = 100_000, 20.0, 0.95
-#: Distinct filters cycled over the queries (each a different random ~1% of the catalog).
+GOAL_N, GOAL_P50_MS, GOAL_RECALL, GOAL_FILTERED_RECALL = 100_000, 5.0, 0.95, 0.99
+MEMORY_GOAL_N, MEMORY_GOAL_MB = 1_000_000, 1024
+SELECTIVITIES = (0.001, 0.01, 0.1, 0.5)
+#: Distinct filters per share, cycled over the queries.
 FILTER_POOL = 16
 
 
-def random_unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    return normalize(rng.standard_normal((n, dim), dtype=np.float32))
+def load_data(args: argparse.Namespace, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(base vectors, queries) for one catalog size, as unit float32 rows."""
+    rng = np.random.default_rng(args.seed)
+    if args.data == "random":
+        return random_unit_vectors(rng, n, args.dim), random_unit_vectors(rng, args.queries, args.dim)
+    if args.data == "clustered":
+        return clustered_unit_vectors(rng, n, args.dim, args.queries)
+    rows = np.load(args.data, mmap_mode="r")
+    if rows.ndim != 2 or len(rows) <= args.queries:
+        raise SystemExit(f"{args.data}: need a 2-d array with more than {args.queries} rows, got {rows.shape}")
+    base = rows[: len(rows) - args.queries]
+    pick = np.sort(rng.choice(len(base), size=min(n, len(base)), replace=False))
+    return normalize_rows(base[pick]), normalize_rows(rows[len(rows) - args.queries :])
 
 
-def exact_top_k(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int, chunk: int = 256) -> np.ndarray:
-    """Ids of the k highest inner products per query, by brute force in numpy (the ground truth)."""
-    out = np.empty((len(queries), min(k, len(ids))), dtype=np.int64)
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, masks: Sequence[np.ndarray] = (), chunk=64):
+    """Positions of the exact top k per query; with masks, per query i among masks[i % len(masks)] only."""
+    out = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), chunk):
         scores = queries[start : start + chunk] @ vectors.T
-        top = np.argpartition(-scores, out.shape[1] - 1, axis=1)[:, : out.shape[1]]
-        out[start : start + chunk] = ids[top]
+        for row, i in enumerate(range(start, min(start + chunk, len(queries)))):
+            if masks:
+                scores[row, ~masks[i % len(masks)]] = -np.inf
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        out[start : start + len(scores)] = top
     return out
 
 
@@ -51,8 +72,23 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(np.intersect1d(f[f >= 0], t)) / len(t) for f, t in zip(found, truth)]))
 
 
+def array_source(vectors: np.ndarray) -> VectorSource:
+    """Exact vectors by id (id = row + 1), as ``Catalog.vectors`` serves them from SQLite."""
+
+    def lookup(ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids, dtype=np.int64)
+        return ids, vectors[ids - 1]
+
+    return lookup
+
+
 def time_queries(
-    index: VectorIndex, queries: np.ndarray, k: int, allowed: Sequence[np.ndarray] | None = None, repeats: int = 1
+    index: VectorIndex,
+    queries: np.ndarray,
+    k: int,
+    allowed: Sequence[np.ndarray] = (),
+    repeats: int = 1,
+    exact_vectors: VectorSource | None = None,
 ):
     """(latencies in ms, result ids) of one search call per query; allowed[i % len(allowed)] filters query i.
 
@@ -62,89 +98,115 @@ def time_queries(
     latencies = np.full(len(queries), np.inf)
     found = np.empty((len(queries), k), dtype=np.int64)
     for i, query in enumerate(queries):
-        ids = None if allowed is None else allowed[i % len(allowed)]
+        ids = allowed[i % len(allowed)] if allowed else None
         for _ in range(repeats):
             start = time.perf_counter()
-            _, result = index.search(query, k, ids)
+            _, result = index.search(query, k, ids, exact_vectors)
             latencies[i] = min(latencies[i], (time.perf_counter() - start) * 1e3)
         found[i] = result[0]
     return latencies, found
 
 
-@contextmanager
-def hnsw_ef_search(ef_search: int | None) -> Iterator[None]:
-    """Temporarily set the engine's efSearch (None: leave it), to sweep the speed/recall tradeoff."""
-    saved = vector_index.HNSW_EF_SEARCH
-    vector_index.HNSW_EF_SEARCH = ef_search or saved
-    try:
-        yield
-    finally:
-        vector_index.HNSW_EF_SEARCH = saved
+def breadths(kind: str, args: argparse.Namespace) -> list[int | None]:
+    return {"hnsw": args.ef_search, "ivf": args.nprobe}.get(kind, [None])
+
+
+def set_breadth(index: VectorIndex, breadth: int | None) -> None:
+    if breadth is None:
+        return
+    if index.kind == "hnsw":
+        index.ef_search = breadth
+    elif index.kind == "ivf":
+        index.nprobe = breadth
 
 
 def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
-    """Build each kind over n random vectors and time single queries, unfiltered and filtered."""
-    dim, n_queries, k, repeats = args.dim, args.queries, args.k, args.repeats
-    rng = np.random.default_rng(args.seed)
-    vectors = random_unit_vectors(rng, n, dim)
+    """Build each kind over n vectors and time single queries, unfiltered and per filter share."""
+    vectors, queries = load_data(args, n)
+    n, dim, k = len(vectors), vectors.shape[1], args.k
     ids = np.arange(1, n + 1, dtype=np.int64)  # SQLite row ids start at 1
-    queries = random_unit_vectors(rng, n_queries, dim)
-    truth = exact_top_k(vectors, ids, queries, k)
-    allowed = [
-        np.sort(rng.choice(ids, max(k, int(n * args.filter_fraction)), replace=False)) for _ in range(FILTER_POOL)
-    ]
-    filtered_truth = np.stack(
-        [
-            exact_top_k(vectors[a - 1], a, queries[i : i + 1], k)[0]
-            for i, a in ((i, allowed[i % FILTER_POOL]) for i in range(n_queries))
-        ]
-    )
+    truth = ids[exact_top_k(vectors, queries, k)]
+    rng = np.random.default_rng(args.seed + 1)
+    filtered_queries = queries[: args.filtered_queries]
+    filters = {}
+    for share in args.selectivities:
+        masks = []
+        for _ in range(FILTER_POOL):
+            mask = np.zeros(n, dtype=bool)
+            mask[rng.choice(n, max(k, round(n * share)), replace=False)] = True
+            masks.append(mask)
+        filters[share] = ([ids[m] for m in masks], ids[exact_top_k(vectors, filtered_queries, k, masks)])
+    source = array_source(vectors)
     rows = []
     for kind in args.kinds:
         start = time.perf_counter()
-        built = VectorIndex.build(dim, kind, ids, vectors)
+        index = VectorIndex.build(dim, kind, ids, vectors, factory=args.factory.get(kind))
         build_s = time.perf_counter() - start
-        for ef_search in args.ef_search if kind == "hnsw" else [None]:
-            with hnsw_ef_search(ef_search):
-                index = VectorIndex(built.index)  # reads efSearch on wrapping, as a loaded catalog does
-                time_queries(index, queries[: min(20, n_queries)], k)  # warm-up: first touches of the index memory
-                latencies, found = time_queries(index, queries, k, repeats=repeats)
-                f_latencies, f_found = time_queries(index, queries, k, allowed, repeats)
-            rows.append(
-                {
-                    "n": n,
-                    "kind": kind,
-                    "ef_search": ef_search,
-                    "build_s": build_s,
-                    "p50_ms": float(np.percentile(latencies, 50)),
-                    "p99_ms": float(np.percentile(latencies, 99)),
-                    "recall": recall(found, truth),
-                    "filtered_p50_ms": float(np.percentile(f_latencies, 50)),
-                    "filtered_p99_ms": float(np.percentile(f_latencies, 99)),
-                    "filtered_recall": recall(f_found, filtered_truth),
+        memory_mb = len(index.to_bytes()) / 2**20
+        for breadth in breadths(kind, args):
+            set_breadth(index, breadth)
+            index.exact_filtered_max = args.exact_filtered_max
+            time_queries(index, queries[: min(20, len(queries))], k, exact_vectors=source)  # warm-up: page in
+            latencies, found = time_queries(index, queries, k, repeats=args.repeats, exact_vectors=source)
+            row = {
+                "n": n,
+                "kind": index.kind,
+                "factory": vector_index.factory_string(kind, dim, n, args.factory.get(kind)),
+                "breadth": breadth,
+                "build_s": build_s,
+                "memory_mb": memory_mb,
+                "p50_ms": float(np.percentile(latencies, 50)),
+                "p99_ms": float(np.percentile(latencies, 99)),
+                f"recall@{k}": recall(found, truth),
+                "filtered": {},
+            }
+            for share, (allowed, f_truth) in filters.items():
+                f_latencies, f_found = time_queries(index, filtered_queries, k, allowed, args.repeats, source)
+                row["filtered"][str(share)] = {
+                    f"recall@{k}": recall(f_found, f_truth),
+                    "p50_ms": float(np.percentile(f_latencies, 50)),
                 }
-            )
-        del built, index
+            rows.append(row)
+        del index
     flat = next((r for r in rows if r["kind"] == "flat"), None)
     for row in rows:
-        row["p50_vs_flat"] = row["p50_ms"] / flat["p50_ms"] if flat else None
+        row["p50_over_flat"] = row["p50_ms"] / flat["p50_ms"] if flat else None
     return rows
+
+
+def parse_factory(values: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        kind, _, factory = value.partition("=")
+        if kind not in vector_index.INDEX_FACTORY or not factory:
+            kinds = ", ".join(vector_index.INDEX_FACTORY)
+            raise SystemExit(f"--factory {value!r}: expected KIND=FACTORY_STRING with KIND one of {kinds}")
+        out[kind] = factory
+    return out
+
+
+def _ints(text: str | None, default: int) -> list[int]:
+    return [int(x) for x in text.split(",")] if text else [default]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="clustered", help="clustered (default), random, or a FILE.npy of features")
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated catalog sizes (default 10000,100000)")
-    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--dim", type=int, default=512, help="dimension of generated vectors (default 512)")
     parser.add_argument("--queries", type=int, default=1000, help="single queries timed per index (default 1000)")
+    parser.add_argument(
+        "--filtered-queries", type=int, default=200, help="queries timed per filter share (default 200)"
+    )
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--kinds", default=",".join(vector_index.INDEX_FACTORY), help="index kinds (default: all)")
+    parser.add_argument("--factory", action="append", default=[], help="KIND=FACTORY_STRING overriding the engine's")
+    parser.add_argument("--ef-search", help=f"HNSW efSearch values to sweep (default {vector_index.HNSW_EF_SEARCH})")
+    parser.add_argument("--nprobe", help=f"IVF nprobe values to sweep (default {vector_index.IVF_NPROBE})")
     parser.add_argument(
-        "--ef-search",
-        default=None,
-        help=f"comma-separated HNSW efSearch values to sweep (default: the engine's {vector_index.HNSW_EF_SEARCH})",
-    )
-    parser.add_argument(
-        "--filter-fraction", type=float, default=0.01, help="share of ids a filter allows (default 0.01)"
+        "--selectivities",
+        default=",".join(map(str, SELECTIVITIES)),
+        help="shares of ids the filters allow (default 0.001,0.01,0.1,0.5)",
     )
     parser.add_argument(
         "--threads",
@@ -158,86 +220,106 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1,
         help="runs per query, the fastest counts (default 1; 3 filters out waits on a busy shared machine)",
     )
+    parser.add_argument(
+        "--exact-filtered-max",
+        type=int,
+        default=vector_index.EXACT_FILTERED_MAX,
+        help=f"filters allowing at most this many ids are scored exactly (default {vector_index.EXACT_FILTERED_MAX:,})",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="10k vectors, 200 queries")
+    parser.add_argument("--json", type=Path, help="also write the rows and settings to this JSON file")
+    parser.add_argument("--quick", action="store_true", help="10k vectors, 200 queries, 100 per filter share")
     args = parser.parse_args(argv)
+    if args.data not in ("random", "clustered") and not Path(args.data).is_file():
+        parser.error(f"--data {args.data!r}: not 'random', 'clustered' or an existing .npy file")
     if args.quick:
         args.sizes, args.queries = "10000", min(args.queries, 200)
+        args.filtered_queries = min(args.filtered_queries, 100)
+    args.filtered_queries = min(args.filtered_queries, args.queries)
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.kinds = [k.strip() for k in args.kinds.split(",")]
-    args.ef_search = [int(e) for e in args.ef_search.split(",")] if args.ef_search else [vector_index.HNSW_EF_SEARCH]
+    args.ef_search = _ints(args.ef_search, vector_index.HNSW_EF_SEARCH)
+    args.nprobe = _ints(args.nprobe, vector_index.IVF_NPROBE)
+    args.selectivities = [float(s) for s in args.selectivities.split(",")]
+    args.factory = parse_factory(args.factory)
     unknown = [k for k in args.kinds if k not in vector_index.INDEX_FACTORY]
     if unknown:
         parser.error(f"unknown index kind(s) {', '.join(unknown)}; choose from {', '.join(vector_index.INDEX_FACTORY)}")
     return args
 
 
+def print_report(rows: list[dict], args: argparse.Namespace, threads: int) -> None:
+    k = args.k
+    print(machine_line())
+    print(
+        f"data {args.data}, faiss threads {threads}, {args.queries} single queries (fastest of {args.repeats}), "
+        f"{args.filtered_queries} per filter share, k={k}; engine: efSearch {vector_index.HNSW_EF_SEARCH}, "
+        f"nprobe {vector_index.IVF_NPROBE}, re-rank k x {vector_index.REFINE_K_FACTOR}, "
+        f"exact filter scan up to {args.exact_filtered_max:,} allowed"
+    )
+    shares = args.selectivities
+    headers = ["vectors", "factory", "breadth", "build s", "MB", "p50 ms", "p99 ms", "p50 / flat", f"recall@{k}"]
+    headers += [f"filter {s:g}: recall / p50 ms" for s in shares]
+    table = [
+        [
+            f"{r['n']:,}",
+            r["factory"],
+            r["breadth"] or "-",
+            f"{r['build_s']:.1f}",
+            f"{r['memory_mb']:.0f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            f"{r['p50_over_flat']:.3f}x" if r["p50_over_flat"] is not None else "-",
+            f"{r[f'recall@{k}']:.3f}",
+            *[f"{r['filtered'][str(s)][f'recall@{k}']:.3f} / {r['filtered'][str(s)]['p50_ms']:.2f}" for s in shares],
+        ]
+        for r in rows
+    ]
+    print(format_table(headers, table))
+    for n in sorted({r["n"] for r in rows}):
+        print(f"auto index kind at {n:,} vectors: {vector_index.resolve_kind('auto', n)}")
+    for r in (r for r in rows if r["n"] == GOAL_N and r["kind"] != "flat"):
+        worst = min(f[f"recall@{k}"] for f in r["filtered"].values())
+        met = r["p50_ms"] < GOAL_P50_MS and r[f"recall@{k}"] >= GOAL_RECALL and worst >= GOAL_FILTERED_RECALL
+        print(
+            f"goal at {GOAL_N:,} ({r['kind']} breadth {r['breadth']}: p50 < {GOAL_P50_MS:g} ms, recall@{k} >= "
+            f"{GOAL_RECALL}, filtered >= {GOAL_FILTERED_RECALL}): {'met' if met else 'NOT met'} "
+            f"(p50 {r['p50_ms']:.2f} ms, recall {r[f'recall@{k}']:.3f}, worst filtered {worst:.3f})"
+        )
+    for r in (r for r in rows if r["n"] >= MEMORY_GOAL_N):
+        print(f"memory at {r['n']:,} ({r['kind']}): {r['memory_mb']:.0f} MB (goal < {MEMORY_GOAL_MB} MB)")
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
-    """Run the benchmark and print its table; returns {'settings', 'rows': [per size and kind]}."""
+    """Run the benchmark and print its table; returns {'machine', 'settings', 'rows': [per size, kind, breadth]}."""
     args = parse_args(argv)
     default_threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(args.threads or default_threads)
     try:
-        rows = []
-        for n in args.sizes:
-            rows += bench_size(n, args)
+        rows = [row for n in args.sizes for row in bench_size(n, args)]
         threads = faiss.omp_get_max_threads()
     finally:
         faiss.omp_set_num_threads(default_threads)
-    settings = {
-        "factory": dict(vector_index.INDEX_FACTORY),
-        "hnsw_ef_construction": vector_index.HNSW_EF_CONSTRUCTION,
-        "hnsw_ef_search": vector_index.HNSW_EF_SEARCH,
+    print_report(rows, args, threads)
+    result = {
+        "machine": machine_line(),
+        "settings": {
+            "data": args.data,
+            "threads": threads,
+            "queries": args.queries,
+            "filtered_queries": args.filtered_queries,
+            "repeats": args.repeats,
+            "k": args.k,
+            "factory": {**vector_index.INDEX_FACTORY, **args.factory},
+            "hnsw_ef_construction": vector_index.HNSW_EF_CONSTRUCTION,
+            "exact_filtered_max": args.exact_filtered_max,
+            "refine_k_factor": vector_index.REFINE_K_FACTOR,
+        },
+        "rows": rows,
     }
-    print(machine_line())
-    print(
-        f"faiss threads {threads}, dim {args.dim}, {args.queries} single queries (fastest of {args.repeats}), "
-        f"k={args.k}, filter allows {args.filter_fraction:.1%} of ids; "
-        f"hnsw: {settings['factory'].get('hnsw')}, efConstruction {settings['hnsw_ef_construction']}, "
-        f"efSearch {settings['hnsw_ef_search']} (engine default)"
-    )
-    print(
-        format_table(
-            [
-                "vectors",
-                "kind",
-                "efSearch",
-                "build s",
-                "p50 ms",
-                "p99 ms",
-                "p50 / flat",
-                f"recall@{args.k}",
-                "filtered p50 ms",
-                "filtered p99 ms",
-                f"filtered recall@{args.k}",
-            ],
-            [
-                [
-                    f"{r['n']:,}",
-                    r["kind"],
-                    r["ef_search"] or "-",
-                    f"{r['build_s']:.1f}",
-                    f"{r['p50_ms']:.2f}",
-                    f"{r['p99_ms']:.2f}",
-                    f"{r['p50_vs_flat']:.3f}x" if r["p50_vs_flat"] is not None else "-",
-                    f"{r['recall']:.3f}",
-                    f"{r['filtered_p50_ms']:.2f}",
-                    f"{r['filtered_p99_ms']:.2f}",
-                    f"{r['filtered_recall']:.3f}",
-                ]
-                for r in rows
-            ],
-        )
-    )
-    goal = [r for r in rows if r["n"] == GOAL_N and r["kind"] != "flat"]
-    for r in goal:
-        met = r["p50_ms"] < GOAL_P50_MS and r["recall"] >= GOAL_RECALL
-        print(
-            f"goal at {GOAL_N:,} ({r['kind']} efSearch {r['ef_search']}: p50 < {GOAL_P50_MS:g} ms, "
-            f"recall@{args.k} >= {GOAL_RECALL}): {'met' if met else 'NOT met'} "
-            f"(p50 {r['p50_ms']:.2f} ms, recall {r['recall']:.3f})"
-        )
-    return {"settings": settings, "rows": rows}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_IMAGE_WEIGHT",
-    "EXACT_FILTERED_MAX",
     "INDEX_NAME",
     "MANIFEST_NAME",
     "Catalog",
@@ -58,8 +57,6 @@ __all__ = [
 DB_NAME = "catalog.db"
 INDEX_NAME = "index.faiss"
 IMAGES_DIR = "images"
-#: With an approximate index, filters that leave at most this many products are scored exactly.
-EXACT_FILTERED_MAX = 5_000
 
 
 @dataclass
@@ -315,23 +312,10 @@ class Catalog:
         with self.index.reading() as index:
             if index.ntotal == 0:
                 return []
-            if allowed is not None and index.kind != "flat" and len(allowed) <= EXACT_FILTERED_MAX:
-                # A graph walk that may only stop on filtered nodes loses recall (0.89 at 1% of 100k in
-                # bench/search.py); scoring the few allowed vectors directly is exact and about as fast.
-                pairs = None
-            else:
-                scores, ids = index.search(vector, k, allowed)
-                pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-        if pairs is None or (allowed is not None and len(pairs) < min(k, len(allowed))):
-            pairs = self._exact_among(vector, allowed, k)  # a graph index can miss sparse filtered ids
+            scores, ids = index.search(vector, k, allowed, exact_vectors=self.vectors)  # picks the path per filter
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         products = {p.id: p for p in self.get([i for i, _ in pairs])}
         return [Hit(products[i], s) for i, s in pairs if i in products]
-
-    def _exact_among(self, vector: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
-        ids, vectors = self.vectors(ids.tolist())
-        scores = vectors @ np.asarray(vector, dtype=np.float32).reshape(-1)
-        top = np.argsort(-scores)[:k]
-        return [(int(ids[t]), float(scores[t])) for t in top]
 
     def info(self) -> dict:
         with self.index.reading() as index:

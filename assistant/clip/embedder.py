@@ -1,8 +1,14 @@
-"""Batched CLIP embedding of texts, photos and products into one L2-normalised float32 space."""
+"""Batched CLIP embedding of texts, photos and products into one L2-normalised float32 space.
+
+The image tower runs on torch fp32 or, by choice (``runtime``), on ONNX Runtime (``onnx_tower``); single
+text queries are served from an LRU cache, so a repeated query costs a dictionary lookup.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +21,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from assistant.clip.factory import DEFAULT_MODEL_SPEC, LoadedModel, ModelSpec, create_model
+from assistant.clip.onnx_tower import DEFAULT_RUNTIME, check_runtime, image_tower
 from assistant.images import ImageError, decode_image, load_image, to_rgb
 
 #: progress(done, total): how far a long embedding job has got; the CLI draws a tqdm bar with it.
@@ -22,6 +29,8 @@ ProgressCallback = Callable[[int, int], None]
 #: A photo: a file, its bytes, a decoded image, or a loader returning its bytes when the photo is decoded
 #: (so that a long list of photos is read one at a time); a loader may raise ImageError.
 ImageSource = str | Path | bytes | Image.Image | Callable[[], bytes]
+#: Single text queries remembered per Embedder (a shop's searches repeat: "gold ring", "pearl earrings").
+TEXT_CACHE_SIZE = 1024
 
 
 def configure_cpu_threads() -> int:
@@ -105,18 +114,39 @@ def _worker_init(_: int) -> None:
 class Embedder:
     """One CLIP model and its preprocessing; every output row is a unit float32 vector."""
 
-    def __init__(self, loaded: LoadedModel):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        image_tower: Callable[[torch.Tensor], np.ndarray] | None = None,
+        runtime: str = DEFAULT_RUNTIME,
+    ):
         self.loaded = loaded
         self.spec: ModelSpec = loaded.spec
         self.dim: int = loaded.dim
         self.model = loaded.model
         self.preprocess = loaded.preprocess
         self.tokenizer = loaded.tokenizer
+        self.image_tower = image_tower
+        self.runtime = runtime if image_tower is not None else DEFAULT_RUNTIME
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._text_cache_lock = threading.Lock()
 
     @classmethod
-    def from_spec(cls, spec: str | ModelSpec = DEFAULT_MODEL_SPEC, cache_dir: str | None = None) -> Embedder:
-        configure_cpu_threads()
-        return cls(create_model(spec, cache_dir=cache_dir))
+    def from_spec(
+        cls, spec: str | ModelSpec = DEFAULT_MODEL_SPEC, cache_dir: str | None = None, runtime: str = DEFAULT_RUNTIME
+    ) -> Embedder:
+        """Load the model; with runtime "onnx" the image tower runs int8 on ONNX Runtime (fp32 torch if it can't)."""
+        threads = configure_cpu_threads()
+        check_runtime(runtime)
+        loaded = create_model(spec, cache_dir=cache_dir)
+        return cls(loaded, image_tower(loaded, runtime, cache_dir, threads), runtime)
+
+    def encode_pixels(self, pixels: torch.Tensor) -> np.ndarray:
+        """Raw image-tower outputs (not normalised) for a preprocessed batch, on the chosen runtime."""
+        if self.image_tower is not None:
+            return self.image_tower(pixels)
+        with torch.inference_mode():
+            return self.model.encode_image(pixels).float().numpy()
 
     @torch.inference_mode()
     def embed_texts(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
@@ -149,7 +179,18 @@ class Embedder:
         )
 
     def embed_text(self, text: str) -> np.ndarray:
-        return self.embed_texts([text])[0]
+        """One text's vector; the last TEXT_CACHE_SIZE distinct texts are answered from memory."""
+        with self._text_cache_lock:
+            cached = self._text_cache.get(text)
+            if cached is not None:
+                self._text_cache.move_to_end(text)
+                return cached.copy()
+        vector = self.embed_texts([text])[0]
+        with self._text_cache_lock:
+            self._text_cache[text] = vector.copy()
+            while len(self._text_cache) > TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
+        return vector
 
     @torch.inference_mode()
     def embed_images(
@@ -181,7 +222,7 @@ class Embedder:
         for indices, tensor, batch_failures in loader:
             failures.update(batch_failures)
             if tensor is not None:
-                vectors[indices] = self.model.encode_image(tensor).float().numpy()
+                vectors[indices] = self.encode_pixels(tensor)
                 ok.extend(indices)
             done += len(indices) + len(batch_failures)
             if progress:

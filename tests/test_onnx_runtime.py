@@ -1,0 +1,82 @@
+"""The ONNX Runtime image tower agrees with torch fp32, is cached per model, and falls back to torch."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from assistant.clip import onnx_tower
+from assistant.clip.embedder import Embedder
+from assistant.clip.factory import TEST_MODEL_SPEC
+from assistant.clip.onnx_tower import RuntimeChoiceError, cached_model_path
+from assistant.settings import Settings
+
+pytest.importorskip("onnxruntime")
+
+
+def _photos(n: int = 6) -> list[Image.Image]:
+    rng = np.random.default_rng(3)
+    return [Image.fromarray(rng.integers(0, 255, (48, 40, 3), dtype=np.uint8)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "onnx-fp32"])
+def test_onnx_tower_embeds_like_torch_fp32(tmp_path, tiny_embedder, runtime):
+    embedder = Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime=runtime)
+    assert embedder.runtime == runtime
+    ours = embedder.embed_images(_photos(), num_workers=0).vectors
+    reference = tiny_embedder.embed_images(_photos(), num_workers=0).vectors
+    assert np.min(np.sum(ours * reference, axis=1)) >= 0.99
+
+
+def test_exported_model_is_cached_by_spec_and_reused(tmp_path, tiny_embedder, monkeypatch):
+    Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime="onnx")
+    path = cached_model_path(tiny_embedder.loaded, True, str(tmp_path))
+    assert path.is_file() and path.parent == tmp_path / "onnx"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary export left behind
+
+    def no_second_export(*args, **kwargs):
+        raise AssertionError("exported again although the cached file exists")
+
+    monkeypatch.setattr(onnx_tower, "export_image_tower", no_second_export)
+    assert Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime="onnx").runtime == "onnx"
+    assert cached_model_path(tiny_embedder.loaded, False, str(tmp_path)) != path  # fp32 is another file
+
+
+def test_without_onnxruntime_the_embedder_falls_back_to_torch(tmp_path, monkeypatch, caplog):
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name.startswith("onnxruntime"):
+            raise ImportError("No module named 'onnxruntime'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    embedder = Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime="onnx")
+    assert embedder.runtime == "torch" and embedder.image_tower is None
+    assert "using torch fp32" in caplog.text
+    assert embedder.embed_images(_photos(2), num_workers=0).vectors.shape == (2, embedder.dim)
+
+
+def test_unknown_runtime_is_a_clear_error(tmp_path):
+    with pytest.raises(RuntimeChoiceError, match="choose one of torch, onnx, onnx-fp32"):
+        Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime="tensorrt")
+
+
+def test_runtime_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_RUNTIME", "onnx")
+    assert Settings.resolve().runtime == "onnx"
+    monkeypatch.delenv("ASSISTANT_RUNTIME")
+    assert Settings.resolve().runtime == "torch"
+
+
+def test_repeated_text_queries_come_from_the_cache(tiny_embedder, monkeypatch):
+    first = tiny_embedder.embed_text("rose gold ring with a small diamond")
+    calls = []
+    monkeypatch.setattr(tiny_embedder, "embed_texts", lambda texts, **kw: calls.append(texts) or 1 / 0)
+    again = tiny_embedder.embed_text("rose gold ring with a small diamond")
+    assert calls == [] and np.array_equal(first, again)
+    again[:] = 0  # a caller scribbling on its copy does not change the cached vector
+    assert np.array_equal(tiny_embedder.embed_text("rose gold ring with a small diamond"), first)
