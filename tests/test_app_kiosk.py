@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -19,16 +20,24 @@ from assistant.shop.results import NonsenseQueries, match_threshold, search_resu
 KIOSK = "pages/kiosk.py"
 
 
+def database_digest(path) -> str:
+    """A hash of what the SQLite database holds (every table's rows), read without writing: when SQLite
+    moves committed pages from its write-ahead log into the file, the bytes change but not the data."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
+    finally:
+        connection.close()
+
+
 def snapshot(*folders) -> dict[str, str]:
-    """Every file under the folders with a hash of its content, except SQLite's shared-memory index and an
-    empty write-ahead log (SQLite creates both when a reading connection opens; neither holds data)."""
+    """Every file under the folders with a hash of its content; SQLite databases by what they hold, their
+    write-ahead log and shared-memory index (SQLite housekeeping, counted in the database's content) left out."""
     return {
-        str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+        str(path): database_digest(path) if path.suffix == ".db" else hashlib.sha256(path.read_bytes()).hexdigest()
         for folder in folders
         for path in sorted(folder.rglob("*"))
-        if path.is_file()
-        and not path.name.endswith("-shm")
-        and not (path.name.endswith("-wal") and path.stat().st_size == 0)
+        if path.is_file() and not path.name.endswith(("-shm", "-wal"))
     }
 
 
