@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from assistant.catalog.synthetic import write_synthetic_catalog
 from assistant.clip.embedder import Embedder
 from assistant.clip.factory import TEST_MODEL_SPEC
 
-#: Real jewelry photos for development checks; absent on a user's fresh clone, so tests using them skip.
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: Real jewelry photos for development checks (ASSISTANT_DEV_DATA overrides, e.g. for a worktree elsewhere);
+#: absent on a user's fresh clone, so tests using them skip.
+SHARED_DATA = Path(os.environ.get("ASSISTANT_DEV_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

@@ -50,18 +50,21 @@ def test_eval_on_coloured_shapes_beats_chance_widely(tmp_path, capsys):
         "purple bars",
     )
     assert rc == 0
-    assert report["dataset"]["duplicates_removed"] == 3 and report["dataset"]["kept"] == 5 * 24
+    data = report["dataset"]
+    assert data["duplicates_removed"] == 3 and data["kept"] + data["near_duplicates_removed"] == 5 * 24
+    assert data["near_duplicates_by"].startswith("difference hash")
     assert report["label_map"] == {name.upper(): name for name in SHAPES}
     zero = report["zero_shot"]
     assert set(zero["per_class"]) == set(SHAPES) and 0.0 <= zero["top1"] <= 1.0
-    assert sum(map(sum, zero["confusion"]["matrix"])) == zero["images"] == report["dataset"]["test_images"] == 60
+    assert sum(map(sum, zero["confusion"]["matrix"])) == zero["images"] == data["test_images"]
+    assert data["test_images"] + data["train_images"] == data["kept"] and 55 <= data["test_images"] <= 60
     chance = 1 / 5
     for shots in ("1", "5"):
         result = report["few_shot"][shots]
         lo, hi = result["ci95"]
         assert lo <= result["accuracy"] <= hi and result["episodes"] == 200 and result["ways"] == 5
         assert result["method"] == report["default_method"]
-        assert set(result["methods"]) == {"zero_shot", "prototype_blend", "maml"}
+        assert set(result["methods"]) == {"zero_shot", "prototype", "prototype_blend", "linear_probe", "maml"}
         # few-shot beats chance by a wide margin: the 95% interval lies far above 20%
         assert lo > chance + 0.25, (shots, result)
     assert (
@@ -83,7 +86,10 @@ def test_eval_without_split_column_splits_each_class_in_halves(tmp_path):
     labels = write_shapes_dataset(tmp_path, per_class=10, with_split=False)
     rc, report = run_eval(tmp_path, tmp_path, labels, "--shots", "2", "--episodes", "20", "--meta-steps", "2")
     assert rc == 0
-    assert report["dataset"]["train_images"] == report["dataset"]["test_images"] == 25
+    data = report["dataset"]
+    assert data["train_images"] + data["test_images"] == data["kept"] == 50 - data["near_duplicates_removed"]
+    for label in SHAPES:  # each class alternates train/test: halves differ by at most one image
+        assert abs(2 * data["test_per_class"][label] - (data["kept"] / 5)) <= 2
 
 
 @pytest.mark.parametrize(

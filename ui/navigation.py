@@ -66,6 +66,8 @@ def run_app() -> None:
             [page(url, setup, default=n == 0, hidden=n > 0) for n, url in enumerate(urls)], position=NAV_POSITION
         )
     else:
+        if shop.embedder.spec.evaluation_note:
+            st.sidebar.caption(shop.embedder.spec.evaluation_note)
         if shop.catalog.count():
             navigation = st.navigation(
                 {

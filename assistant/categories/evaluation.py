@@ -1,12 +1,14 @@
 """Evaluate zero-shot and few-shot categorisation on a labelled image set.
 
-Protocol. Images are deduplicated by content hash first (a duplicate with another label is dropped
-with it; a duplicate across splits is kept only in the test split). Labels are matched to registry
-categories (any case, singular or plural); a label no category matches becomes a category by name
-only. Zero-shot classifies every test image among the dataset's categories by text prototypes alone.
-Few-shot samples N-way K-shot episodes from the test split and compares, on the same episodes,
-zero-shot, the prototype blend (text prior + K photos) and MAML meta-trained on the training split.
-The held-out mode removes categories from meta-training altogether and measures them when added by
+Protocol. Images are deduplicated by content hash, then by near-duplicate group (labelled.py; a duplicate
+with another label is dropped with it; a duplicate across splits is kept only in the test split). Labels are
+matched to registry categories (any case, singular or plural); a label no category matches becomes a category
+by name only. Zero-shot classifies every test image among the dataset's categories by text prototypes alone.
+Few-shot samples N-way K-shot episodes from the test split and compares, on the same episodes, the baselines
+of baselines.py (zero-shot where the model's text side is real, the photo prototype, the prototype blend, a
+linear probe) and MAML meta-trained on the training split. Cross-source: with a second labelled set, MAML is
+meta-trained on that set alone (minus copies of evaluation photos) and every photo of the first set is a test
+photo. The held-out mode removes categories from meta-training altogether and measures them when added by
 name only and by K photos. Without a split column, each class is split in two halves by content hash.
 """
 
@@ -18,7 +20,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from assistant.categories.blend import blend_prototype
+from assistant.categories import baselines
+from assistant.categories.baselines import LinearProbeConfig
 from assistant.categories.classifier import clip_logit_scale
 from assistant.categories.episodes import EpisodeSampler
 from assistant.categories.fewshot import EpisodeTensors, Maml, MamlConfig, MetaTrainReport, meta_train_head
@@ -27,6 +30,7 @@ from assistant.categories.labelled import (
     LabelledSetError,
     assign_splits,
     deduplicate,
+    remove_overlap,
     resolve_categories,
 )
 from assistant.categories.prototypes import PrototypeBuilder, category_prompts
@@ -35,9 +39,10 @@ from assistant.clip.embedder import Embedder
 from assistant.errors import TrainingDataError
 from assistant.metalearning import final_loss
 
-METHODS = ("zero_shot", "prototype_blend", "maml")
+METHODS = ("zero_shot", "prototype", "prototype_blend", "linear_probe", "maml")
 #: The few-shot method the product uses once a head is meta-trained (it won the evaluation; README "Categories").
 DEFAULT_FEWSHOT_METHOD = "maml"
+EPISODE_CHUNK = 50
 Z95 = 1.959964
 
 
@@ -49,7 +54,13 @@ class EvalSettings:
     queries: int = 15
     holdout: Sequence[str] = ()
     maml: MamlConfig = field(default_factory=MamlConfig)
+    linear_probe: LinearProbeConfig = field(default_factory=LinearProbeConfig)
     seed: int = 0
+
+
+def methods_for(embedder: Embedder) -> tuple[str, ...]:
+    """The methods worth comparing with this model: zero-shot only where its text side is real."""
+    return tuple(m for m in METHODS if m != "zero_shot" or not embedder.spec.image_only)
 
 
 # ---------------------------------------------------------------------- metrics
@@ -78,7 +89,10 @@ def zero_shot_report(predicted: np.ndarray, truth: np.ndarray, class_names: list
 
 # ---------------------------------------------------------------------- evaluation
 class CategoryEvaluation:
-    """Embeds a labelled set once, then runs the zero-shot, few-shot and held-out evaluations on it."""
+    """Embeds a labelled set once, then runs the zero-shot, few-shot and held-out evaluations on it.
+
+    With ``train_items`` (another labelled set), meta-training uses only those and every one of ``items`` is a
+    test image."""
 
     def __init__(
         self,
@@ -87,13 +101,19 @@ class CategoryEvaluation:
         registry: CategoryRegistry | None = None,
         settings: EvalSettings | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        train_items: list[LabelledImage] | None = None,
     ):
         self.embedder = embedder
         self.settings = settings or EvalSettings()
         self.progress = progress
         self.registry = registry or CategoryRegistry.defaults()
+        self.methods = methods_for(embedder)
         items, self.dedup = deduplicate(items)
-        assign_splits(items)
+        self.train_source: dict | None = None
+        if train_items is None:
+            assign_splits(items)
+        else:
+            items = self._cross_source(items, train_items)
         self.categories, self.label_map = resolve_categories([i.label for i in items], self.registry)
         self.class_names = [c.name for c in self.categories]
         result = embedder.embed_images([i.path for i in items], progress=self._reporter("embedding images"))
@@ -108,6 +128,17 @@ class CategoryEvaluation:
         self.logit_scale = clip_logit_scale(embedder)
         #: stage -> what each meta-training run saw (classes and items), for audits of the held-out mode.
         self.meta_trained: dict[str, MetaTrainReport] = {}
+
+    def _cross_source(self, items: list[LabelledImage], train_items: list[LabelledImage]) -> list[LabelledImage]:
+        """Training images from the other set only, without copies of any evaluation photo."""
+        train_items, train_dedup = deduplicate(train_items)
+        train_items, overlap = remove_overlap(train_items, items)
+        for item in items:
+            item.split = "test"
+        for item in train_items:
+            item.split = "train"
+        self.train_source = {**asdict(train_dedup), "copies_of_test_images_removed": overlap}
+        return train_items + items
 
     def _reporter(self, stage: str):
         return (lambda done, total: self.progress(stage, done, total)) if self.progress else None
@@ -137,7 +168,10 @@ class CategoryEvaluation:
                 "test_per_class": {
                     n: int(((self.item_classes == i) & self.is_test).sum()) for i, n in enumerate(self.class_names)
                 },
+                "train_source": self.train_source,
             },
+            "text_side_real": not self.embedder.spec.image_only,
+            "methods": list(self.methods),
             "label_map": self.label_map,
             "zero_shot": self.zero_shot(),
             "few_shot": {},
@@ -186,36 +220,29 @@ class CategoryEvaluation:
         }
         return maml, seen
 
+    def _predict(self, method: str, batch: EpisodeTensors, maml: Maml) -> np.ndarray:
+        """Predicted episode labels [E, N*Q] of one method for a batch of episodes."""
+        if method == "maml":
+            return maml.predict(batch)
+        if method == "linear_probe":
+            return baselines.linear_probe(batch, self.settings.linear_probe)
+        return getattr(baselines, method)(batch)
+
     def _episode_accuracies(self, sampler: EpisodeSampler, maml: Maml, focus: list[int] = ()) -> dict:
         """Per-method mean accuracy with 95% CI over the sampler's episodes (and on the ``focus`` classes' queries)."""
         episodes = sampler.batch(self.settings.episodes)
-        correct = {m: [] for m in METHODS}
-        focus_hits = {m: [] for m in METHODS}
-        maml_predictions = np.concatenate(
-            [
-                maml.predict(EpisodeTensors.build(episodes[i : i + 50], self.vectors, self.class_text))
-                for i in range(0, len(episodes), 50)
-            ]
-        )
-        for episode, maml_pred in zip(episodes, maml_predictions):
-            text = self.class_text[episode.classes]
-            support = self.vectors[episode.support]
-            blended = np.stack(
-                [blend_prototype(text[n], support[episode.support_labels == n]) for n in range(len(text))]
-            )
-            query = self.vectors[episode.query]
-            predictions = {
-                "zero_shot": (query @ text.T).argmax(axis=1),
-                "prototype_blend": (query @ blended.T).argmax(axis=1),
-                "maml": maml_pred,
-            }
-            in_focus = np.isin(episode.classes[episode.query_labels], focus)
-            for method, predicted in predictions.items():
-                hits = predicted == episode.query_labels
-                correct[method].append(hits.mean())
-                focus_hits[method].extend(hits[in_focus].tolist())
+        correct = {m: [] for m in self.methods}
+        focus_hits = {m: [] for m in self.methods}
+        for start in range(0, len(episodes), EPISODE_CHUNK):
+            chunk = episodes[start : start + EPISODE_CHUNK]
+            batch = EpisodeTensors.build(chunk, self.vectors, self.class_text)
+            for method in self.methods:
+                for episode, predicted in zip(chunk, self._predict(method, batch, maml)):
+                    hits = predicted == episode.query_labels
+                    correct[method].append(hits.mean())
+                    focus_hits[method].extend(hits[np.isin(episode.classes[episode.query_labels], focus)].tolist())
         out = {}
-        for method in METHODS:
+        for method in self.methods:
             mean, ci = mean_ci95(correct[method])
             out[method] = {"accuracy": round(mean, 4), "ci95": [round(x, 4) for x in ci]}
             if focus:
@@ -224,11 +251,14 @@ class CategoryEvaluation:
 
     def few_shot(self, shots: int) -> dict:
         classes, ways, queries = self._test_pool(shots)
-        maml, seen = self._meta_train(shots, classes, f"meta-training MAML, {shots}-shot")
+        # One set: meta-train on the evaluated categories' training images. Two sets: on every category the
+        # training set has, as a shop's head would be trained on its own photos.
+        meta_classes = classes if self.train_source is None else list(range(len(self.class_names)))
+        maml, seen = self._meta_train(shots, meta_classes, f"meta-training MAML, {shots}-shot")
         test_classes = np.where(self.is_test, self.item_classes, -1)
         sampler = EpisodeSampler(test_classes, classes, ways, shots, queries, seed=self.settings.seed + shots)
         methods = self._episode_accuracies(sampler, maml)
-        best = max(METHODS, key=lambda m: methods[m]["accuracy"])
+        best = max(self.methods, key=lambda m: methods[m]["accuracy"])
         return {
             **methods[DEFAULT_FEWSHOT_METHOD],
             "method": DEFAULT_FEWSHOT_METHOD,

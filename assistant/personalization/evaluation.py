@@ -21,7 +21,7 @@ from assistant.personalization.baselines import (
     PopularityRanker,
     popularity_counts,
 )
-from assistant.personalization.head import HeadConfig
+from assistant.personalization.head import HeadConfig, RankingHead
 from assistant.personalization.items import AttributeVocab, ItemTable
 from assistant.personalization.maml import VALIDATE_EVERY, MetaTrainConfig, single_threaded
 from assistant.personalization.metrics import METRICS, mean_ci95, mean_ndcg, ranking_metrics
@@ -92,6 +92,73 @@ def evaluate(setup: EvaluationSetup, progress: Progress | None = None) -> dict:
         return _evaluate(setup, progress)
 
 
+@dataclass
+class TrainedRankers:
+    """The MAML head, the normally trained head and the tuned knobs of the baselines."""
+
+    maml_head: RankingHead
+    plain_head: RankingHead
+    meta: MetaTrainConfig
+    finetune: tuple[int, float]
+    logreg_l2: float
+
+    def rankers(self, items: ItemTable, features, counts: np.ndarray) -> dict:
+        """MAML and the five baselines over an item table (``features`` built with the training vocabulary)."""
+        steps, lr = self.finetune
+        return {
+            "maml": HeadRanker("maml", self.maml_head, features),
+            "popularity": PopularityRanker(counts),
+            "centroid": CentroidRanker(items),
+            "logreg": LogisticRegressionRanker(features, l2=self.logreg_l2),
+            "prior": HeadRanker("prior", self.maml_head, features, steps=0),
+            "finetune": HeadRanker("finetune", self.plain_head, features, steps=steps, inner_lr=lr),
+        }
+
+    def describe(self) -> dict:
+        return {
+            "maml": {**self.maml_head.config.to_dict(), **self.meta.to_dict()},
+            "finetune": {"steps": self.finetune[0], "lr": self.finetune[1]},
+            "logreg": {"l2": self.logreg_l2},
+        }
+
+
+def train_rankers(
+    items: ItemTable,
+    features,
+    vocab: AttributeVocab,
+    train: Sessions,
+    validation: Sessions,
+    clicks: Sequence[int],
+    meta: MetaTrainConfig,
+    head_options: dict,
+    say: Progress,
+) -> TrainedRankers:
+    """Meta-train MAML, train the plain head with the same early stopping, tune finetune and logreg."""
+    skip_weight = head_options.get("skip_weight", HeadConfig.skip_weight)
+    tuning = validation_batches(items, validation, tuple(clicks), skip_weight)
+    say(
+        f"meta-training the MAML head on {len(train)} training shoppers ({meta.meta_steps} steps, "
+        f"best of every {VALIDATE_EVERY} on {len(validation)} validation shoppers)"
+    )
+    maml_head, _ = train_maml(
+        items, features, vocab, train, meta, validate=adapted_ndcg(features, tuning), **head_options
+    )
+    say("training the baseline head normally on the same shoppers (same early stopping)")
+    plain_head = train_normally(
+        items,
+        features,
+        vocab,
+        train,
+        meta,
+        hidden=maml_head.config.hidden,
+        validate=adapted_ndcg(features, tuning, *FINETUNE_DEFAULT),
+    )
+    say("tuning the finetune and logreg baselines on the validation shoppers")
+    steps, lr = max(FINETUNE_GRID, key=lambda g: mean_ndcg(HeadRanker("finetune", plain_head, features, *g), tuning))
+    l2 = max(LOGREG_GRID, key=lambda c: mean_ndcg(LogisticRegressionRanker(features, l2=c), tuning))
+    return TrainedRankers(maml_head, plain_head, meta, (steps, lr), l2)
+
+
 def _evaluate(setup: EvaluationSetup, progress: Progress | None) -> dict:
     say = progress or (lambda _: None)
     setup.validate()
@@ -103,42 +170,10 @@ def _evaluate(setup: EvaluationSetup, progress: Progress | None) -> dict:
     features = items.features(vocab, counts)
     validation = setup.validation.with_at_least(k_max + 1)
     skip_weight = setup.head_options.get("skip_weight", HeadConfig.skip_weight)
-    tuning = validation_batches(items, validation, tuple(setup.clicks), skip_weight)
-    say(
-        f"meta-training the MAML head on {len(setup.train)} training shoppers ({setup.meta.meta_steps} steps, "
-        f"best of every {VALIDATE_EVERY} on {len(validation)} validation shoppers)"
+    trained = train_rankers(
+        items, features, vocab, setup.train, validation, setup.clicks, setup.meta, setup.head_options, say
     )
-    maml_head, _ = train_maml(
-        items,
-        features,
-        vocab,
-        setup.train,
-        setup.meta,
-        validate=adapted_ndcg(features, tuning),
-        **setup.head_options,
-    )
-    say("training the baseline head normally on the same shoppers (same early stopping)")
-    plain_head = train_normally(
-        items,
-        features,
-        vocab,
-        setup.train,
-        setup.meta,
-        hidden=maml_head.config.hidden,
-        validate=adapted_ndcg(features, tuning, *FINETUNE_DEFAULT),
-    )
-    say("tuning the finetune and logreg baselines on the validation shoppers")
-    steps, lr = max(FINETUNE_GRID, key=lambda g: mean_ndcg(HeadRanker("finetune", plain_head, features, *g), tuning))
-    l2 = max(LOGREG_GRID, key=lambda c: mean_ndcg(LogisticRegressionRanker(features, l2=c), tuning))
-    rankers = {
-        "maml": HeadRanker("maml", maml_head, features),
-        "popularity": PopularityRanker(counts),
-        "centroid": CentroidRanker(items),
-        "logreg": LogisticRegressionRanker(features, l2=l2),
-        "prior": HeadRanker("prior", maml_head, features, steps=0),
-        "finetune": HeadRanker("finetune", plain_head, features, steps=steps, inner_lr=lr),
-    }
-
+    rankers = trained.rankers(items, features, counts)
     test = setup.test.with_at_least(k_max + 1)
     results: dict[str, dict] = {}
     comparison: dict[str, dict] = {}
@@ -160,9 +195,7 @@ def _evaluate(setup: EvaluationSetup, progress: Progress | None) -> dict:
             "shoppers": {"train": len(setup.train), "validation": len(validation), "test": len(test)},
             "held_out_clicks_per_shopper": QUERY_CLICKS,
             "candidates": f"all items except each test shopper's first {k_max} clicks",
-            "maml": {**maml_head.config.to_dict(), **setup.meta.to_dict()},
-            "finetune": {"steps": steps, "lr": lr},
-            "logreg": {"l2": l2},
+            **trained.describe(),
             "seconds": round(time.monotonic() - started, 1),
         },
     }

@@ -135,6 +135,21 @@ class ItemTable:
     def has(self, product_id: int) -> bool:
         return int(product_id) in self._index
 
+    def subset(self, rows: np.ndarray) -> ItemTable:
+        """These rows only, in this order (their centring is recomputed over the subset)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return ItemTable(
+            ids=self.ids[rows],
+            skus=[self.skus[r] for r in rows],
+            titles=[self.titles[r] for r in rows],
+            vectors=self.vectors[rows],
+            category=[self.category[r] for r in rows],
+            metal=[self.metal[r] for r in rows],
+            stone=[self.stone[r] for r in rows],
+            prices=self.prices[rows],
+            synthetic=self.synthetic,
+        )
+
     def attribute(self, group: str) -> list[str]:
         """Each item's value in an attribute group ("" when unknown)."""
         return self._attributes[group]
