@@ -88,3 +88,19 @@ def test_shared_catalog_benchmark_reports_startup_and_freshness(postgres_url, tm
     assert all(float(row[1]) >= 0 for row in result["rows"])
     assert result["freshness"]["found"] == 2 and (result["freshness"]["from_call"] > 0).all()
     assert "write -> this server's index holds it" in capsys.readouterr().out
+
+
+def test_shop_taps_benchmark_reports_every_action_against_the_rerender_baseline(capsys):
+    import pytest
+
+    from bench import shop_taps
+
+    if not (shop_taps.CHROMIUM.exists() and shop_taps.CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    result = shop_taps.main(["--taps", "2", "--products", "30"])
+
+    actions = [row["action"] for row in result["rows"]]
+    assert actions == ["re-render only (baseline)", "search (Shop)", "like (Shop)", "shortlist (Kiosk)"]
+    for row in result["rows"]:
+        assert row["taps"] == 2 and 0 < row["p50_ms"] <= row["p99_ms"] and row["vs_rerender"] > 0
+    assert "p50 vs re-render" in capsys.readouterr().out
