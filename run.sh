@@ -22,11 +22,13 @@ ensure_venv() {  # $1: requirements file; reinstalls only when it (or what it in
 }
 
 ensure_chromium() {  # the end-to-end browser test drives Debian's Chromium; no browser downloads
-    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    # fonts-noto-cjk: Chinese renders as boxes without a CJK font (the same package belongs on kiosk machines)
+    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list :lang=zh | grep -q .; then
         if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                chromium chromium-driver fonts-noto-cjk >/dev/null
         else
-            echo "note: chromium and chromium-driver are not installed; the browser test will be skipped" >&2
+            echo "note: chromium, chromium-driver or fonts-noto-cjk is missing; the browser test may be skipped" >&2
         fi
     fi
 }

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.catalog.location import cache_dir_for, is_database_url
 from assistant.clip.factory import DEFAULT_MODEL_SPEC
 
 DEFAULT_CATALOG_DIR = "catalog"
@@ -17,15 +18,27 @@ ENV_RUNTIME = "ASSISTANT_RUNTIME"
 
 @dataclass(frozen=True)
 class Settings:
+    """``catalog_url`` is set when the catalog is a PostgreSQL database, and ``catalog_dir`` is then this machine's
+    folder for its cached files; otherwise ``catalog_dir`` is the catalog folder."""
+
     catalog_dir: Path
     model_spec: str
     model_cache: str | None = None
     runtime: str = "torch"  # image tower: torch (fp32), onnx (ONNX Runtime int8) or onnx-fp32
+    catalog_url: str | None = None
+
+    @property
+    def catalog_location(self) -> str:
+        """The catalog as a person named it: the database URL or the folder."""
+        return self.catalog_url or str(self.catalog_dir)
 
     @classmethod
     def resolve(cls, catalog: str | None = None, model: str | None = None, model_cache: str | None = None) -> Settings:
+        location = catalog or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG_DIR
+        url = location if is_database_url(location) else None
         return cls(
-            catalog_dir=Path(catalog or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG_DIR).expanduser(),
+            catalog_dir=cache_dir_for(url) if url else Path(location).expanduser(),
+            catalog_url=url,
             model_spec=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL_SPEC,
             model_cache=model_cache or os.environ.get(ENV_MODEL_CACHE) or None,
             runtime=os.environ.get(ENV_RUNTIME) or "torch",

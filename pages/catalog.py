@@ -5,13 +5,16 @@ from ui.navigation import ensure_app
 ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
 import base64
+from datetime import UTC, datetime
 
 import pandas as pd
+from babel.dates import format_datetime
 import streamlit as st
 
 from assistant.catalog import CatalogError, Filters
 from assistant.catalog.trash import delete_products
 from assistant.catalog.upload import ingest_upload, rejected_rows_csv
+from assistant.categories import CategoryRegistry, RegistryError
 from assistant.plaintext import markdown_literal
 from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
@@ -125,7 +128,7 @@ def browse_tab() -> None:
                 "stone": p.stone,
                 "price": p.price,
                 "currency": p.currency,
-                "updated": p.updated_at,
+                "updated": human_date(p.updated_at),
             }
             for p in shown
         ]
@@ -151,6 +154,41 @@ def browse_tab() -> None:
     )
 
 
+def registry_size() -> int | str:
+    """How many categories the Merchandiser lists (the catalog's registry), so the two pages agree."""
+    try:
+        return len(list(CategoryRegistry.load(catalog.root)))
+    except RegistryError:
+        return "?"
+
+
+def human_date(stamp: str) -> str:
+    """'2026-11-30T07:14:03+00:00' -> 'Nov 30, 2026, 7:14 AM' (UTC, as stored); unreadable stamps as they are."""
+    try:
+        return format_datetime(datetime.fromisoformat(stamp), "MMM d, y, h:mm a", tzinfo=UTC, locale="en_US")
+    except (TypeError, ValueError):
+        return stamp
+
+
+def facet_choice(column, label: str, facet: str, current: str) -> str:
+    """A facet chosen from the values the catalog already uses (no typo makes a new one by accident); typing
+    a value that is not in the list adds it."""
+    values = catalog.facet_values(facet)
+    if current and current not in values:
+        values = [current, *values]
+    return (
+        column.selectbox(
+            label,
+            ["", *values],
+            index=(values.index(current) + 1) if current else 0,
+            format_func=lambda v: facet_label(v) if v else "(none)",
+            accept_new_options=True,
+            help="Pick a value the catalog uses, or type a new one.",
+        )
+        or ""
+    )
+
+
 def edit_form(sku: str) -> None:
     product = catalog.get_by_sku(sku)
     if product is None:
@@ -159,9 +197,9 @@ def edit_form(sku: str) -> None:
         title = st.text_input("Title", product.title)
         description = st.text_area("Description", product.description)
         c1, c2, c3, c4, c5 = st.columns(5)
-        category = c1.text_input("Category", product.category)
-        metal = c2.text_input("Metal", product.metal)
-        stone = c3.text_input("Stone", product.stone)
+        category = facet_choice(c1, "Category", "category", product.category)
+        metal = facet_choice(c2, "Metal", "metal", product.metal)
+        stone = facet_choice(c3, "Stone", "stone", product.stone)
         price = c4.number_input("Price", min_value=0.0, value=product.price, step=1.0, format="%.2f")
         currency = c5.text_input("Currency", product.currency, max_chars=3)
         st.caption("Changed words are embedded again with the stored photo, so search follows the edit at once.")
@@ -188,8 +226,8 @@ def edit_form(sku: str) -> None:
             return
         st.session_state["catalog-message"] = f"Saved {sku}."
         st.rerun()
-    confirm = st.checkbox(f"Yes, delete {markdown_literal(sku)}", key=f"delete-confirm-{sku}")
-    if st.button("Delete product", disabled=not confirm, key=f"delete-{sku}"):
+    confirm = st.checkbox(f"Yes, delete {markdown_literal(sku)} and its photo", key=f"delete-confirm-{sku}")
+    if st.button("Delete product", disabled=not confirm, key=f"delete-{sku}", type="primary", icon=":material/delete:"):
         delete_products(catalog, [sku])
         st.session_state["catalog-message"] = f"Deleted {sku}; restore it from the Trash tab."
         st.rerun()
@@ -207,10 +245,14 @@ m3.metric(
     info["index_kind"],
     help=f"setting: {info['index_kind_setting']} (flat = exact; hnsw = approximate, for large catalogs)",
 )
-m4.metric("Categories", len(info["categories"]))
+m4.metric(
+    "Categories",
+    registry_size(),
+    help=f"The categories the Merchandiser page lists; the CSV's category column uses {len(info['categories'])}.",
+)
 st.caption(f"Model `{info['model']}` · {info['dim']}-dimensional vectors · folder `{info['catalog']}`")
 
-import_, browse, trash, history = st.tabs(["Import", "Browse and edit", "Trash", "Audit trail"])
+import_, browse, trash, history = st.tabs(["Import", "Browse and edit", "Trash", "Audit trail"], key="catalog-tab")
 with import_:
     import_tab()
 with browse:

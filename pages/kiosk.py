@@ -1,25 +1,35 @@
-"""Kiosk: search on a shared in-store touch screen. Camera first, taps instead of typing, a shortlist for staff.
+"""Kiosk: search on a shared in-store touch screen, laid out for a 1080x1920 portrait screen (and fine in
+landscape). Camera first, taps instead of typing, honest counts, *Show more*, a product page, and a
+shortlist for staff with skus on one line and photos large enough to recognise.
 
 Nothing a shopper shows the camera is stored: the photo is searched from memory and dropped. After
-ASSISTANT_KIOSK_IDLE_SECONDS without a touch the visit starts over (shortlist, photo and choices gone).
+ASSISTANT_KIOSK_IDLE_SECONDS without a touch, or on *Start over*, the visit starts over: shortlist, photo,
+choices, open panels and the product page are gone. No link on it leaves the kiosk.
 """
 
 from ui.navigation import ensure_app
 
 ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
+import hashlib
+
 import streamlit as st
 
 from assistant.catalog import Filters
-from assistant.shop.display import facet_markdown, format_price
 from assistant.errors import SettingsError
+from assistant.images import ImageError
 from assistant.plaintext import html_text
 from assistant.shop.kiosk import KioskSession, idle_seconds_from_env
+from assistant.shop.photos import ShopperPhotoError, read_shopper_photo
+from assistant.shop.results import MAX_COUNTED, search_results
 from ui.cards import Card, product_grid, product_thumbnail
+from ui.i18n import facet_markdown, language_switch, price, reset_language, t, tn
+from ui.product_page import close_product, open_product, show_product_dialog
 from ui.resources import current_shop
+from ui.shopper import listing
 from ui.style import apply_style
 
-RESULTS = 12
+PAGE = 12
 shop = current_shop()
 catalog = shop.catalog
 apply_style(kiosk=True)
@@ -31,8 +41,18 @@ except SettingsError as exc:
     st.stop()
 session: KioskSession = st.session_state.setdefault("kiosk", KioskSession(idle_seconds=idle_seconds))
 session.idle_seconds = idle_seconds
-if session.is_idle():  # the last shopper walked away: the next one starts with a clean screen
+
+
+def start_over() -> None:
+    """A fresh visit: the shortlist, the photo, the choices, open panels and the product page all go, and the
+    screen speaks the shop's language (ASSISTANT_LANGUAGE) again."""
     session.reset()
+    close_product()
+    reset_language()
+
+
+if session.is_idle():  # the last shopper walked away: the next one starts with a clean screen
+    start_over()
 session.touch()
 key = session.widget_key
 
@@ -43,61 +63,72 @@ def idle_watch() -> None:
     if session.is_idle():
         st.rerun(scope="app")
     st.markdown(
-        f'<div class="kiosk-idle">Starts over after {idle_seconds:.0f} s without a touch.</div>', unsafe_allow_html=True
+        f'<div class="kiosk-idle">{html_text(t("kiosk.idle", seconds=f"{idle_seconds:.0f}"))}</div>',
+        unsafe_allow_html=True,
     )
 
 
 def shortlist_panel() -> None:
+    """The shortlist across the screen: a large photo, the sku on one line, title and price, and *Remove*."""
     with st.container(border=True, key="kiosk-shortlist"):
-        st.markdown("### Your shortlist")
+        st.markdown(f"### {t('kiosk.shortlist_title')}")
         products = [p for p in (catalog.get_by_sku(s) for s in session.shortlist) if p is not None]
         if not products:
-            st.markdown("Tap **Shortlist** on any piece you would like to see in person.")
+            st.markdown(t("kiosk.shortlist_empty"))
             return
-        st.markdown("Show this list to a member of our staff:")
+        st.markdown(t("kiosk.shortlist_staff"))
+        grid = st.grid(3, min_column_width=320, gap="medium")
         for product in products:
-            photo, words = st.columns([1, 3], vertical_alignment="center")
-            photo.image(product_thumbnail(catalog, product, 160), width="stretch")
-            words.markdown(
-                f'<div class="shortlist-sku">{html_text(product.sku)}</div>'
-                f"{html_text(product.title)} · {html_text(format_price(product.price, product.currency))}",
-                unsafe_allow_html=True,
-            )
-            if words.button("Remove", key=key(f"remove-{product.sku}")):
-                session.toggle(product.sku)
-                st.rerun()
+            with grid.container(horizontal=True, vertical_alignment="center", key=f"listed-{product.id}"):
+                st.image(product_thumbnail(catalog, product, 240), width=112, alt=product.title)
+                with st.container(gap="small"):
+                    st.markdown(
+                        f'<div class="shortlist-sku">{html_text(product.sku)}</div>'
+                        f'<div class="shortlist-title">{html_text(product.title)}</div>'
+                        f'<div class="shortlist-price">{html_text(price(product.price, product.currency))}</div>',
+                        unsafe_allow_html=True,
+                    )
+                    st.button(
+                        t("kiosk.remove"),
+                        icon=":material/close:",
+                        key=key(f"remove-{product.sku}"),
+                        on_click=session.remove,
+                        args=(product.sku,),
+                    )
 
 
-def shortlist_button(card: Card) -> None:
-    listed = card.product.sku in session.shortlist
-    label, icon = ("On your shortlist", ":material/check:") if listed else ("Shortlist", ":material/favorite_border:")
-    if st.button(
-        label,
-        icon=icon,
-        key=key(f"list-{card.product.sku}"),
+def shortlist_button(product, where: str) -> None:
+    """*Add to shortlist*; once added it says so and does nothing more (removal is on the shortlist)."""
+    listed = product.sku in session.shortlist
+    st.button(
+        t("kiosk.listed") if listed else t("kiosk.add"),
+        icon=":material/check:" if listed else ":material/playlist_add:",
+        key=key(f"{where}-{product.sku}"),
         type="primary" if listed else "secondary",
+        on_click=session.add,
+        args=(product.sku,),
+        disabled=listed,
         width="stretch",
-    ):
-        session.toggle(card.product.sku)
-        st.rerun()
+    )
 
 
-head, restart = st.columns([4, 1], vertical_alignment="center")
+head, controls = st.columns([3, 2], vertical_alignment="center")
 head.markdown(
-    '<div class="kiosk-title">Find your piece</div>'
-    '<div class="kiosk-sub">Show the camera a piece you like, or tap what you are looking for.</div>',
+    f'<div class="kiosk-title">{html_text(t("kiosk.title"))}</div>'
+    f'<div class="kiosk-sub">{html_text(t("kiosk.subtitle"))}</div>',
     unsafe_allow_html=True,
 )
-if restart.button("Start over", icon=":material/restart_alt:", key=key("restart"), width="stretch"):
-    session.reset()
-    st.rerun()
+with controls, st.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
+    language_switch(key("kiosk"))
+    st.button(t("kiosk.start_over"), icon=":material/restart_alt:", key=key("restart"), on_click=start_over)
 
-camera_col, choice_col, list_col = st.columns([5, 4, 3], gap="large")
+camera_col, choice_col = st.columns([3, 2], gap="large")
 with camera_col:
-    photo = st.camera_input("Show us a piece", key=key("camera"))
+    photo_file = st.camera_input(t("kiosk.camera"), key=key("camera"))
+    st.caption(t("kiosk.camera_help"))
 with choice_col:
     category = st.pills(
-        "What are you looking for?",
+        t("kiosk.category"),
         catalog.facet_values("category"),
         format_func=facet_markdown,
         key=key("category"),
@@ -105,29 +136,83 @@ with choice_col:
         wrap=True,
     )
     metal = st.pills(
-        "In which metal?",
+        t("kiosk.metal"),
         catalog.facet_values("metal"),
         format_func=facet_markdown,
         key=key("metal"),
         width="stretch",
         wrap=True,
     )
-    with st.expander("Or type a few words"):
-        typed = st.text_input("Words", key=key("words"), label_visibility="collapsed", placeholder="e.g. pearl drop")
-with list_col:
-    shortlist_panel()
+    with st.expander(t("kiosk.type_words"), key=key("words-panel")):
+        typed = st.text_input(
+            t("kiosk.words"), key=key("words"), label_visibility="collapsed", placeholder=t("kiosk.words_placeholder")
+        ).strip()
     idle_watch()
 
-words = typed.strip() or " ".join(w for w in (metal, category) if w)
 filters = Filters(category=category, metal=metal)
-if photo is not None or words:
-    hits = shop.search.search(
-        text=words or None, image=photo.getvalue() if photo is not None else None, filters=filters, k=RESULTS
+photo = photo_problem = None
+if photo_file is not None:
+    try:
+        photo = read_shopper_photo(photo_file.getvalue())
+    except ShopperPhotoError as exc:
+        photo_problem = exc.message_key
+        camera_col.warning(t(photo_problem), icon=":material/photo_camera:")
+
+
+def kiosk_listing() -> tuple[list[int], tuple[str, int | None]]:
+    """A photo or typed words: close matches (or the nearest); only taps: the pieces they choose."""
+    if photo is None and not typed:
+        ids = [p.id for p in catalog.products(filters, limit=MAX_COUNTED)]
+        count = catalog.count(filters)
+        if not count:
+            return ids, ("results.none_filtered", None)
+        return ids, ("results.collection" if filters.is_empty() else "results.chosen", count)
+    try:
+        vector = shop.search.query_vector(typed or None, photo)
+    except ImageError:
+        camera_col.warning(t("photo.unreadable"), icon=":material/photo_camera:")
+        return [], ("results.none_filtered", None)
+    results = search_results(catalog, vector, shop.match_threshold(bool(typed), photo is not None, 0.5), filters)
+    if not results.close_match:
+        summary = ("results.no_match", None) if results.nearest else ("results.none_filtered", None)
+        return [h.product.id for h in results.nearest], summary
+    summary = ("results.more_than" if results.more_than else "results.count", results.count)
+    return [h.product.id for h in results.matches], summary
+
+
+photo_digest = hashlib.sha1(photo_file.getvalue()).hexdigest() if photo is not None else None
+signature = (photo_digest, typed, category, metal, catalog.generation)
+if photo_problem and key("listing") in st.session_state:  # a photo that cannot be read keeps the results
+    signature = st.session_state[key("listing")].signature
+view = listing(key("listing"), signature, kiosk_listing, PAGE)
+
+
+@st.fragment
+def results_area() -> None:
+    """The shortlist and the results change together on a tap, without rerunning the camera and choices."""
+    shortlist_panel()
+    summary_key, n = view.summary
+    st.markdown(f"### {tn(summary_key, n) if n is not None else t(summary_key)}")
+    cards = [Card(p) for p in catalog.get(view.visible())]
+    product_grid(
+        catalog,
+        cards,
+        key=f"kiosk{session.visit}",
+        columns=3,
+        min_column_width=280,
+        actions=lambda card: shortlist_button(card.product, "list"),
+        on_open=open_product,
     )
-    cards = [Card(h.product) for h in hits]  # no similarity scores on the shop floor
-    st.markdown("### Pieces for you" if cards else "### Nothing matches those choices yet. Try fewer.")
-else:
-    cards = [Card(p) for p in catalog.products(limit=RESULTS)]
-    st.markdown("### From our collection")
-product_grid(catalog, cards, key=f"kiosk{session.visit}", columns=4, min_column_width=260, actions=shortlist_button)
+    if view.remaining():
+        st.button(
+            tn("results.show_more", min(PAGE, view.remaining())),
+            key=key("more"),
+            icon=":material/expand_more:",
+            on_click=view.show_more,
+            width="stretch",
+        )
+    show_product_dialog(catalog, lambda p: shortlist_button(p, "product"), lambda p: [], key=f"kiosk{session.visit}")
+
+
+results_area()
 session.touch()  # idle time counts from when the shopper saw this screen, however long it took to draw

@@ -78,22 +78,32 @@ def show_preview(preview: Preview) -> None:
         help="The existing category whose prototype is most similar to the draft's.",
     )
     m3.metric(
-        "Margin",
-        "n/a" if preview.margin is None else f"{preview.margin:+.3f}",
-        help="Median, over the products taken, of (similarity to the draft - similarity to the nearest "
-        "category). Near zero: the two are hard to tell apart.",
+        "Tells apart from the nearest",
+        distinctness(preview.margin),
+        help="How much closer the products taken are to the draft than to the nearest category "
+        f"(median margin {'none' if preview.margin is None else f'{preview.margin:+.3f}'}).",
     )
     if preview.nearest_similarity is not None:
         st.caption(
-            f"Similarity of the draft to “{facet_markdown(preview.nearest_category)}”: {preview.nearest_similarity:.3f}"
+            f"The draft reads {preview.nearest_similarity:.0%} like “{facet_markdown(preview.nearest_category)}”, "
+            "the closest existing category."
+        )
+    takes_nothing = not preview.taken
+    if takes_nothing:
+        st.info(
+            "This draft takes no products yet. Add a few example photos, other names shoppers use, or a "
+            "description in the words of your product titles, then preview again; or discard it."
         )
     apply_col, discard_col, _ = st.columns([1, 1, 4])
-    if apply_col.button("Apply", type="primary", key="merch-apply", width="stretch"):
+    apply_type = "secondary" if takes_nothing else "primary"
+    if apply_col.button("Apply", type=apply_type, key="merch-apply", width="stretch"):
         preview.apply()
         st.session_state.pop("merch-preview")
         st.session_state["merch-message"] = f"Saved category “{name}”; the catalog's labels are updated."
         st.rerun()
-    if discard_col.button("Discard", key="merch-discard", width="stretch"):
+    if discard_col.button(
+        "Discard", type="primary" if takes_nothing else "secondary", key="merch-discard", width="stretch"
+    ):
         preview.discard()
         st.session_state.pop("merch-preview")
         st.session_state["merch-message"] = f"Discarded the draft “{name}”; nothing was saved."
@@ -106,9 +116,19 @@ def show_preview(preview: Preview) -> None:
             key="merch-taken-from",
         )
     cards = [
-        Card(t.product, t.probability, reasons=[f"now: {t.previous}"], score_label="p") for t in preview.taken[:SHOWN]
+        Card(t.product, reasons=[f"How sure: {t.probability:.0%}", f"Now: {facet_label(t.previous)}"])
+        for t in preview.taken[:SHOWN]
     ]
     product_grid(catalog, cards, key="merch-preview")
+
+
+def distinctness(margin: float | None) -> str:
+    """The median margin in words: how clearly the products taken belong to the draft."""
+    if margin is None:
+        return "Nothing taken"
+    if margin >= 0.05:
+        return "Clearly"
+    return "Somewhat" if margin >= 0.01 else "Hardly"
 
 
 def category_table() -> None:
@@ -145,6 +165,36 @@ def category_table() -> None:
     )
 
 
+def edit_category() -> None:
+    """Change a category's words, or remove it (its sub-categories move up; its products are labelled again)."""
+    st.markdown("**Edit or remove a category**")
+    name = st.selectbox("Category", categories.registry.names, format_func=facet_label, key="merch-edit-name")
+    if name is None:
+        return
+    category = categories.registry.get(name)
+    with st.form(f"merch-edit-{name}"):
+        description = st.text_area("Description", category.description)
+        c1, c2 = st.columns(2)
+        synonyms = c1.text_input("Other English names", ", ".join(category.synonyms))
+        zh = c2.text_input("Chinese names", ", ".join(category.zh))
+        save = st.form_submit_button("Save changes", type="primary")
+    if save:
+        try:
+            categories.update(name, description=description.strip(), synonyms=names(synonyms), zh=names(zh))
+        except RegistryError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["merch-message"] = f"Saved “{name}”; the catalog's labels are updated."
+        st.rerun()
+    confirm = st.checkbox(f"Yes, remove “{name}” (its products are labelled again)", key=f"merch-remove-ok-{name}")
+    if st.button(
+        "Remove category", type="primary", icon=":material/delete:", disabled=not confirm, key=f"delete-category-{name}"
+    ):
+        categories.remove(name)
+        st.session_state["merch-message"] = f"Removed “{name}”; the catalog's labels are updated."
+        st.rerun()
+
+
 def low_confidence() -> None:
     unsure = categories.low_confidence(limit=SHOWN)
     if not unsure:
@@ -157,10 +207,11 @@ def low_confidence() -> None:
     cards = [
         Card(
             item.product,
-            item.classification.probability,
-            score_label="p",
             badges=[item.classification.label],
-            reasons=[" · ".join(f"{label} {p:.0%}" for label, p in item.classification.top)],
+            reasons=[
+                f"How sure: {item.classification.probability:.0%}",
+                " · ".join(f"{facet_label(label)} {p:.0%}" for label, p in item.classification.top),
+            ],
         )
         for item in unsure
     ]
@@ -172,7 +223,7 @@ if categories.head_problem:  # a trained few-shot head that cannot be used: why,
     st.warning(categories.head_problem)
 if message := st.session_state.pop("merch-message", None):
     st.success(markdown_literal(message))
-draft, listing, unsure = st.tabs(["Draft a category", "Categories", "Low confidence"])
+draft, listing, unsure = st.tabs(["Draft a category", "Categories", "Low confidence"], key="merch-tab")
 with draft:
     preview = st.session_state.get("merch-preview")
     if preview is None:
@@ -181,5 +232,6 @@ with draft:
         show_preview(preview)
 with listing:
     category_table()
+    edit_category()
 with unsure:
     low_confidence()

@@ -1,84 +1,184 @@
-"""Shop: search by words (English or Chinese), by photo (upload or camera), or both; filters; result cards
-with like / pass, and a "for you" ordering that adapts after every tap, with its reasons."""
+"""Shop: search by words (English or Chinese), by photo (upload or camera), or both; filters; honest counts
+(close matches only, calibrated on the catalog); cards with like / pass that never reorder under the finger,
+an "Updated for you" band, a tray of liked pieces, *Show more*, and a product page (tap a photo, or ``?sku=``).
+
+The page body reads the inputs and searches; the grid, the band and the tray are one st.fragment, so a like,
+a pass or *Show more* reruns only them.
+"""
 
 from ui.navigation import ensure_app
 
 ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
 import streamlit as st
 
+from assistant.catalog import Filters
 from assistant.images import IMAGE_SUFFIXES, ImageError
 from assistant.plaintext import markdown_literal
 from assistant.search import DEFAULT_TEXT_WEIGHT
-from ui.cards import Card, product_grid
+from assistant.shop.photos import MAX_SHOPPER_PHOTO_BYTES, ShopperPhotoError, read_shopper_photo
+from assistant.shop.results import MAX_COUNTED, search_results
+from ui.cards import product_grid
 from ui.filters import filter_sidebar
+from ui.i18n import language_switch, t, tn
+from ui.product_page import open_product, show_product_dialog
 from ui.resources import current_shop
-from ui.shopper import for_you, like_pass_buttons, shopper_session, taste_panel
+from ui.shopper import (
+    for_you_order,
+    like_pass_buttons,
+    likes_tray,
+    listing,
+    shop_cards,
+    shopper_session,
+    strongest_reasons,
+    updated_for_you,
+)
 from ui.style import page_header
 
-RESULTS = 24
-#: Search hits the "for you" ordering chooses its RESULTS from.
-CANDIDATES = 2 * RESULTS
-FOR_YOU, BEST_MATCH = "For you", "Best match"
+PAGE = 24
+FOR_YOU, BEST_MATCH = "for_you", "best_match"
+#: The last query that could be searched: a photo that cannot be read keeps the results it found.
+LAST_QUERY = "shop-last-query"
 shop = current_shop()
 catalog = shop.catalog
 session = shopper_session(shop)
 
-page_header("Find your piece", "Describe it in English or Chinese, show us a photo, or both.")
+
+@dataclass(frozen=True)
+class Query:
+    key: tuple
+    vector: np.ndarray
+    words: bool
+    photo: bool
+    text_weight: float
+
+
+page_header(t("shop.title"), t("shop.subtitle"))
 with st.sidebar:
+    language_switch("shop")
     filters = filter_sidebar(catalog, key="shop")
-    taste_panel(shop, session)
 
 words_col, photo_col = st.columns([3, 2], gap="large")
 with words_col:
-    text = st.text_input(
-        "What are you looking for?",
-        key="shop-query",
-        placeholder="e.g. vintage rose gold ring · 珍珠耳环",
-    ).strip()
+    text = st.text_input(t("shop.search_label"), key="shop-query", placeholder=t("shop.search_placeholder")).strip()
 with photo_col:
     upload = st.file_uploader(
-        "Search by photo", type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), key="shop-photo", max_upload_size=10
+        t("shop.photo_label"),
+        type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES),
+        key="shop-photo",
+        max_upload_size=MAX_SHOPPER_PHOTO_BYTES // 2**20,
     )
     camera = (
-        st.camera_input("Take a photo", key="shop-camera")
-        if st.toggle("Use the camera", key="shop-camera-on")
+        st.camera_input(t("shop.camera_label"), key="shop-camera")
+        if st.toggle(t("shop.camera_toggle"), key="shop-camera-on")
         else None
     )
-photo = camera if camera is not None else upload
+photo_file = camera if camera is not None else upload
 text_weight = DEFAULT_TEXT_WEIGHT
-if text and photo is not None:
+if text and photo_file is not None:
     with words_col:
-        text_weight = st.slider(
-            "How much the words count against the photo", 0.0, 1.0, DEFAULT_TEXT_WEIGHT, 0.05, key="shop-text-weight"
-        )
+        text_weight = st.slider(t("shop.text_weight"), 0.0, 1.0, DEFAULT_TEXT_WEIGHT, 0.05, key="shop-text-weight")
 
-query = hits = None
-if text or photo is not None:
-    if text and (read := shop.search.query_text(text)) != text:
-        words_col.caption(f"Searching for “{markdown_literal(read)}”")
+
+def read_query() -> Query | None:
+    """The shopper's words and photo as one query vector; a photo that cannot be searched gets one friendly
+    sentence, and the last query that worked stays on screen."""
+    if not text and photo_file is None:
+        return None
     try:
-        query = shop.search.query_vector(text or None, photo.getvalue() if photo is not None else None, text_weight)
-    except ImageError as exc:
-        st.error(f"That photo cannot be read: {exc}")
-        st.stop()
-    hits = catalog.search_vector(query, k=CANDIDATES, filters=filters)
+        photo = read_shopper_photo(photo_file.getvalue()) if photo_file is not None else None
+        vector = shop.search.query_vector(text or None, photo, text_weight)
+    except (ShopperPhotoError, ImageError) as exc:
+        photo_col.warning(t(getattr(exc, "message_key", "photo.unreadable")), icon=":material/photo_camera:")
+        return st.session_state.get(LAST_QUERY)
+    if text and (read := shop.search.query_text(text)) != text:
+        words_col.caption(t("shop.searching_for", query=markdown_literal(read)))
+    digest = hashlib.sha1(photo_file.getvalue()).hexdigest() if photo_file is not None else None
+    query = Query((text, digest, text_weight), vector, bool(text), photo is not None, text_weight)
+    st.session_state[LAST_QUERY] = query
+    return query
 
-heading, order_col = st.columns([3, 1], vertical_alignment="bottom")
+
+def search_listing(query: Query, order: str) -> tuple[list[int], tuple[str, int | None]]:
+    """Close matches (best match, or for this shopper), or the nearest few when nothing matches closely."""
+    threshold = shop.match_threshold(query.words, query.photo, query.text_weight)
+    results = search_results(catalog, query.vector, threshold, filters)
+    if not results.close_match:
+        summary = ("results.no_match", None) if results.nearest else ("results.none_filtered", None)
+        return [h.product.id for h in results.nearest], summary
+    ids = [h.product.id for h in results.matches]
+    if order == FOR_YOU:
+        ids = for_you_order(session, ids, query.vector, len(ids))
+    summary = ("results.more_than" if results.more_than else "results.count", results.count)
+    return ids, summary
+
+
+def collection_listing(order: str, filters: Filters) -> tuple[list[int], tuple[str, int | None]]:
+    """No search yet: the collection (filtered), for this shopper or in catalog order."""
+    if order == FOR_YOU:
+        candidates = None if filters.is_empty() else catalog.ids_matching(filters).tolist()
+        ids = for_you_order(session, candidates, None, MAX_COUNTED)
+    else:
+        ids = [p.id for p in catalog.products(filters, limit=MAX_COUNTED) if p.id not in session.skips]
+    count = catalog.count(filters)
+    if not count:
+        return ids, ("results.none_filtered", None)
+    return ids, ("results.collection" if filters.is_empty() else "results.chosen", count)
+
+
+query = read_query()
+heading, order_col = st.columns([2, 1], vertical_alignment="bottom")
 order = order_col.segmented_control(
-    "Order", [FOR_YOU, BEST_MATCH], default=FOR_YOU, required=True, key="shop-order", label_visibility="collapsed"
+    t("shop.order"),
+    [FOR_YOU, BEST_MATCH],
+    format_func=lambda o: t(f"shop.order.{o}"),
+    default=FOR_YOU,
+    required=True,
+    key="shop-order",
+    label_visibility="collapsed",
 )
-if order == FOR_YOU:
-    cards = for_you(shop, session, hits, query, filters, RESULTS)
-elif hits is not None:
-    cards = [Card(h.product, h.score) for h in hits if h.product.id not in session.skips][:RESULTS]
-else:
-    cards = [
-        Card(p) for p in catalog.products(filters, limit=RESULTS + len(session.skips)) if p.id not in session.skips
-    ][:RESULTS]
+signature = (query.key if query else None, filters, order, catalog.generation)
+view = listing(
+    "shop-listing",
+    signature,
+    lambda: search_listing(query, order) if query else collection_listing(order, filters),
+    PAGE,
+)
+key, n = view.summary
+heading.subheader(tn(key, n) if n is not None else t(key))
+query_vector = query.vector if query else None
+#: What reasons may cite: not "matches your search" when nothing matched closely.
+reason_query = query_vector if key != "results.no_match" else None
 
-if hits is not None:
-    heading.subheader(f"{len(cards)} pieces found" if cards else "Nothing matches; try fewer filters")
-else:
-    heading.subheader("Picked for you" if order == FOR_YOU and session.likes else "From the collection")
-product_grid(catalog, cards, key="shop", actions=lambda card: like_pass_buttons(session, card))
+
+def reasons_of(product) -> list[str]:
+    return strongest_reasons(session, [product.id], reason_query).get(product.id, [])
+
+
+@st.fragment
+def results_area() -> None:
+    """The grid in its fixed order, the band of fresh picks after a like, *Show more*, the tray, the product page."""
+    likes_tray(shop, session)
+    visible = catalog.get(view.visible())
+    actions = lambda card: like_pass_buttons(session, card.product, "shop")  # noqa: E731
+    product_grid(catalog, shop_cards(session, visible, reason_query), key="shop", actions=actions, on_open=open_product)
+    if view.remaining():
+        st.button(
+            tn("results.show_more", min(PAGE, view.remaining())),
+            key="shop-more",
+            icon=":material/expand_more:",
+            on_click=view.show_more,
+        )
+    if band := updated_for_you(session, view.ids, query_vector, view.visible()):
+        st.subheader(t("results.updated_for_you"))
+        band_actions = lambda card: like_pass_buttons(session, card.product, "band")  # noqa: E731
+        cards = shop_cards(session, catalog.get(band), reason_query)
+        product_grid(catalog, cards, key="band", actions=band_actions, on_open=open_product)
+    show_product_dialog(catalog, lambda p: like_pass_buttons(session, p, "product"), reasons_of, key="shop")
+
+
+results_area()

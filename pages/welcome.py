@@ -32,7 +32,7 @@ with left, st.container(border=True):
     page_link("catalog", label="Upload them on the Catalog page", icon=":material/inventory_2:")
     st.markdown("or from a terminal:")
     st.code(
-        f"python -m assistant --catalog {shop.catalog.root} --model {shop.catalog.model_spec} \\\n"
+        f"python -m assistant --catalog {shop.catalog.location} --model {shop.catalog.model_spec} \\\n"
         "    ingest products.csv --images photos/",
         language="bash",
         wrap_lines=True,

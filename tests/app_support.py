@@ -123,3 +123,21 @@ def catalog_template(tmp_path_factory, tiny_embedder, synthetic_source) -> Path:
 def app_catalog(catalog_template, tmp_path) -> Path:
     """A private copy of the template catalog for one test."""
     return copy_catalog(catalog_template, tmp_path / "catalog")
+
+
+def record_navigation(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, list[str]], str]]:
+    """Every ``st.navigation`` call of the app from now on, as (visible page titles by section, position);
+    AppTest does not draw the navigation, so this is what a visitor's menu lists ("" = links outside a section)."""
+    import streamlit as st
+
+    calls: list[tuple[dict[str, list[str]], str]] = []
+    navigation = st.navigation
+
+    def recording(pages, position="sidebar", **options):
+        sections = pages if isinstance(pages, dict) else {"": pages}
+        visible = {name: [p.title for p in ps if p.visibility == "visible"] for name, ps in sections.items()}
+        calls.append(({name: titles for name, titles in visible.items() if titles}, position))
+        return navigation(pages, position=position, **options)
+
+    monkeypatch.setattr(st, "navigation", recording)
+    return calls

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import postgres_server
 import pytest
 
 from assistant.catalog import Catalog
@@ -30,12 +31,28 @@ def synthetic_source(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def catalog(tmp_path, tiny_embedder, synthetic_source) -> Catalog:
-    """A fresh catalog folder holding the 60 synthetic products."""
-    cat = Catalog.open(tmp_path / "catalog", tiny_embedder.spec.name, tiny_embedder.dim)
+def store_kind(request) -> str:
+    """Where ``catalog_location`` keeps the catalog: "folder" unless a test is parametrised with ``both_stores``."""
+    return getattr(request, "param", "folder")
+
+
+@pytest.fixture
+def catalog_location(store_kind, tmp_path, request, monkeypatch) -> str:
+    """Where a test's catalog lives: a new folder, or a new PostgreSQL database (its photo cache in tmp_path)."""
+    if store_kind == "postgres":
+        monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "cache"))
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "catalog")
+
+
+@pytest.fixture
+def catalog(catalog_location, tiny_embedder, synthetic_source) -> Catalog:
+    """A fresh catalog (a folder, or a database under ``both_stores``) holding the 60 synthetic products."""
+    cat = Catalog.open(catalog_location, tiny_embedder.spec.name, tiny_embedder.dim)
     report = ingest_csv(cat, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
     assert report.added == 60 and not report.rejected
-    return cat
+    yield cat
+    cat.close()
 
 
 @pytest.fixture
@@ -51,3 +68,26 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if "jc5" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.devdata)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_instance():
+    """A throwaway PostgreSQL 15 for the whole run (see tests/postgres_server.py); skipped where it cannot start."""
+    reason = postgres_server.missing_reason()
+    if reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    server = postgres_server.PostgresServer()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_instance) -> str:
+    """The URL of a new, empty database of its own for one test, dropped afterwards."""
+    url = postgres_server_instance.database()
+    yield url
+    postgres_server_instance.drop_database(url)

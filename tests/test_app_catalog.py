@@ -9,6 +9,7 @@ from app_support import app_catalog, catalog_template, rerun, run_app, shown  # 
 
 from assistant.catalog import Catalog, CatalogError, audit
 from assistant.catalog.records import AuditQuery
+from assistant.categories import CategoryRegistry
 from assistant.clip.factory import TEST_MODEL_SPEC
 
 HEADER = "sku,title,description,category,metal,stone,price,currency,image\n"
@@ -134,13 +135,16 @@ def test_edit_then_delete_a_product(monkeypatch, app_catalog):
     at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
     at.selectbox(key="edit-sku").set_value("SYN-00002")
     rerun(at)
+    metal = next(s for s in at.selectbox if s.label == "Metal")
+    assert set(metal.options) >= {"Platinum", "Silver", "Rose gold"}, "facets come from the catalog's values"
+    metal.set_value("silver")  # (a value the catalog does not use yet can be typed in: accept_new_options)
     next(t for t in at.text_input if t.label == "Title").input("Renamed earring")
     next(n for n in at.number_input if n.label == "Price").set_value(99.5)
     next(b for b in at.button if b.label == "Save changes").click()
     rerun(at)
 
     product = open_catalog(app_catalog).get_by_sku("SYN-00002")
-    assert (product.title, product.price) == ("Renamed earring", 99.5)
+    assert (product.title, product.price, product.metal) == ("Renamed earring", 99.5, "silver")
     assert [shown(s.value) for s in at.success] == ["Saved SYN-00002."]
     changed = ~(open_catalog(app_catalog).vectors()[1] == before).all(axis=1)
     assert changed.sum() == 1, "the renamed product, and only it, is embedded again"
@@ -161,10 +165,13 @@ def test_edit_then_delete_a_product(monkeypatch, app_catalog):
 def test_catalog_facts_and_browse_table(monkeypatch, app_catalog):
     at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Products": "60", "In the search index": "60", "Index": "flat", "Categories": "5"}
+    registry = len(list(CategoryRegistry.load(app_catalog)))
+    assert metrics == {"Products": "60", "In the search index": "60", "Index": "flat", "Categories": str(registry)}
+    assert "5" in next(m.help for m in at.metric if m.label == "Categories"), "the CSV's categories, in the help"
     assert any(TEST_MODEL_SPEC in c.value for c in at.caption)
     browse = next(d.value for d in at.dataframe if "sku" in d.value.columns)
     assert len(browse) == 50 and browse["photo"].str.startswith("data:image/jpeg;base64,").all()
+    assert browse["updated"].str.match(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}\s?[AP]M$").all(), "human dates"
 
     at.selectbox(key="browse-category").set_value("ring")
     rerun(at)

@@ -13,17 +13,22 @@ from assistant.shop.kiosk import DEFAULT_IDLE_SECONDS, ENV_IDLE_SECONDS, KioskSe
 
 
 @pytest.mark.parametrize(
-    ("price", "currency", "shown"),
+    ("price", "currency", "language", "shown"),
     [
-        (1250, "USD", "$1,250"),
-        (523.4, "usd", "$523.40"),
-        (80, "CHF", "80 CHF"),
-        (None, "EUR", "Price on request"),
-        (9.5, "", "9.50"),
+        (1250, "USD", "en", "$1,250"),
+        (523.4, "usd", "en", "$523.40"),
+        (80, "CHF", "en", "CHF\u00a080"),
+        (80, "GOLDBARS", "en", "80 GOLDBARS"),
+        (None, "EUR", "en", "Price on request"),
+        (9.5, "", "en", "9.50"),
+        (1250, "CNY", "zh", "¥1,250"),
+        (1250, "USD", "zh", "US$1,250"),
+        (523.4, "CNY", "en", "CN¥523.40"),
+        (None, "CNY", "zh", "价格面议"),
     ],
 )
-def test_format_price(price, currency, shown):
-    assert format_price(price, currency) == shown
+def test_format_price_per_currency_and_locale(price, currency, language, shown):
+    assert format_price(price, currency, language) == shown
 
 
 def test_product_facts_leave_out_what_is_unknown():
@@ -42,7 +47,12 @@ def test_idle_seconds_from_the_environment():
 
 def test_kiosk_session_goes_idle_and_resets():
     session = KioskSession(idle_seconds=60, last_activity=100.0)
-    assert session.toggle("A") and session.toggle("B") and not session.toggle("A")
+    session.add("A")
+    session.add("B")
+    session.add("A")  # an impatient second tap adds nothing
+    assert session.shortlist == ["A", "B"]
+    session.remove("A")
+    session.remove("A")
     assert session.shortlist == ["B"]
     assert not session.is_idle(now=159.9) and session.is_idle(now=160.0)
     old_key = session.widget_key("camera")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -14,17 +15,29 @@ from assistant.catalog import Catalog
 from assistant.clip.factory import TEST_MODEL_SPEC
 from assistant.search import SearchEngine
 from assistant.shop.kiosk import ENV_IDLE_SECONDS
+from assistant.shop.results import NonsenseQueries, match_threshold, search_results
 
 KIOSK = "pages/kiosk.py"
 
 
+def database_digest(path) -> str:
+    """A hash of what the SQLite database holds (every table's rows), read without writing: when SQLite
+    moves committed pages from its write-ahead log into the file, the bytes change but not the data."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
+    finally:
+        connection.close()
+
+
 def snapshot(*folders) -> dict[str, str]:
-    """Every file under the folders with a hash of its content (SQLite's shared-memory index excepted)."""
+    """Every file under the folders with a hash of its content; SQLite databases by what they hold, their
+    write-ahead log and shared-memory index (SQLite housekeeping, counted in the database's content) left out."""
     return {
-        str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+        str(path): database_digest(path) if path.suffix == ".db" else hashlib.sha256(path.read_bytes()).hexdigest()
         for folder in folders
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.name.endswith("-shm")
+        if path.is_file() and not path.name.endswith(("-shm", "-wal"))
     }
 
 
@@ -47,12 +60,15 @@ def test_camera_search_shows_tiles_and_writes_nothing_to_disk(
     changed = sorted({path for path, digest in before.items() ^ after.items()})
     assert not changed, f"the kiosk wrote or changed files: {changed}"
     assert not any(marker in p.read_bytes() for p in private_tmp.rglob("*") if p.is_file())
-    expected = SearchEngine(Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False), tiny_embedder).search(
-        image=photo, k=12
-    )
-    assert card_titles(at) == [h.product.title for h in expected]
-    assert any(m.value == "### Pieces for you" for m in at.markdown)
-    assert len(at.image) >= 12
+    engine = SearchEngine(Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False), tiny_embedder)
+    threshold = match_threshold(engine.catalog, NonsenseQueries.embed(tiny_embedder).like(False, True, 0.5))
+    expected = search_results(engine.catalog, engine.query_vector(image=photo), threshold)
+    shown = expected.matches or expected.nearest
+    assert card_titles(at) == [h.product.title for h in shown][:12]
+    n = expected.count
+    heading = f"### {n} pieces match" if n > 1 else "### 1 piece matches" if n else "### No close match"
+    assert any(m.value.startswith(heading) for m in at.markdown)
+    assert len(at.image) >= len(shown[:12])
 
 
 def test_tapping_a_category_searches_without_typing(monkeypatch, app_catalog):
@@ -63,11 +79,22 @@ def test_tapping_a_category_searches_without_typing(monkeypatch, app_catalog):
     catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
     necklaces = {p.title for p in catalog.products() if p.category == "necklace"}
     titles = card_titles(at)
-    assert titles and set(titles) <= necklaces and len(titles) == 12
+    assert titles and set(titles) <= necklaces and len(titles) == min(12, len(necklaces))
+    count = len(necklaces)
+    assert any(m.value == f"### {count} pieces match your choices" for m in at.markdown)
+
+
+def test_show_more_pages_through_the_collection(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, KIOSK)
+    first = card_titles(at)
+    assert len(first) == 12 and any(m.value == "### 60 pieces in the collection" for m in at.markdown)
+    at.button(key="kiosk-0-more").click()
+    rerun(at)
+    assert card_titles(at)[:12] == first and len(card_titles(at)) == 24
 
 
 def shortlist_first_card(at):
-    button = next(b for b in at.button if b.label == "Shortlist")
+    button = next(b for b in at.button if b.label == "Add to shortlist")
     button.click()
     return rerun(at)
 
@@ -81,11 +108,43 @@ def test_shortlist_shows_skus_for_staff_and_can_be_edited(monkeypatch, app_catal
     panel = " ".join(m.value for m in at.markdown)
     assert all(f'<div class="shortlist-sku">{sku}</div>' in panel for sku in skus)
     assert "Show this list to a member of our staff" in panel
-    assert sum(b.label == "On your shortlist" for b in at.button) == 2
+    listed = [b for b in at.button if b.label == "On your shortlist"]
+    assert len(listed) == 2 and all(b.disabled for b in listed), "a second tap cannot take a piece off"
 
     next(b for b in at.button if b.label == "Remove").click()
     rerun(at)
     assert at.session_state["kiosk"].shortlist == skus[1:]
+
+
+def test_a_tile_opens_the_product_page_with_a_shortlist_button(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, KIOSK)
+    opener = next(b for b in at.button if (b.key or "").startswith("open-kiosk0-"))
+    opener.click()
+    rerun(at)
+    sku = at.query_params["sku"]
+    sku = sku[0] if isinstance(sku, list) else sku
+    assert any(sku in h.proto.body for h in at.get("html"))
+    at.button(key=f"kiosk-0-product-{sku}").click()
+    rerun(at)
+    assert at.session_state["kiosk"].shortlist == [sku]
+    assert at.button(key=f"kiosk-0-product-{sku}").label == "On your shortlist"
+
+
+def test_start_over_closes_everything(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, KIOSK)
+    shortlist_first_card(at)
+    next(b for b in at.button if (b.key or "").startswith("open-kiosk0-")).click()
+    rerun(at)
+    at.button_group(key="kiosk-0-category").set_value("ring")
+    rerun(at)
+    assert "sku" in at.query_params
+
+    at.button(key="kiosk-0-restart").click()
+    rerun(at)
+    assert "sku" not in at.query_params and not any('class="product-title"' in h.proto.body for h in at.get("html"))
+    assert at.session_state["kiosk"].shortlist == [] and at.button_group(key="kiosk-1-category").value is None
+    assert [e.proto.expanded for e in at.expander] == [False], "typing panel closed"
+    assert any(m.value == "### 60 pieces in the collection" for m in at.markdown)
 
 
 def test_idle_kiosk_starts_over(monkeypatch, app_catalog, synthetic_source):
@@ -102,7 +161,7 @@ def test_idle_kiosk_starts_over(monkeypatch, app_catalog, synthetic_source):
 
     assert at.session_state["kiosk"].shortlist == []
     assert at.camera_input[0].value is None, "the previous shopper's photo is gone"
-    assert any(m.value == "### From our collection" for m in at.markdown)
+    assert any(m.value == "### 60 pieces in the collection" for m in at.markdown)
     assert any("Starts over after 1 s without a touch" in m.value for m in at.markdown)
 
 
@@ -118,3 +177,14 @@ def test_start_over_button(monkeypatch, app_catalog):
 def test_bad_idle_setting_is_explained(monkeypatch, app_catalog, value):
     at = run_app(monkeypatch, app_catalog, KIOSK, **{ENV_IDLE_SECONDS: value})
     assert [e.value for e in at.error] and ENV_IDLE_SECONDS in at.error[0].value
+
+
+def test_a_shopper_may_switch_to_chinese_and_the_next_one_starts_in_the_shops_language(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, KIOSK, ASSISTANT_LANGUAGE="en")
+    at.segmented_control(key="kiosk-0-kiosk-language").set_value("zh")
+    rerun(at)
+    assert any(m.value == "### 馆藏共 60 件" for m in at.markdown)
+    assert next(b for b in at.button if (b.key or "").startswith("kiosk-0-list-")).label == "加入心愿单"
+    at.button(key="kiosk-0-restart").click()
+    rerun(at)
+    assert any(m.value == "### 60 pieces in the collection" for m in at.markdown)

@@ -13,6 +13,7 @@ from app_support import (  # noqa: F401  (fixtures)
     app_catalog,
     catalog_template,
     password_fields,
+    record_navigation,
     rerun,
     run_app,
     shown,
@@ -45,10 +46,12 @@ def assert_only_the_sign_in_form(at, catalog_dir) -> None:
 @pytest.mark.parametrize("page", STAFF_PAGES)
 def test_a_signed_out_staff_url_shows_the_sign_in_form_and_nothing_of_the_page(monkeypatch, app_catalog, page):
     add_staff_account(app_catalog)
+    menus = record_navigation(monkeypatch)
     at = run_app(monkeypatch, app_catalog, page)
     assert_only_the_sign_in_form(at, app_catalog)
-    links = [link.proto.label for link in at.sidebar.get("page_link")]
-    assert links == ["Shop", "Kiosk", "Staff sign-in"], "the shop's navigation lists no staff page"
+    menu, position = menus[-1]
+    assert position == "top"
+    assert menu == {"Shop": ["Shop", "Kiosk"], "": ["Staff sign-in"]}, "the shop's navigation lists no staff page"
 
 
 def test_without_any_account_the_staff_pages_say_how_to_create_one(monkeypatch, app_catalog):
@@ -73,11 +76,12 @@ def test_a_wrong_password_is_refused_and_throttled_after_five(monkeypatch, app_c
 
 def test_the_right_password_opens_then_sign_out_and_idle_close(monkeypatch, app_catalog):
     add_staff_account(app_catalog)
+    menus = record_navigation(monkeypatch)
     at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
     sign_in(at, name="Tester", password=STAFF_PASSWORD)
     assert not password_fields(at) and at.metric[0].label == "Products"
-    assert any("Signed in as tester" in c.value for c in at.sidebar.caption)
-    assert [link.proto.label for link in at.sidebar.get("page_link")] == ["Shop", "Kiosk", "Merchandiser", "Catalog"]
+    assert any("Signed in as tester" in c.value for c in at.main.caption)
+    assert menus[-1] == ({"Shop": ["Shop", "Kiosk"], "Staff": ["Merchandiser", "Catalog"]}, "top")
 
     at.button(key="staff-sign-out").click()
     rerun(at)
@@ -104,9 +108,11 @@ def test_removing_the_account_ends_its_session(monkeypatch, app_catalog):
 
 def test_a_kiosk_only_deployment_serves_the_kiosk_without_sidebar_or_sign_in(monkeypatch, app_catalog):
     add_staff_account(app_catalog)
+    menus = record_navigation(monkeypatch)
     at = run_app(monkeypatch, app_catalog, ASSISTANT_PAGES="kiosk")
     assert any('class="kiosk-title"' in m.value for m in at.markdown)
     assert not at.sidebar.children and not password_fields(at)
+    assert {position for _, position in menus} == {"hidden"}, "no navigation is drawn at all"
     assert not at.sidebar.get("page_link") and not at.main.get("page_link")
     at.switch_page("pages/kiosk.py")
     rerun(at)

@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from bench import embed, models, search
 
@@ -75,3 +76,31 @@ def test_models_benchmark_measures_what_it_can_build_and_reports_the_rest():
     assert tiny["photos_per_s"] > 0 and tiny["text_p50_ms"] > 0
     assert tiny["accuracy"] is None and result["best"] is None  # no published accuracy: never ranked
     assert "error" in missing
+
+
+@pytest.mark.postgres
+def test_shared_catalog_benchmark_reports_startup_and_freshness(postgres_url, tmp_path, monkeypatch, capsys):
+    from bench import shared_catalog
+
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "cache"))
+    result = shared_catalog.main(["--url", postgres_url, "--n", "300", "--dim", "16", "--writes", "2"])
+    assert [row[0].split(":")[0] for row in result["rows"]][-1] == "new server"
+    assert all(float(row[1]) >= 0 for row in result["rows"])
+    assert result["freshness"]["found"] == 2 and (result["freshness"]["from_call"] > 0).all()
+    assert "write -> this server's index holds it" in capsys.readouterr().out
+
+
+def test_shop_taps_benchmark_reports_every_action_against_the_rerender_baseline(capsys):
+    import pytest
+
+    from bench import shop_taps
+
+    if not (shop_taps.CHROMIUM.exists() and shop_taps.CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    result = shop_taps.main(["--taps", "2", "--products", "30"])
+
+    actions = [row["action"] for row in result["rows"]]
+    assert actions == ["re-render only (baseline)", "search (Shop)", "like (Shop)", "shortlist (Kiosk)"]
+    for row in result["rows"]:
+        assert row["taps"] == 2 and 0 < row["p50_ms"] <= row["p99_ms"] and row["vs_rerender"] > 0
+    assert "p50 vs re-render" in capsys.readouterr().out

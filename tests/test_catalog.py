@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from postgres_server import both_stores
 
 from assistant.catalog.catalog import INDEX_NAME, Catalog, CatalogError
 from assistant.catalog.reindex import reindex
@@ -20,7 +21,8 @@ from assistant.clip.embedder import Embedder
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_delete_removes_rows_vectors_and_unused_photos(catalog):
+@both_stores
+def test_delete_removes_rows_vectors_and_unused_photos(catalog, catalog_location):
     victim = catalog.get_by_sku("SYN-00010")
     photo = catalog.image_path(victim)
     assert photo.exists()
@@ -28,10 +30,11 @@ def test_delete_removes_rows_vectors_and_unused_photos(catalog):
     assert catalog.get_by_sku("SYN-00010") is None and not photo.exists()
     assert catalog.count() == catalog.indexed_count() == 59
     assert victim.id not in catalog.ensure_index().ids()
-    reopened = Catalog.open(catalog.root, catalog.model_spec)
+    reopened = Catalog.open(catalog_location, catalog.model_spec)
     assert reopened.count() == reopened.indexed_count() == 59
 
 
+@both_stores
 def test_update_fields_edits_shop_data(catalog):
     updated = catalog.update_fields("SYN-00001", title="Renamed", price=42.5, metal="Rose Gold")
     assert (updated.title, updated.price, updated.metal) == ("Renamed", 42.5, "rose gold")
@@ -41,28 +44,30 @@ def test_update_fields_edits_shop_data(catalog):
         catalog.update_fields("NOPE", title="x")
 
 
-def test_other_model_spec_is_refused_with_the_reindex_command(catalog, tmp_path, tiny_embedder):
+@both_stores
+def test_other_model_spec_is_refused_with_the_reindex_command(catalog, catalog_location):
     with pytest.raises(CatalogError) as err:
-        Catalog.open(catalog.root, "ViT-B-32:laion2b_s34b_b79k")
+        Catalog.open(catalog_location, "ViT-B-32:laion2b_s34b_b79k")
     assert "built with model 'tiny-test'" in str(err.value) and "reindex" in str(err.value)
 
 
-def test_reindex_moves_every_vector_to_the_new_model(catalog, tmp_path, tiny_embedder):
+@both_stores
+def test_reindex_moves_every_vector_to_the_new_model(catalog, catalog_location, tmp_path, tiny_embedder):
     import torch
 
     state = {k: v + 0.05 * torch.randn_like(v) for k, v in tiny_embedder.model.state_dict().items()}
     torch.save(state, tmp_path / "other.pt")
     other = Embedder.from_spec(f"tiny-test:{tmp_path / 'other.pt'}")
-    cat = Catalog.open(catalog.root, other.spec.name, allow_reindex=True)
+    cat = Catalog.open(catalog_location, other.spec.name, allow_reindex=True)
     assert reindex(cat, other) == 60
-    reopened = Catalog.open(catalog.root, other.spec.name)
+    reopened = Catalog.open(catalog_location, other.spec.name)
     assert reopened.count() == reopened.indexed_count() == 60
     ids, vectors = reopened.vectors()
     product = reopened.get([int(ids[0])])[0]
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert reopened.search_vector(vectors[0], k=1)[0].product.sku == product.sku
     with pytest.raises(CatalogError, match="built with model"):
-        Catalog.open(catalog.root, "tiny-test")
+        Catalog.open(catalog_location, "tiny-test")
 
 
 def test_stale_or_corrupt_index_is_repaired_on_open(catalog):
@@ -78,8 +83,9 @@ def test_stale_or_corrupt_index_is_repaired_on_open(catalog):
     assert reopened.count() == reopened.indexed_count() == 58
 
 
-def test_other_process_writes_are_seen(catalog, tiny_embedder):
-    reader = Catalog.open(catalog.root, catalog.model_spec)
+@both_stores
+def test_other_process_writes_are_seen(catalog, catalog_location):
+    reader = Catalog.open(catalog_location, catalog.model_spec)
     assert reader.indexed_count() == 60
     catalog.delete(["SYN-00004"])
     assert reader.indexed_count() == 59 and reader.count() == 59
@@ -139,6 +145,7 @@ def test_sigkill_during_ingest_leaves_a_consistent_resumable_catalog(tmp_path):
     )
 
 
+@both_stores
 def test_editing_what_clip_reads_moves_the_vector_with_it(catalog, tiny_embedder, synthetic_source):
     from assistant.catalog.ingest import ingest_csv
     from assistant.catalog.reembed import edit_product
@@ -167,7 +174,8 @@ def test_editing_what_clip_reads_moves_the_vector_with_it(catalog, tiny_embedder
     assert np.allclose(catalog.vectors([product.id])[1][0], before[row], atol=1e-6)
 
 
-def test_reindex_keeps_ingest_idempotent(catalog, tmp_path, tiny_embedder, synthetic_source):
+@both_stores
+def test_reindex_keeps_ingest_idempotent(catalog, catalog_location, tmp_path, tiny_embedder, synthetic_source):
     import torch
 
     from assistant.catalog.ingest import ingest_csv
@@ -175,8 +183,8 @@ def test_reindex_keeps_ingest_idempotent(catalog, tmp_path, tiny_embedder, synth
     state = {k: v + 0.05 * torch.randn_like(v) for k, v in tiny_embedder.model.state_dict().items()}
     torch.save(state, tmp_path / "other.pt")
     other = Embedder.from_spec(f"tiny-test:{tmp_path / 'other.pt'}")
-    reindex(Catalog.open(catalog.root, other.spec.name, allow_reindex=True), other)
+    reindex(Catalog.open(catalog_location, other.spec.name, allow_reindex=True), other)
     report = ingest_csv(
-        Catalog.open(catalog.root, other.spec.name), other, synthetic_source, synthetic_source.parent / "images"
+        Catalog.open(catalog_location, other.spec.name), other, synthetic_source, synthetic_source.parent / "images"
     )
     assert (report.added, report.updated, report.unchanged) == (0, 0, 60)

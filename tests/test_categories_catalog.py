@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from postgres_server import both_stores
 
 from assistant.categories import UNKNOWN, CatalogCategories, Category, RegistryError, preview_category
 from assistant.categories.catalog_labels import CATEGORY, head_path
@@ -23,6 +24,7 @@ def state_files(catalog) -> dict[str, bytes]:
     )
 
 
+@both_stores
 def test_classification_is_refreshed_incrementally_and_persisted(catalog, tiny_embedder):
     owner = CatalogCategories(catalog, tiny_embedder)
     first = owner.refresh()
@@ -77,6 +79,7 @@ def test_low_confidence_lists_the_least_sure_products_first(catalog, tiny_embedd
     assert owner.low_confidence(limit=3)[0].product.id == unsure[0].product.id
 
 
+@both_stores
 def test_preview_touches_nothing_until_apply(catalog, tiny_embedder, synthetic_source):
     owner = CatalogCategories(catalog, tiny_embedder)
     owner.refresh()
@@ -126,6 +129,7 @@ def test_discarded_preview_and_preview_of_an_existing_category(catalog, tiny_emb
     assert owner.registry.get("anklet").description != "a chain worn around the ankle"
 
 
+@both_stores
 def test_meta_trained_head_becomes_the_catalogs_method(catalog, tiny_embedder):
     owner = CatalogCategories(catalog, tiny_embedder)
     assert owner.method == "prototype_blend"

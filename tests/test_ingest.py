@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from postgres_server import both_stores
 
 from assistant.catalog import Catalog
 from assistant.catalog.ingest import IngestError, PriceError, ingest_csv, parse_price
@@ -75,12 +76,13 @@ def mixed_source(tmp_path, synthetic_source) -> Path:
     return tmp_path
 
 
-def new_catalog(path: Path, embedder) -> Catalog:
+def new_catalog(path: Path | str, embedder) -> Catalog:
     return Catalog.open(path, embedder.spec.name, embedder.dim)
 
 
-def test_good_rows_go_in_bad_rows_are_reported_by_row(tmp_path, tiny_embedder, mixed_source):
-    cat = new_catalog(tmp_path / "cat", tiny_embedder)
+@both_stores
+def test_good_rows_go_in_bad_rows_are_reported_by_row(catalog_location, tiny_embedder, mixed_source):
+    cat = new_catalog(catalog_location, tiny_embedder)
     report = ingest_csv(cat, tiny_embedder, mixed_source / "products.csv", mixed_source / "photos")
     assert (report.added, report.updated, report.unchanged) == (3, 0, 0)
     problems = {p.row: p for p in report.rejected}
@@ -104,8 +106,11 @@ def test_good_rows_go_in_bad_rows_are_reported_by_row(tmp_path, tiny_embedder, m
     assert cat.get_by_sku("R3").image is None  # text-only products are allowed
 
 
-def test_reingest_embeds_nothing_twice_and_updates_changed_rows(tmp_path, tiny_embedder, mixed_source, monkeypatch):
-    cat = new_catalog(tmp_path / "cat", tiny_embedder)
+@both_stores
+def test_reingest_embeds_nothing_twice_and_updates_changed_rows(
+    catalog_location, tiny_embedder, mixed_source, monkeypatch
+):
+    cat = new_catalog(catalog_location, tiny_embedder)
     csv_path = mixed_source / "products.csv"
     ingest_csv(cat, tiny_embedder, csv_path, mixed_source / "photos")
 
@@ -128,14 +133,15 @@ def test_reingest_embeds_nothing_twice_and_updates_changed_rows(tmp_path, tiny_e
     assert cat.count() == cat.indexed_count() == 3
 
 
-def test_ingest_from_zip_with_top_folder(tmp_path, tiny_embedder, synthetic_source):
+@both_stores
+def test_ingest_from_zip_with_top_folder(tmp_path, catalog_location, tiny_embedder, synthetic_source):
     archive = tmp_path / "photos.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for photo in sorted((synthetic_source.parent / "images").glob("*.png"))[:10]:
             z.write(photo, f"photos/{photo.name}")
     rows = list(csv.reader(open(synthetic_source, encoding="utf-8")))
     csv_path = write_csv(tmp_path / "ten.csv", rows[1:11], rows[0])
-    cat = new_catalog(tmp_path / "cat", tiny_embedder)
+    cat = new_catalog(catalog_location, tiny_embedder)
     report = ingest_csv(cat, tiny_embedder, csv_path, archive)
     assert report.added == 10 and not report.rejected
 

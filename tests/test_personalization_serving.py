@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from postgres_server import both_stores
 
 from assistant.personalization.checkpoint import (
     CheckpointError,
@@ -79,6 +80,7 @@ def test_checkpoint_of_another_model_spec_is_refused_clearly(trained_catalog, tm
         load_checkpoint(tmp_path / "absent.pt", "tiny-test")
 
 
+@both_stores
 def test_without_checkpoint_the_centroid_fallback_serves(catalog):
     personalizer = Personalizer.for_catalog(catalog)
     assert personalizer.method == "centroid" and "no personaliser trained yet" in personalizer.description
@@ -92,6 +94,7 @@ def test_without_checkpoint_the_centroid_fallback_serves(catalog):
     assert ranked[0].score >= ranked[1].score >= ranked[2].score
 
 
+@both_stores
 def test_session_adapts_to_rose_gold_likes_and_explains(trained_catalog):
     personalizer = Personalizer.for_catalog(trained_catalog)
     assert personalizer.method == "maml"
@@ -139,6 +142,7 @@ def test_like_skip_candidates_query_and_unknown_products(trained_catalog, tiny_e
         session.rank(query_vector=np.ones(3, np.float32))
 
 
+@both_stores
 def test_catalog_changes_are_picked_up(trained_catalog):
     session = Personalizer.for_catalog(trained_catalog).session(trained_catalog)
     first = trained_catalog.products()[0]

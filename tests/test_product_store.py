@@ -12,16 +12,25 @@ from assistant.catalog.store import ProductStore
 DIM = 8
 
 
-def _sqlite(tmp_path) -> ProductStore:
-    return SQLiteProductStore(tmp_path / "catalog.db", DIM)
+def _sqlite(request) -> ProductStore:
+    return SQLiteProductStore(request.getfixturevalue("tmp_path") / "catalog.db", DIM)
 
 
-STORES = {"sqlite": _sqlite}
+def _postgres(request) -> ProductStore:
+    from assistant.catalog.postgres.migrations import migrate
+    from assistant.catalog.postgres.store import PostgresProductStore
+
+    url = request.getfixturevalue("postgres_url")  # skips where PostgreSQL 15 is not installed
+    migrate(url)
+    return PostgresProductStore(url, DIM)
 
 
-@pytest.fixture(params=sorted(STORES))
-def store(request, tmp_path) -> ProductStore:
-    made = STORES[request.param](tmp_path)
+STORES = {"sqlite": _sqlite, "postgres": _postgres}
+
+
+@pytest.fixture(params=[pytest.param(name, marks=[pytest.mark.postgres] * (name == "postgres")) for name in STORES])
+def store(request) -> ProductStore:
+    made = STORES[request.param](request)
     yield made
     made.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from postgres_server import both_stores
 
 from assistant.catalog import Catalog, Filters
 from assistant.catalog.ingest import ingest_csv
@@ -15,6 +16,7 @@ def engine(catalog, tiny_embedder) -> SearchEngine:
     return SearchEngine(catalog, tiny_embedder)
 
 
+@both_stores
 def test_text_search_ranks_by_cosine(engine, catalog, tiny_embedder):
     hits = engine.search("vintage pearl drop earrings", k=10)
     assert len(hits) == 10
@@ -26,9 +28,10 @@ def test_text_search_ranks_by_cosine(engine, catalog, tiny_embedder):
     assert np.allclose(scores, np.sort(exact)[::-1][:10], atol=1e-5)
 
 
-def test_photo_search_finds_the_product_itself(tmp_path, tiny_embedder, synthetic_source):
+@both_stores
+def test_photo_search_finds_the_product_itself(catalog_location, tiny_embedder, synthetic_source):
     """With photo-only product vectors, a product's own photo is its exact match."""
-    cat = Catalog.open(tmp_path / "photo-only", tiny_embedder.spec.name, tiny_embedder.dim)
+    cat = Catalog.open(catalog_location, tiny_embedder.spec.name, tiny_embedder.dim)
     cat.manifest.image_weight = 1.0
     ingest_csv(cat, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
     photo = synthetic_source.parent / "images" / "SYN-00007.png"
@@ -36,6 +39,7 @@ def test_photo_search_finds_the_product_itself(tmp_path, tiny_embedder, syntheti
     assert top[0].product.sku == "SYN-00007" and top[0].score == pytest.approx(1.0, abs=1e-4)
 
 
+@both_stores
 def test_hybrid_query_is_the_normalised_weighted_sum(engine, tiny_embedder, synthetic_source):
     photo = synthetic_source.parent / "images" / "SYN-00003.png"
     t, i = tiny_embedder.embed_text("ruby necklace"), tiny_embedder.embed_image(photo)
@@ -46,6 +50,7 @@ def test_hybrid_query_is_the_normalised_weighted_sum(engine, tiny_embedder, synt
     assert len(engine.search("ruby necklace", photo, k=5)) == 5
 
 
+@both_stores
 def test_selective_filters_still_return_k_results(engine, catalog):
     rose = Filters(metal="Rose Gold")
     matching = catalog.count(rose)
@@ -60,8 +65,9 @@ def test_selective_filters_still_return_k_results(engine, catalog):
     assert engine.search("ring", filters=Filters(stone="no such stone"), k=5) == []
 
 
-def test_filters_on_hnsw_index_fall_back_to_exact(tmp_path, tiny_embedder, synthetic_source):
-    cat = Catalog.open(tmp_path / "hnsw", tiny_embedder.spec.name, tiny_embedder.dim, index_kind="hnsw")
+@both_stores
+def test_filters_on_hnsw_index_fall_back_to_exact(catalog_location, tiny_embedder, synthetic_source):
+    cat = Catalog.open(catalog_location, tiny_embedder.spec.name, tiny_embedder.dim, index_kind="hnsw")
     ingest_csv(cat, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
     assert cat.index_kind == "hnsw"
     engine = SearchEngine(cat, tiny_embedder)

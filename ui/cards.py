@@ -1,7 +1,12 @@
-"""Product cards in a responsive grid: photo, title, price, facts, score, reasons, and the page's buttons."""
+"""Product cards in a responsive grid: photo (tap it for the product page), title, price, facts, one reason,
+and the page's buttons. Staff pages may show a score on a card; shopper pages never pass one.
+
+Every catalog value goes into the card's HTML escaped, so a title is text, never markup.
+"""
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,10 +16,14 @@ from PIL import Image, ImageDraw
 
 from assistant.catalog import Catalog, Product
 from assistant.images import ImageError, load_image
-from assistant.plaintext import html_text
-from assistant.shop.display import format_price, is_synthetic, product_facts
+from assistant.plaintext import html_text, markdown_literal
+from assistant.shop.display import is_synthetic, product_facts
+
+from .i18n import facet, price, t
 
 THUMBNAIL_PIXELS = 480
+#: The product page's photo: big enough to zoom into on a 1080 px wide screen.
+LARGE_PIXELS = 1400
 
 
 @dataclass
@@ -23,8 +32,10 @@ class Card:
     score: float | None = None
     reasons: Sequence[str] = field(default_factory=list)
     badges: Sequence[str] = field(default_factory=list)
-    #: What the score is: search similarity ("match") or, on the merchandiser page, a probability.
+    #: What the score is on staff pages: search similarity ("match") or, on the merchandiser page, a probability.
     score_label: str = "match"
+    #: A quieter card (a piece the shopper passed); it keeps its place in the grid.
+    dimmed: bool = False
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)  # about 60 MB of JPEGs at most
@@ -51,6 +62,10 @@ def product_thumbnail(catalog: Catalog, product: Product, size: int = THUMBNAIL_
     return thumbnail(str(path) if path else None, size)
 
 
+def photo_data_url(catalog: Catalog, product: Product, size: int = LARGE_PIXELS) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(product_thumbnail(catalog, product, size)).decode("ascii")
+
+
 def _placeholder(size: int) -> Image.Image:
     """A quiet gem outline for products without a photo."""
     image = Image.new("RGB", (size, size), (250, 246, 240))
@@ -61,6 +76,10 @@ def _placeholder(size: int) -> Image.Image:
     return image
 
 
+def badge_labels(card: Card) -> list[str]:
+    return [*card.badges, *([t("card.synthetic")] if is_synthetic(card.product) else [])]
+
+
 def card_html(card: Card) -> str:
     p = card.product
     score = (
@@ -68,13 +87,12 @@ def card_html(card: Card) -> str:
         if card.score is not None
         else ""
     )
-    labels = [*card.badges, *(["synthetic demo"] if is_synthetic(p) else [])]
-    badges = "".join(f'<span class="card-badge">{html_text(b)}</span>' for b in labels)
+    badges = "".join(f'<span class="card-badge">{html_text(b)}</span>' for b in badge_labels(card))
     reasons = "".join(f'<div class="card-reason">{html_text(r)}</div>' for r in card.reasons)
     return (
         f'<div class="card-title">{html_text(p.title)}</div>'
-        f'<div class="card-price">{html_text(format_price(p.price, p.currency))}{score}</div>'
-        f'<div class="card-facts">{badges}{html_text(product_facts(p))}</div>'
+        f'<div class="card-price">{html_text(price(p.price, p.currency))}{score}</div>'
+        f'<div class="card-facts">{badges}{html_text(product_facts(p, facet))}</div>'
         f"{reasons}"
     )
 
@@ -86,12 +104,22 @@ def product_grid(
     columns: int = 4,
     min_column_width: int = 200,
     actions: Callable[[Card], None] | None = None,
+    on_open: Callable[[Product], None] | None = None,
 ) -> None:
-    """Cards in a grid that reflows with the window; ``actions`` draws each card's buttons."""
+    """Cards in a grid that reflows with the window; ``actions`` draws each card's buttons, and with
+    ``on_open`` a tap on the photo opens the product (a transparent button laid over the photo)."""
     grid = st.grid(columns, min_column_width=min_column_width, gap="medium")
     for card in cards:
-        with grid.container(key=f"card-{key}-{card.product.id}"):
+        dimmed = "-dimmed" if card.dimmed else ""
+        with grid.container(key=f"card{dimmed}-{key}-{card.product.id}"):
             st.image(product_thumbnail(catalog, card.product), width="stretch", alt=card.product.title)
+            if on_open is not None:
+                st.button(
+                    t("card.open", title=markdown_literal(card.product.title)),
+                    key=f"open-{key}-{card.product.id}",
+                    on_click=on_open,
+                    args=(card.product,),
+                )
             st.markdown(card_html(card), unsafe_allow_html=True)
             if actions is not None:
                 actions(card)

@@ -7,22 +7,28 @@ import math
 import streamlit as st
 
 from assistant.catalog import Catalog, Filters
-from assistant.shop.display import facet_label
+
+from .i18n import facet, t
 
 
 def filter_sidebar(catalog: Catalog, key: str) -> Filters:
     """Multiselects for the facets the catalog has, and a price slider over its price range."""
-    st.header("Refine")
+    st.header(t("filter.refine"))
     chosen = {}
-    for column, label in (("category", "Category"), ("metal", "Metal"), ("stone", "Stone")):
+    for column in ("category", "metal", "stone"):
         values = catalog.facet_values(column)
         if values:
-            chosen[column] = st.multiselect(label, values, format_func=facet_label, key=f"{key}-{column}") or None
+            chosen[column] = (
+                st.multiselect(
+                    t(f"filter.{column}"), values, format_func=facet, placeholder=t("filter.any"), key=f"{key}-{column}"
+                )
+                or None
+            )
     min_price = max_price = None
     price_range = catalog.price_range()
     if price_range and price_range[1] > price_range[0]:
         low, high = math.floor(price_range[0]), math.ceil(price_range[1])
-        picked = st.slider("Price", low, high, (low, high), key=f"{key}-price")
+        picked = st.slider(t("filter.price"), low, high, (low, high), key=f"{key}-price")
         min_price = picked[0] if picked[0] > low else None
         max_price = picked[1] if picked[1] < high else None
     return Filters(min_price=min_price, max_price=max_price, **chosen)

@@ -37,7 +37,7 @@ def setup_problem_page(problem: Exception, details: bool = True) -> Callable[[],
             st.error("The shop cannot open its catalog with the current settings.")
         st.code(str(problem), language=None, wrap_lines=True)
         st.markdown(
-            f"- catalog folder: `{settings.catalog_dir}` (environment variable `ASSISTANT_CATALOG`)\n"
+            f"- catalog: `{settings.catalog_location}` (environment variable `ASSISTANT_CATALOG`)\n"
             f"- model spec: `{settings.model_spec}` (environment variable `ASSISTANT_MODEL`)\n\n"
             "Fix the setting, then reload this page."
         )

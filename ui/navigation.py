@@ -21,12 +21,13 @@ from contextvars import ContextVar
 import streamlit as st
 
 from assistant.catalog.audit import acting_as
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, SettingsError
 from assistant.plaintext import markdown_literal
 from assistant.staff.accounts import StaffAccounts
 from assistant.staff.pages import CLOSED, KIOSK, STAFF, URLS, Route, page_sets_from_env, routes
 from assistant.staff.session import StaffSession, idle_minutes_from_env
 from ui.first_run import setup_problem_page
+from ui.i18n import current_language, current_messages, t
 from ui.resources import current_shop
 from ui.staff import current_staff, sign_in_page, staff_panel
 from ui.style import apply_style, page_header, show_logo
@@ -42,6 +43,9 @@ SHOPPER_LINKS = ("shop", "kiosk")
 #: The audit trail's name for anyone not signed in (shopper pages write nothing to the catalog).
 VISITOR = "visitor (not signed in)"
 STAFF_LINKS = ("merchandiser", "catalog", "welcome")
+#: Along the top: .streamlit/config.toml turns Streamlit's own sidebar list of pages/ off (a fresh server
+#: showed it, raw, while the first run loaded the model), and that setting hides any sidebar navigation.
+NAV_POSITION = "top"
 
 #: True while ``run_app`` runs the chosen page (per script thread, so sessions do not see each other's runs).
 _INSIDE_APP: ContextVar[bool] = ContextVar("inside_run_app", default=False)
@@ -51,11 +55,18 @@ _LINKABLE: ContextVar[dict[str, st.Page] | None] = ContextVar("linkable_pages", 
 
 def closed_page() -> None:
     """A public page while the catalog is still empty: nothing about the server, no sign-in."""
-    page_header("Opening soon", "Our collection is being prepared. Please come back a little later.")
+    page_header(t("app.closed_title"), t("app.closed_text"))
 
 
-def _page(route: Route, target: Callable[[], None] | str, title: str, icon: str) -> st.Page:
-    return st.Page(target, title=title, icon=icon, url_path=route.url, default=route.default)
+def _title(target: str, title: str) -> str:
+    """A page's title in the session's language (the English one where the catalogue has none)."""
+    key = f"nav.{target}"
+    return t(key) if key in current_messages().entries else title
+
+
+def _page(route: Route, target: Callable[[], None] | str, title: str, icon: str, visible: bool = True) -> st.Page:
+    visibility = "visible" if visible else "hidden"
+    return st.Page(target, title=title, icon=icon, url_path=route.url, default=route.default, visibility=visibility)
 
 
 def _run_everywhere(show: Callable[[], None], title: str) -> None:
@@ -68,41 +79,42 @@ def _run_everywhere(show: Callable[[], None], title: str) -> None:
 
 def run_app() -> None:
     """Page setup, the deployment's pages, the setup checks, the staff check, then the page the URL asks for."""
-    st.set_page_config(page_title="Jewelry Assistant", page_icon=":material/diamond:", layout="wide")
+    try:
+        current_language()
+    except SettingsError as problem:  # a kiosk set up with a language the shop does not speak says so
+        st.error(markdown_literal(problem))
+        st.stop()
+    st.set_page_config(page_title=t("app.title"), page_icon=":material/diamond:", layout="wide")
     try:
         page_sets = page_sets_from_env()
     except AssistantError as problem:
         message = markdown_literal(problem)
-        return _run_everywhere(lambda: st.error(message), "Setup needed")
+        return _run_everywhere(lambda: st.error(message), t("nav.setup"))
     try:
         shop = current_shop()
         idle_minutes = idle_minutes_from_env()
     except AssistantError as problem:
         # Every URL of the app (a bookmarked /kiosk too) shows the explanation; paths only where staff work.
-        return _run_everywhere(setup_problem_page(problem, details=STAFF in page_sets), "Setup needed")
+        return _run_everywhere(setup_problem_page(problem, details=STAFF in page_sets), t("nav.setup"))
 
     app_routes = routes(page_sets, has_products=shop.catalog.count() > 0)
-    pages = {}
-    for route in app_routes:
-        if route.target == CLOSED:
-            pages[route.url] = _page(route, closed_page, "Opening soon", ":material/storefront:")
-        else:
-            pages[route.url] = _page(route, *PAGES[route.target])
-    chosen = st.navigation(list(pages.values()), position="hidden")
-    route = next(r for r in app_routes if pages[r.url] is chosen)
-    on_kiosk = route.target == KIOSK
-    apply_style(kiosk=on_kiosk)  # before anything is drawn: the kiosk never shows the sidebar, not even briefly
-    show_logo()
-
     accounts = StaffAccounts(shop.catalog.root)
     staff = current_staff(accounts, idle_minutes) if STAFF in page_sets else None
-    linkable = {r.target: pages[r.url] for r in app_routes if r.url == r.target}
+    pages, menu = _pages(app_routes, staff)
+    without_menu = all(r.target in (KIOSK, CLOSED) for r in app_routes)  # a kiosk machine, or a closed shop
+    chosen = st.navigation(menu, position="hidden" if without_menu else NAV_POSITION)
+    route = next(r for r in app_routes if pages[r.url] is chosen)
+    on_kiosk = route.target == KIOSK
+    apply_style(kiosk=on_kiosk)  # before anything is drawn: the kiosk never shows navigation, not even briefly
+    show_logo()
     if not on_kiosk and route.target != CLOSED:
-        with st.sidebar:
-            navigation_links(linkable, staff, idle_minutes, staff_pages=STAFF in page_sets)
-            if shop.embedder.spec.evaluation_note:  # a model that is only fit for evaluation says so
-                st.caption(shop.embedder.spec.evaluation_note)
+        if staff is not None:
+            with st.container(horizontal=True, horizontal_alignment="right", key="staff-bar"):
+                staff_panel(staff, idle_minutes)
+        if shop.embedder.spec.evaluation_note:  # a model that is only fit for evaluation says so
+            st.sidebar.caption(markdown_literal(shop.embedder.spec.evaluation_note))
 
+    linkable = {r.target: pages[r.url] for r in app_routes if r.url == r.target}
     inside, links = _INSIDE_APP.set(True), _LINKABLE.set(linkable)
     try:
         if route.staff_only and staff is None:
@@ -115,26 +127,39 @@ def run_app() -> None:
         _LINKABLE.reset(links)
 
 
-def navigation_links(
-    linkable: dict[str, st.Page], staff: StaffSession | None, idle_minutes: float, staff_pages: bool
-) -> None:
-    """The shopper pages; then the staff pages and Sign out for staff, or one small sign-in link for others."""
-    for target in SHOPPER_LINKS:
-        if target in linkable:
-            st.page_link(linkable[target])
-    if not staff_pages:
-        return
-    # with products: Merchandiser and Catalog; while the catalog is empty: Get started and Catalog
-    staff_targets = [t for t in STAFF_LINKS[:2] if t in linkable]
-    if "merchandiser" not in staff_targets:
-        staff_targets = [t for t in ("welcome", "catalog") if t in linkable]
-    if staff is None:
-        st.page_link(linkable[staff_targets[0]], label="Staff sign-in", icon=":material/lock:")
-        return
-    st.subheader("Staff")
-    for target in staff_targets:
-        st.page_link(linkable[target])
-    staff_panel(staff, idle_minutes)
+def _staff_links(served: set[str]) -> list[str]:
+    """With products: Merchandiser and Catalog; while the catalog is empty: Get started and Catalog."""
+    if "merchandiser" in served:
+        return [t for t in STAFF_LINKS[:2] if t in served]
+    return [t for t in ("welcome", "catalog") if t in served]
+
+
+def _pages(app_routes: list[Route], staff: StaffSession | None) -> tuple[dict[str, st.Page], dict[str, list]]:
+    """Every URL's page, and the top menu: the Shop section, then a Staff section for signed-in staff or, for
+    anyone else, one small "Staff sign-in" link to the first staff page. Other URLs are routed but not listed."""
+    served = {r.target for r in app_routes if r.url == r.target}
+    staff_links = _staff_links(served) if staff is not None else _staff_links(served)[:1]  # one sign-in link
+    pages: dict[str, st.Page] = {}
+    menu: dict[str, list] = {t("nav.shop_section"): [], t("nav.staff_section"): [], "": []}
+    for route in app_routes:
+        listed = route.url == route.target and route.target in (*SHOPPER_LINKS, *staff_links)
+        if route.target == CLOSED:
+            title, icon, target = t("app.closed_title"), ":material/storefront:", closed_page
+        else:
+            target, title, icon = PAGES[route.target]
+            title = _title(route.target, title)
+        if listed and route.staff_only and staff is None:
+            title, icon = t("nav.sign_in"), ":material/lock:"
+        page = _page(route, target, title, icon, visible=listed)
+        pages[route.url] = page
+        if not listed:
+            section = ""
+        elif route.target in SHOPPER_LINKS:
+            section = t("nav.shop_section")
+        else:
+            section = t("nav.staff_section") if staff is not None else ""
+        menu[section].append(page)
+    return pages, {name: section for name, section in menu.items() if section}
 
 
 def page_link(target: str, label: str, icon: str) -> None:

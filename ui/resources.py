@@ -17,6 +17,7 @@ import streamlit as st
 
 from assistant.catalog import Catalog
 from assistant.categories import CatalogCategories, CategoryRegistry, QueryTranslator, RegistryError
+from assistant.categories.attributes import load_attributes
 from assistant.categories.catalog_labels import head_path
 from assistant.categories.registry import CATEGORIES_DIR, REGISTRY_NAME
 from assistant.clip.embedder import Embedder
@@ -25,6 +26,8 @@ from assistant.personalization.serving import Personalizer
 from assistant.search import SearchEngine
 from assistant.services import load_embedder, open_catalog
 from assistant.settings import Settings
+from assistant.shop.display import chinese_facet_names
+from assistant.shop.results import NonsenseQueries, match_threshold
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,16 @@ def _translator(catalog_root: str, registry_stamp: int) -> QueryTranslator | Non
         return None
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _chinese_facet_names(catalog_root: str, registry_stamp: int) -> dict[str, str]:
+    """Chinese names of facet values; the built-in vocabulary alone while the registry file is broken."""
+    try:
+        categories = list(CategoryRegistry.load(catalog_root))
+    except RegistryError:
+        categories = []
+    return chinese_facet_names(categories, load_attributes())
+
+
 @st.cache_resource(max_entries=4, show_spinner="Labelling the catalog's products…")
 def _categories(
     _catalog: Catalog, _embedder: Embedder, catalog_root: str, registry_stamp: int, head_stamp: int
@@ -65,6 +78,18 @@ def _personalizer(_catalog: Catalog, catalog_root: str, checkpoint_stamp: int) -
         return Personalizer.for_catalog(_catalog), None
     except CheckpointError as exc:
         return Personalizer.prior(_catalog.model_spec), str(exc)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _nonsense(_embedder: Embedder, model_spec: str) -> NonsenseQueries:
+    return NonsenseQueries.embed(_embedder)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _match_threshold(
+    _catalog: Catalog, _nonsense: NonsenseQueries, root: str, generation: int, words: bool, photo: bool, weight: float
+) -> float:
+    return match_threshold(_catalog, _nonsense.like(words, photo, weight))
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,17 @@ class Shop:
             _file_stamp(head_path(self.catalog)),
         )
 
+    def chinese_facet_names(self) -> dict[str, str]:
+        """'rose gold' -> '玫瑰金' for the Chinese interface, re-read when the category registry changes."""
+        return _chinese_facet_names(str(self.catalog.root), _registry_stamp(self.catalog))
+
+    def match_threshold(self, words: bool, photo: bool, text_weight: float) -> float:
+        """The score a close match beats for this kind of query (assistant/shop/results.py), per catalog generation."""
+        nonsense = _nonsense(self.embedder, self.embedder.spec.name)
+        generation = self.catalog.generation
+        weight = round(text_weight, 2) if words and photo else 0.0
+        return _match_threshold(self.catalog, nonsense, str(self.catalog.root), generation, words, photo, weight)
+
     def personalizer(self) -> tuple[Personalizer, str | None]:
         """The ranking for "for you" (re-read when ``train personalizer`` writes a new checkpoint), and any problem."""
         stamp = _file_stamp(default_checkpoint_path(self.catalog.root))
@@ -104,10 +140,13 @@ def _embedder(model_spec: str, model_cache: str | None) -> Embedder:
 
 
 @st.cache_resource(show_spinner="Opening the catalog…")
-def _shop(catalog_dir: str, model_spec: str, model_cache: str | None) -> Shop:
-    settings = Settings(catalog_dir=Path(catalog_dir), model_spec=model_spec, model_cache=model_cache)
+def _shop(catalog_location: str, model_spec: str, model_cache: str | None) -> Shop:
+    settings = Settings.resolve(catalog_location, model_spec, model_cache)
     embedder = _embedder(model_spec, model_cache)
-    return Shop(settings=settings, embedder=embedder, catalog=open_catalog(settings, embedder))
+    catalog = open_catalog(settings, embedder)
+    if settings.catalog_url:  # a shared database: hear every other server's and the CLI's commits at once
+        catalog.listen()
+    return Shop(settings=settings, embedder=embedder, catalog=catalog)
 
 
 def current_settings() -> Settings:
@@ -118,4 +157,5 @@ def current_settings() -> Settings:
 def current_shop() -> Shop:
     """The loaded shop for the current settings; raises an ``AssistantError`` (missing weights, a bad spec, a catalog of another model) when it cannot load."""
     settings = current_settings()
-    return _shop(str(settings.catalog_dir.resolve()), settings.model_spec, settings.model_cache)
+    location = settings.catalog_url or str(settings.catalog_dir.resolve())
+    return _shop(location, settings.model_spec, settings.model_cache)

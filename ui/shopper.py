@@ -1,23 +1,31 @@
-"""The shopper's likes and passes for this browser session, and the "for you" ordering they drive.
+"""The shopper's likes and passes for this browser session, the results listing they act on, and the tray.
 
 The ShopperSession (assistant.personalization) lives in st.session_state, so every browser tab is its
-own shopper and nothing about a shopper is stored on the server's disk.
+own shopper and nothing about a shopper is stored on the server's disk. A like or a pass changes the
+buttons and the "Updated for you" band, never the order of the grid the shopper is looking at
+(assistant.shop.results.Listing); every tap is idempotent (liking twice is one like).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import streamlit as st
 
-from assistant.catalog import Filters, Hit
+from assistant.catalog import Product
 from assistant.personalization.serving import ShopperSession
+from assistant.plaintext import markdown_literal
+from assistant.shop.results import Listing
 
-from .cards import Card
+from .cards import Card, product_thumbnail
+from .i18n import current_messages, t, tn
+from .product_page import open_product
 from .resources import Shop
 
 SESSION_KEY = "shopper"
+#: Pieces in the "Updated for you" band.
+UPDATED_FOR_YOU = 4
 
 
 def shopper_session(shop: Shop) -> ShopperSession:
@@ -32,34 +40,61 @@ def shopper_session(shop: Shop) -> ShopperSession:
     return session
 
 
-def for_you(
-    shop: Shop, session: ShopperSession, hits: Sequence[Hit] | None, query: np.ndarray | None, filters: Filters, k: int
-) -> list[Card]:
-    """The "for you" ordering: search hits (or the filtered catalog) re-ranked by the shopper's likes and
-    passes, with the reasons; passed products are left out."""
-    if hits is not None:
-        candidates = [h.product.id for h in hits]
-    else:
-        candidates = None if filters.is_empty() else shop.catalog.ids_matching(filters).tolist()
+def listing(
+    key: str, signature: tuple, build: Callable[[], tuple[list[int], tuple[str, int | None]]], page_size: int
+) -> Listing:
+    """The session's listing for this search; ``build`` (the order and the heading's summary) runs only when
+    the search (its signature) changed, so likes and passes never reorder what the shopper sees."""
+    current: Listing | None = st.session_state.get(key)
+    if current is None or current.signature != signature:
+        ids, summary = build()
+        current = Listing(signature, ids, page_size, summary)
+        st.session_state[key] = current
+    return current
+
+
+def for_you_order(
+    session: ShopperSession, candidates: Sequence[int] | None, query: np.ndarray | None, k: int
+) -> list[int]:
+    """Candidates (or the whole catalog) best first for this shopper, passed pieces left out."""
     ranked = session.rank(candidates, query_vector=query, k=k + len(session.skips))
-    ranked = [r for r in ranked if r.product_id not in session.skips][:k]
-    products = {p.id: p for p in shop.catalog.get([r.product_id for r in ranked])}
-    match = {h.product.id: h.score for h in hits or []}
-    return [
-        Card(products[r.product_id], match.get(r.product_id), reasons=r.reasons)
-        for r in ranked
-        if r.product_id in products
-    ]
+    return [r.product_id for r in ranked if r.product_id not in session.skips][:k]
 
 
-def like_pass_buttons(session: ShopperSession, card: Card) -> None:
-    """Like / Pass under a card; callbacks update the session before the page reruns, so the order follows."""
-    pid = card.product.id
-    liked = pid in session.likes
+def strongest_reasons(session: ShopperSession, ids: Sequence[int], query: np.ndarray | None) -> dict[int, list[str]]:
+    """Each piece's reasons, strongest first; none for a piece the shopper liked (it explains itself)."""
+    if not ids or not (session.likes or query is not None):
+        return {}
+    ranked = session.rank(list(ids), query_vector=query, k=None)
+    words = current_messages()
+    return {r.product_id: [words.reason(x) for x in r.reasons] for r in ranked if r.product_id not in session.likes}
+
+
+def shop_cards(session: ShopperSession, products: Sequence[Product], query: np.ndarray | None) -> list[Card]:
+    """Cards with one reason each (the strongest); passed pieces stay in place, dimmed."""
+    reasons = strongest_reasons(session, [p.id for p in products], query)
+    return [Card(p, reasons=reasons.get(p.id, [])[:1], dimmed=p.id in session.skips) for p in products]
+
+
+def updated_for_you(
+    session: ShopperSession, candidates: Sequence[int] | None, query: np.ndarray | None, showing: Sequence[int]
+) -> list[int]:
+    """After a like: the best pieces for this shopper that are not on screen, liked or passed yet."""
+    if not session.likes:
+        return []
+    seen = set(showing) | set(session.likes) | set(session.skips)
+    ranked = session.rank(candidates, query_vector=query, k=UPDATED_FOR_YOU + len(seen))
+    return [r.product_id for r in ranked if r.product_id not in seen][:UPDATED_FOR_YOU]
+
+
+def like_pass_buttons(session: ShopperSession, product: Product, key: str) -> None:
+    """Like / Pass: callbacks update the session before the rerun; a second tap changes nothing."""
+    pid = product.id
+    liked, passed = pid in session.likes, pid in session.skips
     with st.container(horizontal=True, gap="small"):
         st.button(
-            "Liked" if liked else "Like",
-            key=f"like-{pid}",
+            t("like.liked") if liked else t("like.like"),
+            key=f"like-{key}-{pid}",
             icon=":material/favorite:" if liked else ":material/favorite_border:",
             type="primary" if liked else "secondary",
             on_click=session.like,
@@ -67,19 +102,40 @@ def like_pass_buttons(session: ShopperSession, card: Card) -> None:
             width="stretch",
         )
         st.button(
-            "Pass", key=f"pass-{pid}", icon=":material/close:", on_click=session.skip, args=(pid,), width="stretch"
+            t("like.passed") if passed else t("like.pass"),
+            key=f"pass-{key}-{pid}",
+            icon=":material/close:",
+            on_click=session.skip,
+            args=(pid,),
+            disabled=passed,
+            width="stretch",
         )
 
 
-def taste_panel(shop: Shop, session: ShopperSession) -> None:
-    """Sidebar summary of the shopper's picks, with a reset."""
-    personalizer, problem = shop.personalizer()
-    st.header("Your taste")
-    if session.likes or session.skips:
-        st.markdown(f"{len(session.likes)} liked · {len(session.skips)} passed")
-        st.button("Reset my likes", key="shop-reset", icon=":material/restart_alt:", on_click=session.reset)
-    else:
-        st.markdown("Tap **Like** or **Pass** on a few pieces: *For you* adapts after every tap.")
-    st.caption(personalizer.description[:1].upper() + personalizer.description[1:])
-    if problem:
-        st.warning(problem)
+def likes_tray(shop: Shop, session: ShopperSession) -> None:
+    """The pieces this shopper liked, in the order liked, each with a way back to it and a way to take it back."""
+    products = shop.catalog.get(session.likes)
+    with st.expander(tn("likes.tray", len(products)), icon=":material/favorite:", key="shop-likes-tray"):
+        if not products:
+            st.markdown(t("likes.empty"))
+        grid = st.grid(6, min_column_width=110, gap="small")
+        for product in products:
+            with grid.container(key=f"tray-{product.id}"):
+                st.image(product_thumbnail(shop.catalog, product, 240), width="stretch", alt=product.title)
+                st.button(
+                    markdown_literal(product.title),
+                    key=f"tray-open-{product.id}",
+                    type="tertiary",
+                    on_click=open_product,
+                    args=(product,),
+                )
+                st.button(
+                    t("likes.remove"),
+                    key=f"unlike-{product.id}",
+                    icon=":material/heart_minus:",
+                    on_click=session.unlike,
+                    args=(product.id,),
+                    width="stretch",
+                )
+        if session.likes or session.skips:
+            st.button(t("likes.reset"), key="shop-reset", icon=":material/restart_alt:", on_click=session.reset)

@@ -18,6 +18,7 @@ from assistant.staff.accounts import SignedIn, SignInRefused, StaffAccounts
 from assistant.staff.session import PASSWORD, SINGLE_SIGN_ON, StaffSession
 from assistant.staff.sso import allowed_staff_email
 from assistant.staff.throttle import Throttle, wait_message
+from ui.i18n import t
 from ui.style import page_header
 
 SESSION_KEY = "staff"
@@ -74,7 +75,7 @@ def current_staff(accounts: StaffAccounts, idle_minutes: float) -> StaffSession 
 
 def sign_in_page(accounts: StaffAccounts) -> None:
     """What a signed-out visit to a staff URL shows: the sign-in form and nothing of the page itself."""
-    page_header("Staff sign-in", "Merchandiser and Catalog are for signed-in staff.")
+    page_header(t("staff.sign_in_title"), t("staff.sign_in_subtitle"))
     if reason := st.session_state.pop(ENDED_KEY, None):
         st.info(reason)
     sso = single_sign_on_configured()
@@ -83,26 +84,28 @@ def sign_in_page(accounts: StaffAccounts) -> None:
     if accounts.any():
         _password_form(accounts)
     elif not sso:
-        st.warning("No staff account exists yet. Create one on the server, with the same catalog settings as this app:")
+        st.warning(t("staff.no_account"))
         st.code("python -m assistant staff add NAME", language="bash")
 
 
 def _single_sign_on_panel() -> None:
     if st.user.is_logged_in:  # signed in with the provider, but not on the staff list
         email = st.user.to_dict().get("email") or "This account"
-        st.error(f"{markdown_literal(email)} is not on the staff list.")
-        if st.button("Sign out of single sign-on", key="staff-sso-sign-out"):
+        st.error(t("staff.sso_not_listed", email=markdown_literal(email)))
+        if st.button(t("staff.sso_sign_out"), key="staff-sso-sign-out"):
             st.logout()
         return
-    if st.button("Sign in with single sign-on", type="primary", key="staff-sso", icon=":material/badge:"):
+    if st.button(t("staff.sso_sign_in"), type="primary", key="staff-sso", icon=":material/badge:"):
         st.login()
 
 
 def _password_form(accounts: StaffAccounts) -> None:
     with st.form("staff-sign-in", clear_on_submit=True):
-        name = st.text_input("Name", key="staff-name", autocomplete="username")
-        password = st.text_input("Password", type="password", key="staff-password", autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary")
+        name = st.text_input(t("staff.name"), key="staff-name", autocomplete="username")
+        password = st.text_input(
+            t("staff.password"), type="password", key="staff-password", autocomplete="current-password"
+        )
+        submitted = st.form_submit_button(t("staff.sign_in"), type="primary")
     if not submitted:
         return
     throttle: Throttle = st.session_state.setdefault(THROTTLE_KEY, Throttle())
@@ -124,10 +127,10 @@ def _password_form(accounts: StaffAccounts) -> None:
 
 
 def staff_panel(session: StaffSession, idle_minutes: float) -> None:
-    """Sidebar: who is signed in, Sign out, and a timer that locks the screen once the session is idle."""
-    st.caption(f"Signed in as {markdown_literal(session.name)}")
-    if st.button("Sign out", key="staff-sign-out", icon=":material/logout:"):
-        end_staff_session("You are signed out.")
+    """Top right of a staff page: who is signed in, Sign out, and a timer that locks the screen when idle."""
+    st.caption(t("staff.signed_in_as", name=markdown_literal(session.name)))
+    if st.button(t("staff.sign_out"), key="staff-sign-out", icon=":material/logout:"):
+        end_staff_session(t("staff.signed_out"))
         st.rerun()
 
     @st.fragment(run_every=max(1.0, min(60.0, idle_minutes * 15.0)))

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.atomic import remove_stale_temp_files
 from assistant.catalog.index_sync import IndexSync
+from assistant.catalog.location import is_database_url
 from assistant.catalog.manifest import DEFAULT_IMAGE_WEIGHT, FORMAT_VERSION, MANIFEST_NAME, Manifest
 from assistant.catalog.photos import PhotoStore
 from assistant.catalog.records import (
@@ -75,6 +77,15 @@ def _read_manifest(root: Path, model_spec: str, index_kind: str | None, allow_re
     """The manifest of an existing catalog, refused when its vectors are not in ``model_spec``'s space."""
     manifest_path = root / MANIFEST_NAME
     manifest = Manifest.read(manifest_path)
+    check_manifest(manifest, str(root), model_spec, allow_reindex)
+    if index_kind and index_kind != manifest.index_kind:
+        manifest.index_kind = index_kind
+        manifest.write(manifest_path)
+    return manifest
+
+
+def check_manifest(manifest: Manifest, root: str, model_spec: str, allow_reindex: bool) -> None:
+    """Refuse a catalog (at ``root``, a folder or a database) whose vectors are not in ``model_spec``'s space."""
     if manifest.format_version > FORMAT_VERSION:
         raise CatalogError(f"{root} was written by a newer version of this program (format {manifest.format_version})")
     if not allow_reindex:
@@ -89,10 +100,6 @@ def _read_manifest(root: Path, model_spec: str, index_kind: str | None, allow_re
                 f"are in another space. Use --model {manifest.model_spec} (or ASSISTANT_MODEL), or re-embed it "
                 f"with: python -m assistant --catalog {root} --model {model_spec} reindex"
             )
-    if index_kind and index_kind != manifest.index_kind:
-        manifest.index_kind = index_kind
-        manifest.write(manifest_path)
-    return manifest
 
 
 def _new_manifest(root: Path, model_spec: str, dim: int | None, index_kind: str | None, create: bool) -> Manifest:
@@ -112,14 +119,19 @@ class Catalog:
     sync serialise what must be."""
 
     EDITABLE_FIELDS = EDITABLE_FIELDS
+    #: How this kind of catalog keeps its index in step with its store.
+    index_sync_class = IndexSync
     TEXT_FIELDS = TEXT_FIELDS
 
-    def __init__(self, root: Path, manifest: Manifest, store: ProductStore, photos: PhotoStore):
+    def __init__(
+        self, root: Path, manifest: Manifest, store: ProductStore, photos: PhotoStore, index_file: Path | None = None
+    ):
+        """``root`` is the folder of the catalog's files; ``index_file`` None keeps the index in memory only."""
         self.root = root
         self.manifest = manifest
         self.store = store
         self.photos = photos
-        self.index = IndexSync(store, root / INDEX_NAME, manifest.dim, manifest.index_kind)
+        self.index = self.index_sync_class(store, index_file, manifest.dim, manifest.index_kind)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -137,6 +149,10 @@ class Catalog:
         A catalog built with another model is refused: its vectors live in another space. Pass
         ``allow_reindex`` only to re-embed it (the ``reindex`` command).
         """
+        if is_database_url(root):
+            from assistant.catalog.postgres.catalog import PostgresCatalog  # psycopg only where a database is used
+
+            return PostgresCatalog.open_url(str(root), model_spec, dim, index_kind, create, allow_reindex)
         root = Path(root)
         if index_kind is not None and index_kind not in INDEX_KINDS:
             raise CatalogError(f"unknown index kind {index_kind!r}; choose one of {', '.join(INDEX_KINDS)}")
@@ -144,11 +160,13 @@ class Catalog:
             manifest = _read_manifest(root, model_spec, index_kind, allow_reindex)
         else:
             manifest = _new_manifest(root, model_spec, dim, index_kind, create)
+        for leftover in remove_stale_temp_files(root):
+            log.info("removed %s, left behind by a writer that was killed", leftover)
         store = SQLiteProductStore(root / DB_NAME, manifest.dim)
         if not (root / MANIFEST_NAME).exists():
             manifest.write(root / MANIFEST_NAME)
         (root / IMAGES_DIR).mkdir(exist_ok=True)
-        catalog = cls(root, manifest, store, PhotoStore(root / IMAGES_DIR))
+        catalog = cls(root, manifest, store, PhotoStore(root / IMAGES_DIR), root / INDEX_NAME)
         if not manifest.reindex_target and manifest.model_spec == model_spec:
             catalog.index.refresh()
         return catalog
@@ -168,6 +186,19 @@ class Catalog:
     @property
     def manifest_path(self) -> Path:
         return self.root / MANIFEST_NAME
+
+    @property
+    def location(self) -> str:
+        """The catalog as ``--catalog`` names it: its folder (or its database URL, without a password)."""
+        return str(self.root)
+
+    def save_manifest(self) -> None:
+        """Persist a change to ``self.manifest`` where this catalog keeps it."""
+        self.manifest.write(self.manifest_path)
+
+    def publish_file(self, name: str) -> None:
+        """Called after writing or removing ``root/name`` (a registry, a trained head): a folder keeps it right
+        there; a shared database stores it for every other server (``PostgresCatalog``)."""
 
     def close(self) -> None:
         self.store.close()
@@ -346,7 +377,7 @@ class Catalog:
         with self.index.reading() as index:
             indexed, kind = index.ntotal, index.kind
         return {
-            "catalog": str(self.root),
+            "catalog": self.location,
             "model": self.model_spec,
             "dim": self.dim,
             "products": self.count(),
@@ -364,7 +395,7 @@ class Catalog:
     def begin_reindex(self, model_spec: str) -> None:
         """Mark the manifest so that nothing opens a half re-embedded catalog as either model."""
         self.manifest.reindex_target = model_spec
-        self.manifest.write(self.manifest_path)
+        self.save_manifest()
 
     def store_reembedded(self, ids: Sequence[int], vectors: np.ndarray, hashes: Sequence[str], model_spec: str) -> None:
         with self.store.write() as writer:
@@ -375,6 +406,6 @@ class Catalog:
         self.manifest.model_spec = model_spec
         self.manifest.dim = self.store.dim = int(dim)
         self.manifest.reindex_target = None
-        self.index = IndexSync(self.store, self.index.path, self.dim, self.manifest.index_kind)
+        self.index = self.index_sync_class(self.store, self.index.path, self.dim, self.manifest.index_kind)
         self.index.rebuild()
-        self.manifest.write(self.manifest_path)
+        self.save_manifest()

@@ -99,9 +99,10 @@ def file_generation(path: Path) -> int | None:
 class IndexSync:
     """One process's index of a store's vectors, and the file that caches it between processes."""
 
-    def __init__(self, store: ProductStore, path: Path, dim: int, kind_setting: str):
+    def __init__(self, store: ProductStore, path: Path | None, dim: int, kind_setting: str):
+        """``path`` None keeps the index in memory only (a server database's catalog builds it at start)."""
         self.store = store
-        self.path = Path(path)
+        self.path = None if path is None else Path(path)
         self.dim = dim
         self.kind_setting = kind_setting
         self._index: VectorIndex | None = None
@@ -111,6 +112,11 @@ class IndexSync:
         self._searching = ReadWriteLock()
 
     # ----------------------------------------------------------------- reading
+    @property
+    def generation(self) -> int:
+        """The store generation the in-memory index holds (-1 before the first load)."""
+        return self._generation
+
     def current(self) -> VectorIndex:
         """The index, caught up with every commit made before this call. Single-threaded use only:
         to search while other threads write, use ``search``."""
@@ -135,11 +141,12 @@ class IndexSync:
     def refresh(self) -> None:
         """Catch up with the store: load the file on first use, then apply what changed since."""
         with self._update_lock:
-            if self._index is None:
+            loaded = self._index is None
+            if loaded:
                 self._load()
             changes = self.store.changes_since(self._generation)
-            if changes.generation != self._generation:
-                self._apply(changes)
+            if loaded or changes.generation != self._generation:
+                self._apply(changes)  # after a load even if nothing changed: it checks the count
 
     def _load(self) -> None:
         index, generation = self._read_file()
@@ -151,7 +158,7 @@ class IndexSync:
         self._saved_generation = generation
 
     def _read_file(self) -> tuple[VectorIndex | None, int]:
-        if not self.path.exists():
+        if self.path is None or not self.path.exists():
             return None, -1
         try:
             index, generation = read_index_file(self.path)
@@ -197,7 +204,7 @@ class IndexSync:
     def save(self) -> None:
         """Write the index file if this process holds a newer generation than the file does."""
         with self._update_lock:
-            if self._index is None or self._generation == self._saved_generation:
+            if self._index is None or self._generation == self._saved_generation or self.path is None:
                 return
             with self._file_lock():
                 on_disk = file_generation(self.path)

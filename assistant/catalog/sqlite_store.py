@@ -352,7 +352,11 @@ class SQLiteProductStore(ProductStore):
                 conn.execute("ALTER TABLE products ADD COLUMN vector_generation INTEGER NOT NULL DEFAULT 0")
             for statement in INDEXES:
                 conn.execute(statement)
-            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if version is None or int(version[0]) != SCHEMA_VERSION:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
 
     @contextmanager
     def write(self) -> Iterator[ProductWriter]:

@@ -24,7 +24,15 @@ from assistant.categories.attributes import AttributeVocabulary, load_attributes
 from assistant.categories.classifier import Classification, Classifier, Decisions, LabelSet
 from assistant.categories.fewshot import Maml
 from assistant.categories.prototypes import PRIOR_STRENGTH, PrototypeBuilder, VectorCache
-from assistant.categories.registry import CATEGORIES_DIR, UNKNOWN, Category, CategoryRegistry, RegistryError
+from assistant.categories.registry import (
+    CATEGORIES_DIR,
+    EXAMPLES_DIR,
+    REGISTRY_NAME,
+    UNKNOWN,
+    Category,
+    CategoryRegistry,
+    RegistryError,
+)
 from assistant.categories.translate import QueryTranslator
 from assistant.checkpoints import CheckpointError
 from assistant.clip.embedder import Embedder, ImageSource
@@ -139,6 +147,7 @@ class CatalogCategories:
     def install_head(self, maml: Maml, trained_on: dict) -> RefreshReport:
         """Save a meta-trained head with the catalog; categories switch to MAML and are re-classified."""
         maml.save(head_path(self.catalog), self.catalog.model_spec, trained_on)
+        self.catalog.publish_file(f"{CATEGORIES_DIR}/{HEAD_NAME}")
         maml.trained_on = trained_on
         self.head, self.head_problem = maml, None
         report = self.refresh()
@@ -148,6 +157,7 @@ class CatalogCategories:
     def remove_head(self) -> RefreshReport:
         """Go back to the prototype blend."""
         head_path(self.catalog).unlink(missing_ok=True)
+        self.catalog.publish_file(f"{CATEGORIES_DIR}/{HEAD_NAME}")
         self.head, self.head_problem = None, None
         return self.refresh()
 
@@ -272,12 +282,14 @@ class CatalogCategories:
             else:
                 name = self.registry.store_example(read_image_bytes(photo), str(photo))
             self.builder.cache.put("photo:" + name, vector)
+            self.catalog.publish_file(f"{CATEGORIES_DIR}/{EXAMPLES_DIR}/{name}")
             names.append(name)
         return names
 
     def _commit(self) -> RefreshReport:
         with self._lock:
             self.registry.save()
+            self.catalog.publish_file(f"{CATEGORIES_DIR}/{REGISTRY_NAME}")
             return self._refresh()
 
     def add(self, category: Category, photos: Sequence[ImageSource] | None = None) -> RefreshReport:

@@ -78,7 +78,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.text and not args.image:
         raise CatalogError("search needs TEXT, --image FILE, or both")
     embedder = load_embedder(args.settings)
-    catalog = Catalog.open(args.settings.catalog_dir, embedder.spec.name, create=False)
+    catalog = Catalog.open(args.settings.catalog_location, embedder.spec.name, create=False)
     engine = make_search_engine(catalog, embedder)
     hits = engine.search(
         args.text, Path(args.image) if args.image else None, filters_from_args(args), args.k, args.text_weight
@@ -114,7 +114,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_reindex(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.settings)
     catalog = Catalog.open(
-        args.settings.catalog_dir, embedder.spec.name, create=False, allow_reindex=True, index_kind=args.index_kind
+        args.settings.catalog_location,
+        embedder.spec.name,
+        create=False,
+        allow_reindex=True,
+        index_kind=args.index_kind,
     )
     before = catalog.model_spec
     with progress_bar("re-embedding") as progress:
@@ -132,7 +136,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         csv_path = write_synthetic_catalog(tmp, n=args.n, seed=args.seed)
         with progress_bar("embedding") as progress:
             report = ingest_csv(catalog, embedder, csv_path, Path(tmp) / "images", progress=progress)
-    print(f"synthetic demo catalog in {catalog.root}: ", end="")
+    print(f"synthetic demo catalog in {catalog.location}: ", end="")
     print_ingest_report(report)
     return 0
 

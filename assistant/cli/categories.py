@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from assistant.atomic import atomic_write_json
-from assistant.catalog import MANIFEST_NAME, Catalog, Manifest
+from assistant.catalog import Catalog
 from assistant.categories import CatalogCategories, CategoryRegistry, preview_draft
 from assistant.categories.catalog_labels import CATEGORY, HEAD_NAME
 from assistant.categories.evaluation import CategoryEvaluation, EvalSettings
@@ -20,7 +20,7 @@ from assistant.checkpoints import CheckpointError
 from assistant.cli.common import print_table
 from assistant.clip.embedder import Embedder
 from assistant.errors import UsageError
-from assistant.services import open_existing_catalog
+from assistant.services import open_existing_catalog, stored_manifest
 
 
 def catalog_and_embedder(args: argparse.Namespace) -> tuple[Catalog, Embedder]:
@@ -147,18 +147,19 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
 def method_of(args: argparse.Namespace) -> str:
     """Which few-shot method the catalog uses, without loading a model: MAML once a usable head was trained,
     else the prototype blend (and why a trained head is not used)."""
-    catalog_dir = args.settings.catalog_dir
-    path = catalog_dir / CATEGORIES_DIR / HEAD_NAME
+    path = args.settings.catalog_dir / CATEGORIES_DIR / HEAD_NAME
     if not path.exists():
         return "prototype blend"
     try:
-        Maml.load(path, Manifest.read(catalog_dir / MANIFEST_NAME).model_spec)
+        Maml.load(path, stored_manifest(args.settings).model_spec)
     except CheckpointError as exc:
         return f"prototype blend: {exc}"
     return "MAML head (train categories)"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.settings.catalog_url:  # opening a shared catalog mirrors its registry and head into catalog_dir
+        open_existing_catalog(args.settings).close()
     registry = CategoryRegistry.load(args.settings.catalog_dir)
     counts = None
     if args.counts:

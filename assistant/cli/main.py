@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "assistant.cli.catalog",
     "assistant.cli.categories",
     "assistant.cli.personalization",
+    "assistant.cli.database",
     "assistant.cli.search",
     "assistant.cli.staff",
     "assistant.cli.trash",
@@ -32,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m assistant",
         description="Multimodal, zero-shot jewelry shopping assistant: catalog, search, categories, personalisation.",
     )
-    parser.add_argument("--catalog", help=f"catalog folder (env {ENV_CATALOG}, default ./catalog)")
+    parser.add_argument(
+        "--catalog",
+        help=f"catalog folder, or a PostgreSQL URL postgresql://USER@HOST/DB (env {ENV_CATALOG}, default ./catalog)",
+    )
     parser.add_argument(
         "--model", help=f"model spec, e.g. ViT-B-32:laion2b_s34b_b79k, ViT-B-32:/path/ckpt, tiny-test (env {ENV_MODEL})"
     )

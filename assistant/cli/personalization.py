@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from assistant.atomic import atomic_write_json
-from assistant.catalog import MANIFEST_NAME, Catalog, audit
+from assistant.catalog import Catalog, audit
 from assistant.clip.factory import parse_model_spec
 from assistant.errors import UsageError
 from assistant.personalization.cold_start import evaluate_cold_start
@@ -20,6 +20,7 @@ from assistant.personalization.maml import VALIDATE_EVERY, MetaTrainConfig
 from assistant.personalization.shoppers import SIMULATED_TRAIN_SHOPPERS, log_splits, simulated_splits
 from assistant.personalization.tasks import MAX_SUPPORT_CLICKS
 from assistant.personalization.training import VALIDATION_SHOPPERS, train_for_catalog
+from assistant.services import stored_manifest
 from assistant.settings import Settings
 
 #: Products in the catalog that ``eval personalization`` generates when there is none.
@@ -116,20 +117,21 @@ def _say(message: str) -> None:
 
 def _open_catalog(settings: Settings) -> Catalog | None:
     """The catalog for the model spec, or None when the folder holds no catalog."""
-    if not (settings.catalog_dir / MANIFEST_NAME).exists():
+    if stored_manifest(settings) is None:
         return None
-    return Catalog.open(settings.catalog_dir, settings.model_spec, create=False)
+    return Catalog.open(settings.catalog_location, settings.model_spec, create=False)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from assistant.cli.common import progress_bar
-    from assistant.personalization.checkpoint import default_checkpoint_path, save_checkpoint
+    from assistant.personalization.checkpoint import CHECKPOINT_NAME, default_checkpoint_path, save_checkpoint
 
     meta, head_options = training_config(args)
     catalog = _open_catalog(args.settings)
     if catalog is None or catalog.count() == 0:
         raise UsageError(
-            f"no products in catalog {args.settings.catalog_dir}; ingest some first (or try: python -m assistant demo)"
+            f"no products in catalog {args.settings.catalog_location}; "
+            "ingest some first (or try: python -m assistant demo)"
         )
     out = args.out or default_checkpoint_path(catalog.root)
     started = time.monotonic()
@@ -139,6 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         _report_rejected(log)
     save_checkpoint(out, checkpoint)
     audit.record(catalog, audit.TRAIN_PERSONALIZER, str(out), dict(checkpoint.trained_on))
+    if args.out is None:  # the catalog's own checkpoint: every app server of a shared catalog gets it
+        catalog.publish_file(CHECKPOINT_NAME)
     print(
         f"wrote {out}: {checkpoint.trained_on['shoppers_source']}, {checkpoint.trained_on['products']} products, "
         f"model {checkpoint.model_spec}, {time.monotonic() - started:.0f} s"
@@ -166,11 +170,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--holdout-category simulates the shoppers who favour it; it cannot be used with --log")
     with ExitStack() as stack:
         catalog = _open_catalog(args.settings)
-        catalog_note = str(args.settings.catalog_dir)
+        catalog_note = args.settings.catalog_location
         if catalog is None or catalog.count() == 0:
             if args.log:
                 raise UsageError(
-                    f"--log needs the catalog its products belong to; no catalog at {args.settings.catalog_dir}"
+                    f"--log needs the catalog its products belong to; no catalog at {args.settings.catalog_location}"
                 )
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="personalization-eval-")))
             catalog = _synthetic_catalog(args.settings, folder)
@@ -239,7 +243,8 @@ def _synthetic_catalog(settings: Settings, folder: Path) -> Catalog:
     from assistant.services import load_embedder
 
     _say(
-        f"no catalog at {settings.catalog_dir}: generating a synthetic one ({SYNTHETIC_EVAL_PRODUCTS} drawn products, labelled synthetic)"
+        f"no catalog at {settings.catalog_location}: generating a synthetic one "
+        f"({SYNTHETIC_EVAL_PRODUCTS} drawn products, labelled synthetic)"
     )
     embedder = load_embedder(settings)
     csv_path = write_synthetic_catalog(folder / "source", n=SYNTHETIC_EVAL_PRODUCTS, seed=0, image_size=64)

@@ -188,6 +188,11 @@ class ShopperSession:
         if product_id not in self.skips:
             self.skips.append(product_id)
 
+    def unlike(self, product_id: int) -> None:
+        """Take a like back (unliking what is not liked changes nothing)."""
+        if product_id in self.likes:
+            self.likes.remove(product_id)
+
     def reset(self) -> None:
         """Forget this shopper: back to the prior."""
         self.likes.clear()

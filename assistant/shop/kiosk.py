@@ -59,13 +59,15 @@ class KioskSession:
         self.visit += 1
         self.touch(now)
 
-    def toggle(self, sku: str) -> bool:
-        """Add the sku to the shortlist, or take it off; returns whether it is on the list now."""
+    def add(self, sku: str) -> None:
+        """Put the sku on the shortlist; a second tap (an impatient shopper) changes nothing."""
+        if sku not in self.shortlist:
+            self.shortlist.append(sku)
+
+    def remove(self, sku: str) -> None:
+        """Take the sku off the shortlist; removing what is not there changes nothing."""
         if sku in self.shortlist:
             self.shortlist.remove(sku)
-            return False
-        self.shortlist.append(sku)
-        return True
 
     def widget_key(self, name: str) -> str:
         return f"kiosk-{self.visit}-{name}"

@@ -1,0 +1,87 @@
+"""The session's interface language: ``?lang=zh|en`` wins, then the session's choice, then ASSISTANT_LANGUAGE.
+
+``t("key")`` / ``tn("key", n)`` read the message catalogue of the current session's language
+(assistant/shop/i18n.py); ``price()`` formats with its locale. The choice lives in st.session_state,
+so every browser tab keeps its own language, and is mirrored in the URL so a link keeps it too.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from assistant.plaintext import markdown_literal
+from assistant.shop.display import facet_label
+from assistant.shop.i18n import LANGUAGE_NAMES, Messages, language_from_env, messages, parse_language
+
+from .resources import current_shop
+
+SESSION_KEY = "language"
+
+
+def current_language() -> str:
+    """The language of this session; reads ``?lang=`` on every run, so a deep link switches an open session."""
+    from_url = parse_language(st.query_params.get("lang"))
+    if from_url:
+        st.session_state[SESSION_KEY] = from_url
+    elif SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = language_from_env()
+    return st.session_state[SESSION_KEY]
+
+
+def current_messages() -> Messages:
+    return messages(current_language())
+
+
+def t(key: str, **values: object) -> str:
+    return current_messages().text(key, **values)
+
+
+def tn(key: str, n: int, **values: object) -> str:
+    return current_messages().count(key, n, **values)
+
+
+def price(amount: float | None, currency: str = "") -> str:
+    return current_messages().price(amount, currency)
+
+
+def reset_language() -> None:
+    """Back to ASSISTANT_LANGUAGE (a kiosk's next shopper starts in the shop's language)."""
+    st.session_state.pop(SESSION_KEY, None)
+    st.query_params.pop("lang", None)
+
+
+def facet(value: str) -> str:
+    """A facet value ('rose gold') as the shopper reads it: 'Rose gold', or '玫瑰金' in Chinese when the
+    vocabularies name it (catalog values without a Chinese name stay as the shop wrote them)."""
+    name = (
+        current_shop().chinese_facet_names().get((value or "").strip().lower()) if current_language() == "zh" else None
+    )
+    return name or facet_label(value)
+
+
+def facet_markdown(value: str) -> str:
+    """``facet`` for places that render Markdown (pills, buttons, widget labels): shown as the shop typed it."""
+    return markdown_literal(facet(value))
+
+
+def _choose_language(widget_key: str) -> None:
+    chosen = st.session_state.get(widget_key)
+    if chosen:
+        st.session_state[SESSION_KEY] = chosen
+        st.query_params["lang"] = chosen
+
+
+def language_switch(key: str) -> None:
+    """English | 中文, for this session (and in the URL, so reloading or sharing the link keeps it)."""
+    widget_key = f"{key}-language"
+    st.session_state[widget_key] = current_language()
+    st.segmented_control(
+        "Language / 语言",
+        list(LANGUAGE_NAMES),
+        format_func=LANGUAGE_NAMES.get,
+        key=widget_key,
+        on_change=_choose_language,
+        args=(widget_key,),
+        required=True,
+        label_visibility="collapsed",
+    )
