@@ -18,7 +18,7 @@ import streamlit as st
 from assistant.catalog import Filters
 from assistant.errors import SettingsError
 from assistant.images import ImageError
-from assistant.plaintext import html_text
+from assistant.plaintext import html_text, markdown_literal
 from assistant.shop.kiosk import KioskSession, idle_seconds_from_env
 from assistant.shop.photos import ShopperPhotoError, read_shopper_photo
 from assistant.shop.results import MAX_COUNTED, search_results
@@ -37,7 +37,7 @@ apply_style(kiosk=True)
 try:
     idle_seconds = idle_seconds_from_env()
 except SettingsError as exc:
-    st.error(str(exc))
+    st.error(markdown_literal(exc))
     st.stop()
 session: KioskSession = st.session_state.setdefault("kiosk", KioskSession(idle_seconds=idle_seconds))
 session.idle_seconds = idle_seconds

@@ -182,11 +182,13 @@ def edit_category() -> None:
         try:
             categories.update(name, description=description.strip(), synonyms=names(synonyms), zh=names(zh))
         except RegistryError as exc:
-            st.error(str(exc))
+            st.error(markdown_literal(exc))
             return
         st.session_state["merch-message"] = f"Saved “{name}”; the catalog's labels are updated."
         st.rerun()
-    confirm = st.checkbox(f"Yes, remove “{name}” (its products are labelled again)", key=f"merch-remove-ok-{name}")
+    confirm = st.checkbox(
+        f"Yes, remove “{markdown_literal(name)}” (its products are labelled again)", key=f"merch-remove-ok-{name}"
+    )
     if st.button(
         "Remove category", type="primary", icon=":material/delete:", disabled=not confirm, key=f"delete-category-{name}"
     ):

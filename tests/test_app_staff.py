@@ -51,7 +51,7 @@ def test_a_signed_out_staff_url_shows_the_sign_in_form_and_nothing_of_the_page(m
     assert_only_the_sign_in_form(at, app_catalog)
     menu, position = menus[-1]
     assert position == "top"
-    assert menu == {"Shop": ["Shop", "Kiosk"], "": ["Staff sign-in"]}, "the shop's navigation lists no staff page"
+    assert menu == {"Shop": ["Shop", "Kiosk"], "Staff": ["Staff sign-in"]}, "the shop's navigation lists no staff page"
 
 
 def test_without_any_account_the_staff_pages_say_how_to_create_one(monkeypatch, app_catalog):

@@ -205,6 +205,26 @@ NAV_LABELS = (
     " [data-testid=\"stTopNavLink\"]')].map(a => a.innerText.trim().split('\\n').pop())"
 )
 
+#: The links of the open dropdown of a top navigation section.
+DROPDOWN_LINKS = (
+    "return [...document.querySelectorAll('[data-testid=\"stTopNavDropdownLink\"]')]"
+    ".map(a => a.innerText.trim().split('\\n').pop())"
+)
+
+
+def staff_menu(browser) -> list[str]:
+    """Open the top navigation's *Staff* section, read its links, and close it again."""
+    from selenium.webdriver.common.by import By
+
+    sections = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stTopNavSection"]')
+    section = next(s for s in sections if s.text.strip().endswith("Staff"))
+    section.click()
+    wait_until(browser, lambda d: d.execute_script(DROPDOWN_LINKS), "the Staff menu")
+    links = browser.execute_script(DROPDOWN_LINKS)
+    section.click()
+    wait_until(browser, lambda d: not d.execute_script(DROPDOWN_LINKS), "the Staff menu to close")
+    return links
+
 
 def visible_text(browser) -> str:
     return browser.execute_script("return document.body.innerText")
@@ -227,7 +247,8 @@ def test_a_deep_link_to_a_fresh_server_runs_the_whole_app(app_url, browser, e2e_
 
     wait_until(browser, drawn, "the staff sign-in form")
     assert not seen & {"shop", "kiosk", "welcome", "catalog", "merchandiser"}, f"a raw page list was shown: {seen}"
-    assert browser.execute_script(NAV_LABELS) == ["Shop", "Staff sign-in"]  # along the top; Shop, Kiosk inside
+    assert browser.execute_script(NAV_LABELS) == ["Shop", "Staff"]  # sections along the top; pages inside
+    assert staff_menu(browser) == ["Staff sign-in"], "signed out, the Staff section holds only the sign-in link"
     assert browser.execute_script("return document.querySelectorAll('img.stLogo').length") == 1
     assert_nothing_of_a_staff_page(browser, e2e_catalog)
 
@@ -264,6 +285,7 @@ def test_staff_sign_in_refuses_a_wrong_password_opens_with_the_right_one_and_loc
     sign_in(browser, STAFF_NAME, STAFF_PASSWORD)
     wait_until(browser, lambda d: "Draft a category" in visible_text(d) and idle(d), "the Merchandiser page")
     assert browser.execute_script(NAV_LABELS) == ["Shop", "Staff"]  # sections along the top; pages inside
+    assert staff_menu(browser) == ["Merchandiser", "Catalog"]
     assert "Signed in as" in visible_text(browser)
     screenshot(browser, screenshots / "merchandiser-signed-in.png")
 

@@ -135,8 +135,9 @@ def _staff_links(served: set[str]) -> list[str]:
 
 
 def _pages(app_routes: list[Route], staff: StaffSession | None) -> tuple[dict[str, st.Page], dict[str, list]]:
-    """Every URL's page, and the top menu: the Shop section, then a Staff section for signed-in staff or, for
-    anyone else, one small "Staff sign-in" link to the first staff page. Other URLs are routed but not listed."""
+    """Every URL's page, and the top menu: the Shop section, then the Staff section with the staff pages for
+    signed-in staff or, for anyone else, only a "Staff sign-in" link to the first staff page. Other URLs are
+    routed but not listed (Streamlit would draw a list outside the sections first, left of Shop)."""
     served = {r.target for r in app_routes if r.url == r.target}
     staff_links = _staff_links(served) if staff is not None else _staff_links(served)[:1]  # one sign-in link
     pages: dict[str, st.Page] = {}
@@ -154,10 +155,8 @@ def _pages(app_routes: list[Route], staff: StaffSession | None) -> tuple[dict[st
         pages[route.url] = page
         if not listed:
             section = ""
-        elif route.target in SHOPPER_LINKS:
-            section = t("nav.shop_section")
         else:
-            section = t("nav.staff_section") if staff is not None else ""
+            section = t("nav.shop_section") if route.target in SHOPPER_LINKS else t("nav.staff_section")
         menu[section].append(page)
     return pages, {name: section for name, section in menu.items() if section}
 
