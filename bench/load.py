@@ -19,43 +19,25 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from assistant.catalog import Catalog
 from assistant.catalog.synthetic import write_synthetic_catalog
+from bench.live_app import REPO, chromium_available, chromium_driver, streamlit_server
 from bench.report import format_table, machine_line
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,1000",
-)
 MODEL = "tiny-test"
 #: Seconds one action may take before it counts as an error (the machine may be shared and busy).
 ACTION_TIMEOUT = 120
-SERVER_START_TIMEOUT = 120
 QUERIES = ("pearl necklace", "rose gold ring", "silver hoop earrings", "diamond bracelet", "珍珠耳环", "gold pendant")
 ACTIONS = ("open shop", "text search", "photo search", "like")
 ERROR_BOXES = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -73,49 +55,6 @@ LIKED_COUNT = "return [...document.querySelectorAll('button')].filter(b => b.inn
 
 
 # ----------------------------------------------------------------- the server and the catalog
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def streamlit_server(catalog: Path, log: Path) -> Iterator[str]:
-    """``streamlit run app.py`` over ``catalog`` on a free port; yields its URL once it answers."""
-    port = free_port()
-    env = dict(os.environ, ASSISTANT_CATALOG=str(catalog), ASSISTANT_MODEL=MODEL)
-    args = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    args += ["--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]
-    args += ["--browser.gatherUsageStats", "false"]
-    with open(log, "w") as out:
-        server = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, server, log)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def wait_for_health(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"streamlit did not answer on {url} within {SERVER_START_TIMEOUT} s:\n{log.read_text()}")
-
-
 def cli(*args: str, catalog: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "assistant", "--catalog", str(catalog), "--model", MODEL, *args]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -139,15 +78,7 @@ class Shopper:
     """One Chromium session on the shop page; records each action's seconds and every error."""
 
     def __init__(self, n: int, url: str, photos: Sequence[Path], record: Callable[[str, str, float | None], None]):
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-
-        options = Options()
-        options.binary_location = str(CHROMIUM)
-        for flag in CHROMIUM_FLAGS:
-            options.add_argument(flag)
-        self.browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        self.browser = chromium_driver(1280, 1000)
         self.n, self.url, self.photos, self.record = n, url, photos, record
         self.visits = 0
 
@@ -197,7 +128,7 @@ class Shopper:
         before = self.browser.execute_script(CARD_TITLES)
         box = self.browser.find_element(By.CSS_SELECTOR, 'input[aria-label="What are you looking for?"]')
         box.send_keys(query, Keys.ENTER)
-        self.wait(lambda d: "pieces found" in d.page_source and d.execute_script(CARD_TITLES) != before, "results")
+        self.wait(lambda d: "match" in d.page_source and d.execute_script(CARD_TITLES) != before, "results")
         self.wait(self.settled, "the search to finish")
 
     def photo_search(self, photo: Path) -> None:
@@ -206,7 +137,7 @@ class Shopper:
         before = self.browser.execute_script(CARD_TITLES)
         upload = self.browser.find_element(By.CSS_SELECTOR, '[data-testid="stFileUploaderDropzoneInput"]')
         upload.send_keys(str(photo))
-        self.wait(lambda d: "pieces found" in d.page_source and d.execute_script(CARD_TITLES) != before, "results")
+        self.wait(lambda d: "match" in d.page_source and d.execute_script(CARD_TITLES) != before, "results")
         self.wait(self.settled, "the search to finish")
 
     def like(self) -> None:
@@ -327,7 +258,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    if not chromium_available():
         raise SystemExit(
             "bench.load needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
         )
@@ -347,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             raise SystemExit(seed.stderr.read())
         photos = sorted(images.glob("*.png"))[:50]
         results = Results()
-        with streamlit_server(catalog, tmp / "server.log") as url:
+        with streamlit_server("app.py", {"ASSISTANT_CATALOG": str(catalog), "ASSISTANT_MODEL": MODEL}) as url:
             shoppers = [Shopper(n, url, photos, results.record) for n in range(args.sessions)]
             try:
                 shoppers[0].open_shop()  # the server's first page loads the model: not part of the baseline

@@ -15,15 +15,9 @@ p50 within 500 ms for search, like and shortlist.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +28,10 @@ from assistant.catalog.synthetic import write_synthetic_catalog
 from assistant.clip.embedder import Embedder
 from assistant.clip.factory import TEST_MODEL_SPEC
 
+from .live_app import chromium, chromium_available, streamlit_server
 from .report import format_table, machine_line
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 GOAL_FIRST_MS, GOAL_WHOLE_P50_MS = 100.0, 500.0
-START_TIMEOUT = 120
 
 #: Runs in the page: performs the tap (arguments[0], JS), then polls until arguments[1] (JS) holds and the
 #: script is done; returns [ms to the first sign of work or null, ms to the whole answer].
@@ -58,61 +50,6 @@ tap();
   setTimeout(poll, 2);
 })();
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def streamlit_server(script: str, env: dict[str, str]) -> Iterator[str]:
-    """``streamlit run script`` on a free port until the block ends; yields its URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]
-    command += ["--browser.gatherUsageStats", "false"]
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                        break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        raise RuntimeError(f"streamlit {script} did not start:\n{log.read().decode()}") from None
-                    time.sleep(0.3)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-@contextmanager
-def chromium() -> Iterator:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_script_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def wait_for(driver, script: str, timeout: float = 60.0) -> None:
@@ -237,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--taps", type=int, default=20, help="taps per action (likes: at most 24)")
     parser.add_argument("--model", default=TEST_MODEL_SPEC)
     args = parser.parse_args(argv)
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    if not chromium_available():
         raise SystemExit("needs Debian's chromium and chromium-driver (./run.sh test installs them)")
 
     with tempfile.TemporaryDirectory(prefix="bench-shop-taps-") as tmp:

@@ -95,7 +95,7 @@ def test_shop_taps_benchmark_reports_every_action_against_the_rerender_baseline(
 
     from bench import shop_taps
 
-    if not (shop_taps.CHROMIUM.exists() and shop_taps.CHROMEDRIVER.exists()):
+    if not shop_taps.chromium_available():
         pytest.skip("needs Debian's chromium and chromium-driver")
     result = shop_taps.main(["--taps", "2", "--products", "30"])
 

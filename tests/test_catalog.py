@@ -141,7 +141,7 @@ def test_sigkill_during_ingest_leaves_a_consistent_resumable_catalog(tmp_path):
     first_added = int(resumed.stdout.split("batch ")[1].split()[0])
     assert (
         first_added <= 8
-        and done_before + sum(1 for l in resumed.stdout.splitlines() if l.startswith("batch")) * 8 >= 400
+        and done_before + sum(1 for line in resumed.stdout.splitlines() if line.startswith("batch")) * 8 >= 400
     )
 
 

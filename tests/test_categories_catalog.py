@@ -1,4 +1,5 @@
-"""Categories of a real catalog: incremental re-classification, preview/apply/discard, low confidence, MAML head, CLI."""
+"""Categories of a real catalog: incremental re-classification, preview/apply/discard, low confidence, MAML head,
+CLI."""
 
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def test_classification_is_refreshed_incrementally_and_persisted(catalog, tiny_e
     report = owner.add(Category(name="ear cuff", description="an ear cuff clipped to the outer ear", parent="earring"))
     assert not report.rows_recomputed and report.columns_recomputed == {"category": ["ear cuff"]}
     after = owner.table(CATEGORY)
-    assert after.keys == before.keys + ["ear cuff"]
+    assert after.keys == [*before.keys, "ear cuff"]
     assert np.array_equal(after.matrix[:, :-1], before.matrix)  # old columns kept as they were
-    ids, vectors = catalog.vectors()
+    _, vectors = catalog.vectors()
     new_column = vectors @ owner.label_set().vectors[-1]
     assert np.allclose(after.column("ear cuff"), new_column, atol=1e-5)
     assert sum(owner.counts().values()) == catalog.count() == 60

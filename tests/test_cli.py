@@ -28,7 +28,8 @@ def run_cli(*args: str, env_catalog: Path | None = None) -> subprocess.Completed
 
 @pytest.fixture
 def bad_csv(tmp_path, synthetic_source) -> Path:
-    rows = list(csv.reader(open(synthetic_source, encoding="utf-8")))
+    with open(synthetic_source, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
     rows[3][6] = "cheap"  # row 4 gets a bad price
     path = tmp_path / "with-bad-row.csv"
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -90,7 +91,8 @@ def test_model_mismatch_from_the_shell_names_the_fix(catalog):
     fix = f"--catalog {catalog.root} --model tiny-test-wide reindex"
     assert fix in result.stderr
     assert run_cli(*fix.split()).returncode == 0  # the named fix works: the catalog is now tiny-test-wide's
-    hits = json.loads(run_cli("--catalog", str(catalog.root), "--model", "tiny-test-wide", "search", "ring", "--json").stdout)
+    searched = run_cli("--catalog", str(catalog.root), "--model", "tiny-test-wide", "search", "ring", "--json")
+    hits = json.loads(searched.stdout)
     assert hits
 
 

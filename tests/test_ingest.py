@@ -124,7 +124,8 @@ def test_reingest_embeds_nothing_twice_and_updates_changed_rows(
     assert calls == [["Corrupt photo, ring"]]  # only the row whose photo still fails is tried again
     calls.clear()
 
-    rows = list(csv.reader(open(csv_path, encoding="utf-8")))
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
     rows[2][1] = "Pearl drop earrings, longer"
     write_csv(csv_path, rows[1:], rows[0])
     changed = ingest_csv(cat, tiny_embedder, csv_path, mixed_source / "photos")
@@ -139,7 +140,8 @@ def test_ingest_from_zip_with_top_folder(tmp_path, catalog_location, tiny_embedd
     with zipfile.ZipFile(archive, "w") as z:
         for photo in sorted((synthetic_source.parent / "images").glob("*.png"))[:10]:
             z.write(photo, f"photos/{photo.name}")
-    rows = list(csv.reader(open(synthetic_source, encoding="utf-8")))
+    with open(synthetic_source, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
     csv_path = write_csv(tmp_path / "ten.csv", rows[1:11], rows[0])
     cat = new_catalog(catalog_location, tiny_embedder)
     report = ingest_csv(cat, tiny_embedder, csv_path, archive)

@@ -161,7 +161,7 @@ def test_simulated_splits_are_disjoint_and_overlap_is_refused(simulator):
     # same index, different split: different tastes and clicks
     assert simulator.taste("train", 0) != simulator.taste("test", 0)
     assert_disjoint({"train": train, "test": test})
-    with pytest.raises(EvaluationError, match="sim-train-00003.*train.*test"):
+    with pytest.raises(EvaluationError, match=r"sim-train-00003.*train.*test"):
         assert_disjoint({"train": train, "test": train.subset([3, 4])})
 
 

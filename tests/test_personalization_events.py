@@ -75,7 +75,7 @@ def test_common_column_and_event_names(tmp_path, items):
 
 
 def test_missing_column_is_a_clear_error(tmp_path, items):
-    with pytest.raises(EventLogError, match="lacks column.*event_type"):
+    with pytest.raises(EventLogError, match=r"lacks column.*event_type"):
         load(write(tmp_path, "user_id,product_id,timestamp\nu1,SYN-00001,1\n"), items)
     with pytest.raises(EventLogError, match="empty"):
         load(write(tmp_path, ""), items)

@@ -10,9 +10,10 @@ from assistant.catalog import Catalog
 from assistant.catalog.transfer import copy_catalog
 from assistant.clip.factory import TEST_MODEL_SPEC
 from assistant.search import SearchEngine
+from assistant.shop.results import NonsenseQueries, match_threshold, search_results
 
 pytestmark = pytest.mark.postgres
-RESULTS = 24
+PAGE = 24
 
 
 def test_the_shop_searches_a_shared_catalog_and_sees_other_writers(
@@ -29,10 +30,12 @@ def test_the_shop_searches_a_shared_catalog_and_sees_other_writers(
     at = run_app(monkeypatch, postgres_url)
     at.text_input(key="shop-query").input("vintage rose gold ring")
     rerun(at)
-    expected = SearchEngine(shared, tiny_embedder).search("vintage rose gold ring", k=RESULTS)
-    shown = card_titles(at)  # the close matches, or the nearest few when nothing matches closely (honest counts)
-    assert shown and shown == [h.product.title for h in expected][: len(shown)] and len(at.image) == len(shown)
+    engine = SearchEngine(shared, tiny_embedder)
+    threshold = match_threshold(shared, NonsenseQueries.embed(tiny_embedder).like(True, False, 0.5))
+    results = search_results(shared, engine.query_vector("vintage rose gold ring", None, 0.5), threshold, None)
+    expected = [h.product for h in (results.matches or results.nearest)][:PAGE]
+    assert card_titles(at) == [p.title for p in expected]
 
-    shared.delete([expected[0].product.sku])  # another process (here: another connection) deletes the top hit
+    shared.delete([expected[0].sku])  # another process (here: another connection) deletes the top hit
     rerun(at)
-    assert expected[0].product.title not in card_titles(at)
+    assert expected[0].title not in card_titles(at)

@@ -207,7 +207,7 @@ class CategoryRegistry:
     def match_label(self, label: str) -> str | None:
         """The category a dataset label means, by name or synonym, any case, singular or plural."""
         wanted = normalize_name(label)
-        candidates = singular_forms(wanted) + [" ".join(singular_forms(w)[-1] for w in wanted.split())]
+        candidates = [*singular_forms(wanted), " ".join(singular_forms(w)[-1] for w in wanted.split())]
         lookup: dict[str, str] = {}
         for category in self._categories.values():
             for alias in [*category.names, *category.zh]:

@@ -21,7 +21,8 @@ from assistant.services import load_embedder, make_search_engine, open_catalog, 
 def print_ingest_report(report: IngestReport, out=None) -> None:
     out = out or sys.stdout
     print(
-        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}",
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"rejected {len(report.rejected)}",
         file=out,
     )
     for title, remarks, what in (("rejected rows", report.rejected, "problem"), ("notes", report.notes, "note")):

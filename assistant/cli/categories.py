@@ -54,7 +54,8 @@ def print_eval_report(report: dict, out=None) -> None:
     data = report["dataset"]
     print(
         f"model {report['model']}: {data['kept']} of {data['images']} images after dedup "
-        f"({data['duplicates_removed']} duplicates, {data['conflicting_labels_removed']} with conflicting labels removed, "
+        f"({data['duplicates_removed']} duplicates, "
+        f"{data['conflicting_labels_removed']} with conflicting labels removed, "
         f"{len(data['unreadable'])} unreadable); train {data['train_images']}, test {data['test_images']}",
         file=out,
     )
@@ -104,7 +105,8 @@ def print_eval_report(report: dict, out=None) -> None:
                 rows.append([f"{shots}-shot", method, f"{m['accuracy']:.3f}", f"{m['held_out_accuracy']:.3f}"])
             leaked = result["held_out_seen_in_meta_training"]
             print(
-                f"{shots}-shot meta-training saw {', '.join(result['meta_training']['classes'])}; held-out seen: {leaked or 'none'}",
+                f"{shots}-shot meta-training saw {', '.join(result['meta_training']['classes'])}; "
+                f"held-out seen: {leaked or 'none'}",
                 file=out,
             )
         print_table(rows, ["task", "method", "episode accuracy", "held-out class accuracy"], out)
@@ -221,7 +223,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     if summary["nearest_category"]:
         margin = "n/a" if summary["margin"] is None else f"{summary['margin']:.3f}"
         print(
-            f"nearest existing category: {summary['nearest_category']} (prototype cosine {summary['nearest_similarity']:.3f}); "
+            f"nearest existing category: {summary['nearest_category']} "
+            f"(prototype cosine {summary['nearest_similarity']:.3f}); "
             f"median margin over the taken products: {margin}"
         )
     if summary["products"]:
@@ -236,7 +239,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         return 0
     report = preview.apply()
     print(
-        f"\nsaved {args.name!r}; re-classified incrementally (new columns: {', '.join(report.columns_recomputed.get(CATEGORY, [])) or 'none'})"
+        f"\nsaved {args.name!r}; re-classified incrementally "
+        f"(new columns: {', '.join(report.columns_recomputed.get(CATEGORY, [])) or 'none'})"
     )
     return 0
 

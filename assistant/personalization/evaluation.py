@@ -243,7 +243,8 @@ def format_table(report: dict) -> str:
         verdict = "beats" if c["maml_better"] else "does not beat"
         sig = "significant" if c["significant"] else "not significant"
         lines.append(
-            f"K={k}: MAML {verdict} the best baseline ({c['best_baseline']}) by {c['maml_minus_best_ndcg@10']:+.4f} nDCG@10, "
+            f"K={k}: MAML {verdict} the best baseline ({c['best_baseline']}) "
+            f"by {c['maml_minus_best_ndcg@10']:+.4f} nDCG@10, "
             f"95% CI [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}] ({sig})"
         )
     return "\n".join(lines)

@@ -160,7 +160,7 @@ def load_events(path: str | Path, skus: Mapping[str, int], product_ids: set[int]
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):  # a pipe would block, /dev/zero would never end
             raise EventLogError(f"event log {path} is {file_kind(mode)}, not a CSV file")
-        handle = open(path, newline="", encoding="utf-8-sig")
+        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 (opened inside try for its OSError, closed by the with below)
     except OSError as exc:
         raise EventLogError(f"cannot read event log {path}: {exc}") from exc
     with handle:

@@ -96,7 +96,8 @@ class Personalizer:
         """Item table, features and embeddings for the catalog as it is now (rebuilt after any write)."""
         if catalog.model_spec != self.model_spec:
             raise CheckpointError(
-                f"this personaliser is for model {self.model_spec!r}, the catalog {catalog.root} for {catalog.model_spec!r}"
+                f"this personaliser is for model {self.model_spec!r}, "
+                f"the catalog {catalog.root} for {catalog.model_spec!r}"
             )
         generation = catalog.generation
         key = str(Path(catalog.root).resolve())
@@ -114,7 +115,8 @@ class Personalizer:
         if self.checkpoint is not None:
             if self.checkpoint.dim != items.dim:
                 raise CheckpointError(
-                    f"the personaliser checkpoint expects {self.checkpoint.dim}-dim vectors, the catalog has {items.dim}"
+                    f"the personaliser checkpoint expects {self.checkpoint.dim}-dim vectors, "
+                    f"the catalog has {items.dim}"
                 )
             popularity = np.array([self.checkpoint.popularity.get(s, 0.0) for s in items.skus], dtype=np.float32)
             with torch.no_grad():
