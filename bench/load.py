@@ -32,6 +32,7 @@ import numpy as np
 
 from assistant.catalog import Catalog
 from assistant.catalog.synthetic import write_synthetic_catalog
+from assistant.staff.accounts import StaffAccounts
 from bench.live_app import REPO, chromium_available, chromium_driver, streamlit_server
 from bench.report import format_table, machine_line
 
@@ -51,6 +52,14 @@ return true;
 """
 CARD_TITLES = "return [...document.querySelectorAll('.card-title')].map(e => e.textContent)"
 TASTE = "return [...document.querySelectorAll('[data-testid=\"stSidebar\"] p')].map(p => p.innerText).join(' / ')"
+CLICK_BUTTON = """
+const button = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === arguments[0] && !b.disabled);
+if (!button) return false;
+button.click();
+return true;
+"""
+#: The benchmark's own staff account, made in its throw-away catalog.
+STAFF_NAME, STAFF_PASSWORD = "bench-staff", "bench-staff-password"
 LIKED_COUNT = "return [...document.querySelectorAll('button')].filter(b => b.innerText.trim().endsWith('Liked')).length"
 
 
@@ -234,15 +243,23 @@ def check_catalog(root: Path, expected: int) -> dict:
 
 
 def server_counts(shopper: Shopper) -> tuple[str, str]:
-    """The running server's own view: the Catalog page's 'Products' and 'In the search index' metrics."""
-    shopper.browser.get(f"{shopper.url}/catalog")
+    """The running server's own view: the Catalog page's 'Products' and 'In the search index' metrics, read
+    after signing in as the benchmark's staff account through the page's own form."""
+    from selenium.webdriver.common.by import By
+
+    browser = shopper.browser
+    browser.get(f"{shopper.url}/catalog")
+    shopper.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "input[type=password]"), "the sign-in form")
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Name"]').send_keys(STAFF_NAME)
+    browser.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(STAFF_PASSWORD)
+    shopper.wait(lambda d: d.execute_script(CLICK_BUTTON, "Sign in"), "the Sign in button")
     read = (
         "return [...document.querySelectorAll('[data-testid=\"stMetric\"]')].map(m => ["
         "(m.querySelector('[data-testid=\"stMetricLabel\"]')?.innerText || '').trim(),"
         "(m.querySelector('[data-testid=\"stMetricValue\"]')?.innerText || '').trim()]);"
     )
     shopper.wait(lambda d: "In the search index" in d.page_source and shopper.settled(d), "the catalog page")
-    metrics = dict(shopper.browser.execute_script(read))
+    metrics = dict(browser.execute_script(read))
     return metrics.get("Products", "?"), metrics.get("In the search index", "?")
 
 
@@ -276,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         )
         if seed.wait() != 0:
             raise SystemExit(seed.stderr.read())
+        StaffAccounts(catalog).add(STAFF_NAME, STAFF_PASSWORD)  # the Catalog page's counts are for staff only
         photos = sorted(images.glob("*.png"))[:50]
         results = Results()
         with streamlit_server("app.py", {"ASSISTANT_CATALOG": str(catalog), "ASSISTANT_MODEL": MODEL}) as url:
