@@ -68,7 +68,7 @@ def import_tab() -> None:
     csv_file = st.file_uploader("Products CSV", type=["csv"], key="import-csv")
     photos = st.file_uploader(
         "Photos, or one .zip of them",
-        type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES) + ["zip"],
+        type=[*sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), "zip"],
         accept_multiple_files=True,
         key="import-photos",
     )

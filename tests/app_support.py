@@ -113,18 +113,6 @@ def camera_photo(png_path: Path, marker: bytes = b"") -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def catalog_template(tmp_path_factory, tiny_embedder, synthetic_source) -> Path:
-    """The 60 synthetic products, ingested once per test module; tests copy it before writing."""
-    return build_catalog(tmp_path_factory.mktemp("app-catalog") / "catalog", tiny_embedder, synthetic_source)
-
-
-@pytest.fixture
-def app_catalog(catalog_template, tmp_path) -> Path:
-    """A private copy of the template catalog for one test."""
-    return copy_catalog(catalog_template, tmp_path / "catalog")
-
-
 def record_navigation(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, list[str]], str]]:
     """Every ``st.navigation`` call of the app from now on, as (visible page titles by section, position);
     AppTest does not draw the navigation, so this is what a visitor's menu lists ("" = links outside a section)."""

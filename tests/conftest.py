@@ -7,6 +7,7 @@ from pathlib import Path
 
 import postgres_server
 import pytest
+from app_support import build_catalog, copy_catalog
 
 from assistant.catalog import Catalog
 from assistant.catalog.ingest import ingest_csv
@@ -91,3 +92,16 @@ def postgres_url(postgres_server_instance) -> str:
     url = postgres_server_instance.database()
     yield url
     postgres_server_instance.drop_database(url)
+
+
+# The app tests' catalogs (the helpers that build them are in app_support.py).
+@pytest.fixture(scope="module")
+def catalog_template(tmp_path_factory, tiny_embedder, synthetic_source) -> Path:
+    """The 60 synthetic products, ingested once per test module; tests copy it before writing."""
+    return build_catalog(tmp_path_factory.mktemp("app-catalog") / "catalog", tiny_embedder, synthetic_source)
+
+
+@pytest.fixture
+def app_catalog(catalog_template, tmp_path) -> Path:
+    """A private copy of the template catalog for one test."""
+    return copy_catalog(catalog_template, tmp_path / "catalog")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from app_support import app_catalog, catalog_template, rerun, run_app, shown  # noqa: F401  (fixtures)
+from app_support import rerun, run_app, shown
 
 from assistant.catalog import Catalog, CatalogError, audit
 from assistant.catalog.records import AuditQuery

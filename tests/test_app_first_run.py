@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from app_support import catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+from app_support import rerun, run_app
 
 from assistant.catalog import Catalog
 from assistant.clip.factory import TEST_MODEL_SPEC

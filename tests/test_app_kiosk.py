@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from app_support import app_catalog, camera_photo, card_titles, catalog_template, rerun, run_app, shown  # noqa: F401
+from app_support import camera_photo, card_titles, rerun, run_app, shown
 
 from assistant.catalog import Catalog
 from assistant.clip.factory import TEST_MODEL_SPEC

@@ -1,10 +1,11 @@
-"""Merchandiser page: preview a draft category then discard (nothing changes) or apply (saved), counts, low confidence."""
+"""Merchandiser page: preview a draft category then discard (nothing changes) or apply (saved), counts, low
+confidence."""
 
 from __future__ import annotations
 
 import hashlib
 
-from app_support import app_catalog, card_titles, catalog_template, rerun, run_app, shown  # noqa: F401  (fixtures)
+from app_support import card_titles, rerun, run_app, shown
 
 from assistant.categories import CategoryRegistry
 from assistant.categories.fewshot import Maml

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from app_support import app_catalog, camera_photo, card_titles, catalog_template, rerun, run_app, shown  # noqa: F401
+from app_support import camera_photo, card_titles, rerun, run_app, shown
 from PIL import Image
 
 from assistant.catalog import Catalog, Filters

@@ -7,11 +7,9 @@ import csv
 import io
 
 import pytest
-from app_support import (  # noqa: F401  (fixtures)
+from app_support import (
     STAFF_PASSWORD,
     add_staff_account,
-    app_catalog,
-    catalog_template,
     password_fields,
     record_navigation,
     rerun,
@@ -148,9 +146,7 @@ def test_the_rejected_rows_csv_neutralises_formulas(monkeypatch, app_catalog):
     assert rows[1][:3] == ["products.csv", "2", "'" + formula], "a spreadsheet shows the text instead of running it"
 
 
-def test_a_delete_on_the_page_is_audited_as_the_staff_member_and_restored_from_the_trash_tab(
-    monkeypatch, app_catalog
-):
+def test_a_delete_on_the_page_is_audited_as_the_staff_member_and_restored_from_the_trash_tab(monkeypatch, app_catalog):
     at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
     at.selectbox(key="edit-sku").set_value("SYN-00004")
     rerun(at)

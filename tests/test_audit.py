@@ -27,7 +27,12 @@ def test_an_import_leaves_one_entry_with_its_counts(catalog, synthetic_source, t
     assert entry.actor.endswith("(command line)"), "outside the app, the operating-system user"
     ingest_csv(catalog, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
     assert audit.entries(catalog)[0].details == {
-        "added": 0, "updated": 0, "unchanged": 60, "rejected": 0, "skus": [], "before": {}
+        "added": 0,
+        "updated": 0,
+        "unchanged": 60,
+        "rejected": 0,
+        "skus": [],
+        "before": {},
     }
 
 

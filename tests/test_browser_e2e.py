@@ -464,7 +464,8 @@ def test_a_tap_on_a_photo_opens_the_product_page_with_zoom(app_url, browser, scr
 
 CLICK_BY_TEXT = """
 const [label, nth] = arguments;
-const buttons = [...document.querySelectorAll('button')].filter(b => b.innerText.trim().split('\\n').pop().trim() === label && !b.disabled);
+const buttons = [...document.querySelectorAll('button')]
+    .filter(b => b.innerText.trim().split('\\n').pop().trim() === label && !b.disabled);
 if (buttons.length <= nth) return false;
 buttons[nth].scrollIntoView({block: 'center'});
 buttons[nth].click();

@@ -4,7 +4,7 @@ next run, a product another process just deleted as gone."""
 from __future__ import annotations
 
 import pytest
-from app_support import card_titles, catalog_template, rerun, run_app  # noqa: F401  (fixtures)
+from app_support import card_titles, rerun, run_app
 
 from assistant.catalog import Catalog
 from assistant.catalog.transfer import copy_catalog
@@ -19,7 +19,7 @@ PAGE = 24
 def test_the_shop_searches_a_shared_catalog_and_sees_other_writers(
     monkeypatch,
     tmp_path,
-    catalog_template,  # noqa: F811  (the fixture imported above)
+    catalog_template,
     postgres_url,
     tiny_embedder,
 ):

@@ -34,9 +34,7 @@ def trash_tab(shop: Shop) -> None:
         st.info("The trash is empty.")
         return
     st.dataframe(
-        pd.DataFrame(
-            [{"sku": p.sku, "title": p.title, "deleted": p.deleted_at, "by": p.deleted_by} for p in products]
-        ),
+        pd.DataFrame([{"sku": p.sku, "title": p.title, "deleted": p.deleted_at, "by": p.deleted_by} for p in products]),
         hide_index=True,
         width="stretch",
         key="trash-table",
@@ -85,9 +83,7 @@ def audit_tab(shop: Shop) -> None:
 
 
 #: Changes the Audit trail tab can reverse (a delete: by restoring from the trash).
-UNDOABLE = (
-    audit.IMPORT, audit.EDIT, audit.DELETE, audit.CATEGORY_ADD, audit.CATEGORY_UPDATE, audit.CATEGORY_REMOVE
-)
+UNDOABLE = (audit.IMPORT, audit.EDIT, audit.DELETE, audit.CATEGORY_ADD, audit.CATEGORY_UPDATE, audit.CATEGORY_REMOVE)
 
 
 def undo(shop: Shop, entry: AuditEntry) -> str:

@@ -69,8 +69,7 @@ def zoomable_photo_html(catalog: Catalog, product: Product) -> str:
 
 def details_html(product: Product, reasons: list[str]) -> str:
     facts = "".join(
-        f"<tr><th>{html_text(label)}</th><td>{html_text(value)}</td></tr>"
-        for label, value in attribute_rows(product)
+        f"<tr><th>{html_text(label)}</th><td>{html_text(value)}</td></tr>" for label, value in attribute_rows(product)
     )
     why = "".join(f"<li>{html_text(r)}</li>" for r in reasons)
     synthetic = (

@@ -155,7 +155,8 @@ def current_settings() -> Settings:
 
 
 def current_shop() -> Shop:
-    """The loaded shop for the current settings; raises an ``AssistantError`` (missing weights, a bad spec, a catalog of another model) when it cannot load."""
+    """The loaded shop for the current settings; raises an ``AssistantError`` (missing weights, a bad spec, a
+    catalog of another model) when it cannot load."""
     settings = current_settings()
     location = settings.catalog_url or str(settings.catalog_dir.resolve())
     return _shop(location, settings.model_spec, settings.model_cache)

@@ -230,7 +230,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         print(format_table(cold))
     print(
-        f"\n{len(setup.test.with_at_least(max(clicks) + 1))} test shoppers; catalog: {catalog_note}; shoppers: {splits.source}"
+        f"\n{len(setup.test.with_at_least(max(clicks) + 1))} test shoppers; "
+        f"catalog: {catalog_note}; shoppers: {splits.source}"
     )
     print(f"wrote {args.json}")
     return 0
