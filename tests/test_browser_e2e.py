@@ -6,63 +6,30 @@ Screenshots go to a temporary folder whose path the test prints.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from app_support import REPO, STAFF_NAME, STAFF_PASSWORD, add_staff_account, build_catalog
+from app_support import STAFF_NAME, STAFF_PASSWORD, add_staff_account, build_catalog
 
 from assistant.catalog import Catalog
+from bench.live_app import chromium, chromium_available
+from bench.live_app import streamlit_server as live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 KIOSK_IDLE_SECONDS = 8  # long enough for the checks below to finish on a busy machine before the reset
 STAFF_IDLE_MINUTES = 0.5  # the staff screen locks itself after 30 s without a click
 #: A category whose Markdown would show a remote image if facet labels were rendered as Markdown.
 IMAGE_CATEGORY = "![x](http://127.0.0.1:9/tracker.png)"
-WAIT = 60
+#: Seconds a page may take to answer: generous, since a loaded 2-core machine can take tens of seconds.
+WAIT = 120
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        not chromium_available(),
         reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_health(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"streamlit did not answer on {url} within {WAIT} s:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -90,68 +57,20 @@ def kiosk_only_url(e2e_catalog):
 
 def streamlit_server(catalog: Path, **settings: str):
     """Run the app until the generator is closed; yields its URL once it answers."""
-    folder = catalog.parent
-    port = free_port()
-    env = dict(
-        os.environ,
-        ASSISTANT_CATALOG=str(catalog),
-        ASSISTANT_MODEL="tiny-test",
-        ASSISTANT_KIOSK_IDLE_SECONDS=str(KIOSK_IDLE_SECONDS),
+    env = {
+        "ASSISTANT_CATALOG": str(catalog),
+        "ASSISTANT_MODEL": "tiny-test",
+        "ASSISTANT_KIOSK_IDLE_SECONDS": str(KIOSK_IDLE_SECONDS),
         **settings,
-    )
-    log = folder / f"server-{port}.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, server, log)
+    }
+    with live_server("app.py", env, timeout=WAIT) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, "--window-size=1400,1100"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
+    with chromium(1400, 1100) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
