@@ -103,10 +103,10 @@ def test_catalog_categories_of_an_image_only_model_learn_from_photos_alone(tmp_p
 
 @pytest.mark.slow
 def test_the_app_says_it_runs_an_evaluation_model(tmp_path, monkeypatch):
-    from app_support import run_app
+    from app_support import run_app, shown
 
     at = run_app(monkeypatch, tmp_path / "catalog", model="lite0-imagenet")
-    captions = [c.value for c in at.sidebar.caption]
+    captions = [shown(c.value) for c in at.sidebar.caption]  # the note is rendered as escaped, inert text
     assert any("lite0-imagenet is an evaluation model" in c and "text side is random" in c for c in captions)
 
 
