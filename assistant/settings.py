@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.catalog.location import cache_dir_for, is_database_url
 from assistant.clip.factory import DEFAULT_MODEL_SPEC
+from assistant.errors import SettingsError
 
 DEFAULT_CATALOG_DIR = "catalog"
 ENV_CATALOG = "ASSISTANT_CATALOG"
@@ -43,3 +46,20 @@ class Settings:
             model_cache=model_cache or os.environ.get(ENV_MODEL_CACHE) or None,
             runtime=os.environ.get(ENV_RUNTIME) or "torch",
         )
+
+
+def number_from_env(
+    name: str, default: float, minimum: float, unit: str, environ: Mapping[str, str] = os.environ
+) -> float:
+    """A finite number of ``unit`` from the environment variable ``name`` (``default`` when unset or blank);
+    anything else raises a SettingsError that names the variable, its value and what it must be."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of {unit}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise SettingsError(f"{name}={raw!r}: it must be at least {minimum:g} {unit}")
+    return value

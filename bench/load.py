@@ -17,7 +17,6 @@ two counts: the long-running server saw every commit of the ingest.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.catalog import Catalog
-from assistant.catalog.synthetic import write_synthetic_catalog
+from assistant.catalog.synthetic import prefixed_copy, write_synthetic_catalog
 from assistant.staff.accounts import StaffAccounts
 from bench.live_app import REPO, chromium_available, chromium_driver, streamlit_server
 from bench.report import format_table, machine_line
@@ -67,19 +66,6 @@ LIKED_COUNT = "return [...document.querySelectorAll('button')].filter(b => b.inn
 def cli(*args: str, catalog: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "assistant", "--catalog", str(catalog), "--model", MODEL, *args]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def prefixed_rows(source: Path, out: Path, prefix: str, n: int) -> Path:
-    """The first n rows of a synthetic CSV with skus PREFIX-..., sharing the source's photo files."""
-    with open(source, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))[:n]
-    for row in rows:
-        row["sku"] = f"{prefix}-{row['sku']}"
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return out
 
 
 # ----------------------------------------------------------------- one shopper
@@ -286,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         catalog = tmp / "catalog"
         seed = cli(
             "ingest",
-            str(prefixed_rows(source, tmp / "start.csv", "START", args.start)),
+            str(prefixed_copy(source, tmp / "start.csv", "START", args.start)),
             "--images",
             str(images),
             catalog=catalog,
@@ -303,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 print(f"{args.sessions} shoppers on {url}; baseline ({args.rounds} visits each)...", flush=True)
                 run_phase(shoppers, "baseline", args.rounds, lambda: False)
                 print(f"ingesting {args.products} products from the CLI while they shop...", flush=True)
-                ingest_csv = prefixed_rows(source, tmp / "more.csv", "MORE", args.products)
+                ingest_csv = prefixed_copy(source, tmp / "more.csv", "MORE", args.products)
                 started = time.perf_counter()
                 ingest = cli("ingest", str(ingest_csv), "--images", str(images), catalog=catalog)
                 run_phase(shoppers, "ingest", args.rounds, lambda: ingest.poll() is None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import json
 import subprocess
@@ -16,23 +15,11 @@ import pytest
 from assistant.catalog import Catalog, ProductRecord
 from assistant.catalog.catalog import INDEX_NAME
 from assistant.catalog.index_sync import read_index_file
+from assistant.catalog.synthetic import prefixed_copy
 from assistant.images import sha256_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 STRESS = REPO / "tests" / "catalog_stress.py"
-
-
-def prefixed_csv(source: Path, out: Path, prefix: str, n: int | None = None) -> Path:
-    """The synthetic CSV with skus renamed PREFIX-..., photos shared with the source (same files)."""
-    with open(source, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))[:n]
-    for row in rows:
-        row["sku"] = f"{prefix}-{row['sku']}"
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return out
 
 
 def cli_ingest(root: Path, csv_path: Path, images: Path) -> subprocess.Popen:
@@ -57,7 +44,7 @@ def assert_consistent(root: Path, model_spec: str) -> Catalog:
 def test_a_long_running_process_sees_and_keeps_another_process_commits(catalog, synthetic_source, tmp_path):
     app = catalog  # opened before the CLI ingest, like the app's cached catalog
     assert len(app.search_vector(app.vectors()[1][0], k=3)) == 3
-    other = prefixed_csv(synthetic_source, tmp_path / "new.csv", "NEW", n=20)
+    other = prefixed_copy(synthetic_source, tmp_path / "new.csv", "NEW", n=20)
     ingest = cli_ingest(app.root, other, synthetic_source.parent / "images")
     assert ingest.wait(timeout=300) == 0, ingest.stderr.read()
 
@@ -75,7 +62,7 @@ def test_a_long_running_process_sees_and_keeps_another_process_commits(catalog, 
 def test_two_concurrent_ingests_and_deletes_of_shared_photos_lose_nothing(catalog, synthetic_source, tmp_path):
     images = synthetic_source.parent / "images"
     ingests = [
-        cli_ingest(catalog.root, prefixed_csv(synthetic_source, tmp_path / f"{p}.csv", p, n=30), images) for p in "AB"
+        cli_ingest(catalog.root, prefixed_copy(synthetic_source, tmp_path / f"{p}.csv", p, n=30), images) for p in "AB"
     ]
     deleted = [f"SYN-{n:05d}" for n in range(1, 31)]  # their photos are the ones the ingests are storing
     start = catalog.generation

@@ -119,3 +119,17 @@ def write_synthetic_catalog(out_dir: str | Path, n: int = 60, seed: int = 0, ima
         writer.writeheader()
         writer.writerows(rows)
     return csv_path
+
+
+def prefixed_copy(source: Path, out: Path, prefix: str, n: int | None = None) -> Path:
+    """The first ``n`` rows (all when None) of a CSV with skus renamed PREFIX-...; photo names unchanged, so
+    the copy shares the source's photo files (for tests and benchmarks that ingest the same products twice)."""
+    with open(source, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:n]
+    for row in rows:
+        row["sku"] = f"{prefix}-{row['sku']}"
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out

@@ -18,23 +18,14 @@ from datetime import UTC, datetime, timedelta
 from assistant.catalog import audit
 from assistant.catalog.catalog import Catalog
 from assistant.catalog.records import Product, TrashedProduct
-from assistant.errors import SettingsError
+from assistant.settings import number_from_env
 
 ENV_TRASH_DAYS = "ASSISTANT_TRASH_DAYS"
 DEFAULT_TRASH_DAYS = 30.0
 
 
 def trash_days_from_env(environ: Mapping[str, str] = os.environ) -> float:
-    raw = environ.get(ENV_TRASH_DAYS, "").strip()
-    if not raw:
-        return DEFAULT_TRASH_DAYS
-    try:
-        days = float(raw)
-    except ValueError:
-        raise SettingsError(f"{ENV_TRASH_DAYS}={raw!r} is not a number of days") from None
-    if not math.isfinite(days) or days < 0:
-        raise SettingsError(f"{ENV_TRASH_DAYS}={raw!r}: the trash time must be zero or more days")
-    return days
+    return number_from_env(ENV_TRASH_DAYS, DEFAULT_TRASH_DAYS, 0, "days", environ)
 
 
 def _cutoff(days: float) -> str:

@@ -7,13 +7,12 @@ searched from memory and dropped.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from assistant.errors import SettingsError
+from assistant.settings import number_from_env
 
 ENV_IDLE_SECONDS = "ASSISTANT_KIOSK_IDLE_SECONDS"
 DEFAULT_IDLE_SECONDS = 90.0
@@ -22,16 +21,7 @@ MIN_IDLE_SECONDS = 1.0
 
 def idle_seconds_from_env(environ: Mapping[str, str] = os.environ) -> float:
     """The idle time after which a kiosk session starts over, from ASSISTANT_KIOSK_IDLE_SECONDS."""
-    raw = environ.get(ENV_IDLE_SECONDS, "").strip()
-    if not raw:
-        return DEFAULT_IDLE_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise SettingsError(f"{ENV_IDLE_SECONDS}={raw!r} is not a number of seconds") from None
-    if not math.isfinite(seconds) or seconds < MIN_IDLE_SECONDS:
-        raise SettingsError(f"{ENV_IDLE_SECONDS}={raw!r}: the idle time must be at least {MIN_IDLE_SECONDS:g} second")
-    return seconds
+    return number_from_env(ENV_IDLE_SECONDS, DEFAULT_IDLE_SECONDS, MIN_IDLE_SECONDS, "seconds", environ)
 
 
 @dataclass
