@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from bench import embed, models, search
+from bench import embed, models, search, text_query
 
 
 def test_embed_benchmark_reports_rates_and_ratios(capsys, tmp_path):
@@ -40,6 +40,18 @@ def test_embed_benchmark_reports_rates_and_ratios(capsys, tmp_path):
     assert "Embedder.embed_images" in capsys.readouterr().out
 
 
+def test_text_query_benchmark_times_every_runtime_against_torch_fp32(capsys, tmp_path):
+    result = text_query.main(["--model", "tiny-test", "--queries", "4", "--cache-dir", str(tmp_path)])
+
+    names = [row["runtime"] for row in result["rows"]]
+    assert names[0] == text_query.BASELINE and result["rows"][0]["speedup"] == 1.0
+    assert {"onnx fp32, 1 thread", "onnx int8, 1 thread"} <= set(names)
+    for row in result["rows"]:
+        assert 0 < row["p50_ms"] <= row["p99_ms"] and row["cpu_p50_ms"] >= 0 and row["speedup"] > 0
+        assert 0.99 <= row["min_cosine"] <= row["mean_cosine"] <= 1.0 + 1e-5
+    assert "goal (new query p50" in capsys.readouterr().out
+
+
 def test_search_benchmark_reports_latency_recall_and_memory(capsys, tmp_path):
     out = tmp_path / "search.json"
     result = search.main(
@@ -50,7 +62,8 @@ def test_search_benchmark_reports_latency_recall_and_memory(capsys, tmp_path):
     for row in result["rows"]:
         assert 0 < row["p50_ms"] <= row["p99_ms"]
         assert 0.0 <= row["recall@10"] <= 1.0 and row["p50_over_flat"] > 0
-        assert row["build_s"] >= 0 and row["memory_mb"] > 0
+        assert row["build_s"] >= 0 and row["memory_mb"] > 0 and row["build_peak_mb"] >= 0
+        assert row["queries"] == 20 and "resident_mb" in row
         assert set(row["filtered"]) == {"0.01", "0.5"}
         assert all(0.0 <= f["recall@10"] <= 1.0 and f["p50_ms"] > 0 for f in row["filtered"].values())
     flat = result["rows"][0]
@@ -63,9 +76,12 @@ def test_search_benchmark_reports_latency_recall_and_memory(capsys, tmp_path):
 def test_search_benchmark_reads_features_from_a_npy_file(tmp_path):
     features = tmp_path / "features.npy"
     np.save(features, np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32))
-    result = search.main(["--data", str(features), "--sizes", "1000", "--queries", "20", "--kinds", "flat"])
+    result = search.main(
+        ["--data", str(features), "--sizes", "1000", "--queries", "20", "--kinds", "flat", "--flat-queries", "5"]
+    )
 
     assert result["rows"][0]["n"] == 280  # the last 20 rows are the queries
+    assert result["rows"][0]["queries"] == 5  # flat timed on the first 5 only
     assert result["rows"][0]["recall@10"] >= 0.99
 
 

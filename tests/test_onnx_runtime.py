@@ -1,4 +1,4 @@
-"""The ONNX Runtime image tower agrees with torch fp32, is cached per model, and falls back to torch."""
+"""The ONNX Runtime image and text towers agree with torch fp32, are cached per model, and fall back to torch."""
 
 from __future__ import annotations
 
@@ -31,18 +31,45 @@ def test_onnx_tower_embeds_like_torch_fp32(tmp_path, tiny_embedder, runtime):
     assert np.min(np.sum(ours * reference, axis=1)) >= 0.99
 
 
-def test_exported_model_is_cached_by_spec_and_reused(tmp_path, tiny_embedder, monkeypatch):
+#: Queries of different lengths: the exported text graph must not keep the length it was traced with.
+TEXTS = [
+    "ring",
+    "rose gold ring with a small diamond",
+    "a long necklace of freshwater pearls with a white gold clasp, matching earrings and a bracelet for a bride",
+]
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "onnx-fp32"])
+def test_onnx_text_tower_embeds_like_torch_fp32_at_every_length(tmp_path, tiny_embedder, runtime):
+    embedder = Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime=runtime)
+    assert embedder.text_tower is not None
+    reference = tiny_embedder.embed_texts(TEXTS)
+    batch = embedder.embed_texts(TEXTS)  # one batch, cut to its longest prompt
+    singles = np.stack([embedder.embed_texts([text])[0] for text in TEXTS])  # each cut to its own length
+    for ours in (batch, singles):
+        assert ours.shape == reference.shape
+        assert np.min(np.sum(ours * reference, axis=1)) >= 0.99
+    if runtime == "onnx-fp32":  # same arithmetic up to float rounding
+        np.testing.assert_allclose(batch, reference, atol=1e-4)
+
+
+def test_exported_models_are_cached_by_spec_and_tower_and_reused(tmp_path, tiny_embedder, monkeypatch):
     Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime="onnx")
-    path = cached_model_path(tiny_embedder.loaded, True, str(tmp_path))
-    assert path.is_file() and path.parent == tmp_path / "onnx"
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary export left behind
+    image = cached_model_path(tiny_embedder.loaded, True, str(tmp_path), "image")
+    text = cached_model_path(tiny_embedder.loaded, True, str(tmp_path), "text")
+    assert image.parent == text.parent == tmp_path / "onnx"
+    # both towers, and no temporary export left behind
+    assert sorted(p.name for p in image.parent.iterdir()) == sorted([image.name, text.name])
+    blocks = tiny_embedder.model.transformer.resblocks
+    assert all("attention" not in vars(block) for block in blocks)  # the export's stand-in attention is gone
 
     def no_second_export(*args, **kwargs):
         raise AssertionError("exported again although the cached file exists")
 
-    monkeypatch.setattr(onnx_tower, "export_image_tower", no_second_export)
-    assert Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime="onnx").runtime == "onnx"
-    assert cached_model_path(tiny_embedder.loaded, False, str(tmp_path)) != path  # fp32 is another file
+    monkeypatch.setattr(onnx_tower, "export_tower", no_second_export)
+    again = Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime="onnx")
+    assert again.runtime == "onnx" and again.image_tower is not None and again.text_tower is not None
+    assert cached_model_path(tiny_embedder.loaded, False, str(tmp_path)) != image  # fp32 is another file
 
 
 def test_without_onnxruntime_the_embedder_falls_back_to_torch(tmp_path, monkeypatch, caplog):
@@ -55,7 +82,7 @@ def test_without_onnxruntime_the_embedder_falls_back_to_torch(tmp_path, monkeypa
 
     monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
     embedder = Embedder.from_spec(TEST_MODEL_SPEC, cache_dir=str(tmp_path), runtime="onnx")
-    assert embedder.runtime == "torch" and embedder.image_tower is None
+    assert embedder.runtime == "torch" and embedder.image_tower is None and embedder.text_tower is None
     assert "using torch fp32" in caplog.text
     assert embedder.embed_images(_photos(2), num_workers=0).vectors.shape == (2, embedder.dim)
 

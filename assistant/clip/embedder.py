@@ -1,7 +1,8 @@
 """Batched CLIP embedding of texts, photos and products into one L2-normalised float32 space.
 
-The image tower runs on torch fp32 or, by choice (``runtime``), on ONNX Runtime (``onnx_tower``); single
-text queries are served from an LRU cache, so a repeated query costs a dictionary lookup.
+The image and text towers run on torch fp32 or, by choice (``runtime``), on ONNX Runtime (``onnx_tower``);
+texts are encoded only up to their batch's longest prompt (``text_tower``); single text queries are served
+from an LRU cache, so a repeated query costs a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import open_clip
 import torch
-from open_clip.transformer import text_global_pool
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from assistant.clip.factory import DEFAULT_MODEL_SPEC, LoadedModel, ModelSpec, create_model
-from assistant.clip.onnx_tower import DEFAULT_RUNTIME, check_runtime, image_tower
+from assistant.clip.onnx_tower import DEFAULT_RUNTIME, TEXT_TOWER_THREADS, check_runtime, onnx_tower
+from assistant.clip.text_tower import encode_tokens, prompt_tokens
 from assistant.images import ImageError, decode_image, load_image, to_rgb
 
 #: progress(done, total): how far a long embedding job has got; the CLI draws a tqdm bar with it.
@@ -119,6 +119,7 @@ class Embedder:
         loaded: LoadedModel,
         image_tower: Callable[[torch.Tensor], np.ndarray] | None = None,
         runtime: str = DEFAULT_RUNTIME,
+        text_tower: Callable[[torch.Tensor], np.ndarray] | None = None,
     ):
         self.loaded = loaded
         self.spec: ModelSpec = loaded.spec
@@ -127,7 +128,8 @@ class Embedder:
         self.preprocess = loaded.preprocess
         self.tokenizer = loaded.tokenizer
         self.image_tower = image_tower
-        self.runtime = runtime if image_tower is not None else DEFAULT_RUNTIME
+        self.text_tower = text_tower
+        self.runtime = runtime if image_tower is not None or text_tower is not None else DEFAULT_RUNTIME
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._text_cache_lock = threading.Lock()
 
@@ -135,11 +137,13 @@ class Embedder:
     def from_spec(
         cls, spec: str | ModelSpec = DEFAULT_MODEL_SPEC, cache_dir: str | None = None, runtime: str = DEFAULT_RUNTIME
     ) -> Embedder:
-        """Load the model; with runtime "onnx" the image tower runs int8 on ONNX Runtime (fp32 torch if it can't)."""
+        """Load the model; with runtime "onnx" both towers run int8 on ONNX Runtime (fp32 torch where they can't)."""
         threads = configure_cpu_threads()
         check_runtime(runtime)
         loaded = create_model(spec, cache_dir=cache_dir)
-        return cls(loaded, image_tower(loaded, runtime, cache_dir, threads), runtime)
+        image = onnx_tower(loaded, runtime, cache_dir, threads, "image")
+        text = onnx_tower(loaded, runtime, cache_dir, TEXT_TOWER_THREADS, "text")
+        return cls(loaded, image, runtime, text)
 
     def encode_pixels(self, pixels: torch.Tensor) -> np.ndarray:
         """Raw image-tower outputs (not normalised) for a preprocessed batch, on the chosen runtime."""
@@ -157,26 +161,11 @@ class Embedder:
         return normalize(out)
 
     def _encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
-        """open_clip's CLIP.encode_text, run only up to the batch's longest prompt.
-
-        The text tower is causal and pools at the end-of-text token, so the padding after it changes
-        nothing; short prompts (queries, category prompts) then cost a fraction of the full context.
-        Other model classes use their own encode_text unchanged.
-        """
-        model = self.model
-        if type(model) is not open_clip.CLIP or model.text_pool_type != "argmax" or model.attn_mask is None:
-            return model.encode_text(tokens)
-        length = int((tokens != 0).sum(dim=1).max())
-        tokens = tokens[:, :length]
-        cast_dtype = model.transformer.get_cast_dtype()
-        x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
-        x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
-        x = text_global_pool(model.ln_final(x), tokens, "argmax")
-        return (
-            x @ model.text_projection
-            if not isinstance(model.text_projection, torch.nn.Linear)
-            else model.text_projection(x)
-        )
+        """Raw text-tower outputs for a tokenized batch, run up to its longest prompt, on the chosen runtime."""
+        tokens = prompt_tokens(self.model, tokens)
+        if self.text_tower is not None:
+            return torch.from_numpy(self.text_tower(tokens))
+        return encode_tokens(self.model, tokens)
 
     def embed_text(self, text: str) -> np.ndarray:
         """One text's vector; the last TEXT_CACHE_SIZE distinct texts are answered from memory."""
