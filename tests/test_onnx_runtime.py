@@ -107,3 +107,29 @@ def test_repeated_text_queries_come_from_the_cache(tiny_embedder, monkeypatch):
     assert calls == [] and np.array_equal(first, again)
     again[:] = 0  # a caller scribbling on its copy does not change the cached vector
     assert np.array_equal(tiny_embedder.embed_text("rose gold ring with a small diamond"), first)
+
+
+def _photos_per_label(jc5, per_label: int) -> list:
+    """The first photos of each label in jc5's test split (readable ones), for a spread of real jewellery."""
+    import csv
+
+    taken: dict[str, list] = {}
+    with open(jc5 / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["split"] == "test" and row["readable"] == "1" and len(taken.setdefault(row["label"], [])) < per_label:
+                taken[row["label"]].append(jc5 / row["path"])
+    return [path for paths in taken.values() for path in paths]
+
+
+@pytest.mark.slow
+def test_int8_runtime_keeps_real_lite0_features_on_real_photos(tmp_path, jc5):
+    """Real EfficientNet-Lite0 weights on real photos: int8 must stay within cosine 0.99 of fp32 (it only
+    quantises the matrix products; int8 convolutions fell to 0.71 here)."""
+    photos = _photos_per_label(jc5, 3)
+    assert len(photos) >= 12
+    reference = Embedder.from_spec("lite0-imagenet").embed_images(photos, num_workers=0)
+    int8 = Embedder.from_spec("lite0-imagenet", cache_dir=str(tmp_path), runtime="onnx")
+    assert int8.runtime == "onnx" and int8.image_tower is not None
+    ours = int8.embed_images(photos, num_workers=0)
+    assert ours.ok == reference.ok and not ours.failures
+    assert np.min(np.sum(ours.vectors * reference.vectors, axis=1)) >= 0.99
