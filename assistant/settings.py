@@ -27,7 +27,7 @@ class Settings:
     catalog_dir: Path
     model_spec: str
     model_cache: str | None = None
-    runtime: str = "torch"  # image tower: torch (fp32), onnx (ONNX Runtime int8) or onnx-fp32
+    runtime: str = "torch"  # image and text towers: torch (fp32), onnx (ONNX Runtime int8) or onnx-fp32
     catalog_url: str | None = None
 
     @property

@@ -37,7 +37,7 @@ from assistant.catalog.product_vectors import product_text
 from assistant.catalog.synthetic import draw_product, synthetic_rows
 from assistant.clip.embedder import Embedder, configure_cpu_threads
 from assistant.clip.factory import TEST_MODEL_SPEC, LoadedModel, ModelSpec
-from assistant.clip.onnx_tower import RUNTIMES, TEXT_TOWER_THREADS, onnx_tower
+from assistant.clip.onnx_tower import RUNTIMES, onnx_tower
 from assistant.images import IMAGE_SUFFIXES
 
 from .report import format_table, machine_line
@@ -86,7 +86,7 @@ def random_weight_embedder(arch: str) -> Embedder:
 def with_runtime(embedder: Embedder, runtime: str, cache_dir: str | None) -> Embedder | None:
     """The same model with its towers on another runtime; None when that runtime can't run the image tower here."""
     image = onnx_tower(embedder.loaded, runtime, cache_dir, torch.get_num_threads(), "image")
-    text = onnx_tower(embedder.loaded, runtime, cache_dir, TEXT_TOWER_THREADS, "text")
+    text = onnx_tower(embedder.loaded, runtime, cache_dir, torch.get_num_threads(), "text")
     return Embedder(embedder.loaded, image, runtime, text) if image is not None else None
 
 

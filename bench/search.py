@@ -20,6 +20,7 @@ and the peak resident growth while building (``peak MB``: training and encoding 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -143,6 +144,11 @@ def breadths(kind: str, args: argparse.Namespace) -> list[int | None]:
     return {"hnsw": args.ef_search, "ivf": args.nprobe}.get(kind, [None])
 
 
+def k_factors(kind: str, args: argparse.Namespace) -> list[int | None]:
+    """Short-list sizes (k x factor) to sweep: only the re-ranked kinds have one."""
+    return args.k_factor if kind in vector_index.LOSSY_KINDS else [None]
+
+
 def set_breadth(index: VectorIndex, breadth: int | None) -> None:
     if breadth is None:
         return
@@ -180,8 +186,9 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
         build_s = time.perf_counter() - start
         memory = {"resident_mb": resident_mb() - before_mb, "build_peak_mb": peak_resident_mb() - before_mb}
         memory["memory_mb"] = len(index.to_bytes()) / 2**20
-        for breadth in breadths(kind, args):
+        for breadth, k_factor in itertools.product(breadths(kind, args), k_factors(kind, args)):
             set_breadth(index, breadth)
+            index.k_factor = k_factor or vector_index.REFINE_K_FACTOR
             index.exact_filtered_max = args.exact_filtered_max
             time_queries(index, queries[: min(20, timed)], k, exact_vectors=source)  # warm-up: page in
             latencies, found = time_queries(index, queries[:timed], k, repeats=args.repeats, exact_vectors=source)
@@ -190,6 +197,7 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
                 "kind": index.kind,
                 "factory": vector_index.factory_string(kind, dim, n, args.factory.get(kind)),
                 "breadth": breadth,
+                "k_factor": k_factor,
                 "build_s": build_s,
                 **memory,
                 "queries": timed,
@@ -200,9 +208,7 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
             }
             f_timed = min(timed, len(filtered_queries))
             for share, (allowed, f_truth) in filters.items():
-                f_latencies, f_found = time_queries(
-                    index, filtered_queries[:f_timed], k, allowed, args.repeats, source
-                )
+                f_latencies, f_found = time_queries(index, filtered_queries[:f_timed], k, allowed, args.repeats, source)
                 f_truth = f_truth[:f_timed]
                 row["filtered"][str(share)] = {
                     f"recall@{k}": recall(f_found, f_truth),
@@ -251,6 +257,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ef-search", help=f"HNSW efSearch values to sweep (default {vector_index.HNSW_EF_SEARCH})")
     parser.add_argument("--nprobe", help=f"IVF nprobe values to sweep (default {vector_index.IVF_NPROBE})")
     parser.add_argument(
+        "--k-factor",
+        help=f"IVF short-list factors to sweep: k x F candidates re-ranked (default {vector_index.REFINE_K_FACTOR})",
+    )
+    parser.add_argument(
         "--selectivities",
         default=",".join(map(str, SELECTIVITIES)),
         help="shares of ids the filters allow (default 0.001,0.01,0.1,0.5)",
@@ -287,6 +297,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.kinds = [k.strip() for k in args.kinds.split(",")]
     args.ef_search = _ints(args.ef_search, vector_index.HNSW_EF_SEARCH)
     args.nprobe = _ints(args.nprobe, vector_index.IVF_NPROBE)
+    args.k_factor = _ints(args.k_factor, vector_index.REFINE_K_FACTOR)
     args.selectivities = [float(s) for s in args.selectivities.split(",")]
     args.factory = parse_factory(args.factory)
     unknown = [k for k in args.kinds if k not in vector_index.INDEX_FACTORY]
@@ -305,7 +316,8 @@ def print_report(rows: list[dict], args: argparse.Namespace, threads: int) -> No
         f"exact filter scan up to {args.exact_filtered_max:,} allowed"
     )
     shares = args.selectivities
-    headers = ["vectors", "factory", "breadth", "build s", "MB", "RSS MB", "peak MB", "queries", "p50 ms", "p99 ms"]
+    headers = ["vectors", "factory", "breadth", "k x", "build s", "MB", "RSS MB", "peak MB", "queries"]
+    headers += ["p50 ms", "p99 ms"]
     headers += ["p50 / flat", f"recall@{k}"]
     headers += [f"filter {s:g}: recall / p50 ms" for s in shares]
     table = [
@@ -313,6 +325,7 @@ def print_report(rows: list[dict], args: argparse.Namespace, threads: int) -> No
             f"{r['n']:,}",
             r["factory"],
             r["breadth"] or "-",
+            r["k_factor"] or "-",
             f"{r['build_s']:.1f}",
             f"{r['memory_mb']:.0f}",
             f"{r['resident_mb']:.0f}",

@@ -116,8 +116,9 @@ def _photos_per_label(jc5, per_label: int) -> list:
     taken: dict[str, list] = {}
     with open(jc5 / "labels.csv", newline="") as f:
         for row in csv.DictReader(f):
-            if row["split"] == "test" and row["readable"] == "1" and len(taken.setdefault(row["label"], [])) < per_label:
-                taken[row["label"]].append(jc5 / row["path"])
+            paths = taken.setdefault(row["label"], [])
+            if row["split"] == "test" and row["readable"] == "1" and len(paths) < per_label:
+                paths.append(jc5 / row["path"])
     return [path for paths in taken.values() for path in paths]
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from assistant.clip.factory import DEFAULT_MODEL_SPEC, LoadedModel, ModelSpec, create_model
-from assistant.clip.onnx_tower import DEFAULT_RUNTIME, TEXT_TOWER_THREADS, check_runtime, onnx_tower
+from assistant.clip.onnx_tower import DEFAULT_RUNTIME, check_runtime, onnx_tower
 from assistant.clip.text_tower import encode_tokens, prompt_tokens
 from assistant.images import ImageError, decode_image, load_image, to_rgb
 
@@ -142,7 +142,7 @@ class Embedder:
         check_runtime(runtime)
         loaded = create_model(spec, cache_dir=cache_dir)
         image = onnx_tower(loaded, runtime, cache_dir, threads, "image")
-        text = onnx_tower(loaded, runtime, cache_dir, TEXT_TOWER_THREADS, "text")
+        text = onnx_tower(loaded, runtime, cache_dir, threads, "text")
         return cls(loaded, image, runtime, text)
 
     def encode_pixels(self, pixels: torch.Tensor) -> np.ndarray:

@@ -42,9 +42,6 @@ DEFAULT_CACHE_DIR = Path("~/.cache/jewelry-assistant/onnx")
 #: Convolutions stay fp32: dynamic int8 convolutions (ConvInteger) made real EfficientNet-Lite0 features
 #: drift (min cosine 0.71 to fp32 on jc5 photos) and ran 8x slower than fp32 (README, Performance).
 QUANTIZED_OPS = ("MatMul", "Gemm")
-#: Intra-op threads of the ONNX text tower: a single query is a few small matrix products, and a second
-#: thread only adds hand-offs (bench/text_query.py: 1 thread 1.6x faster than 2 at load 9, README).
-TEXT_TOWER_THREADS = 1
 
 
 class RuntimeChoiceError(AssistantError):
