@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from assistant.catalog import Catalog
 from assistant.catalog.ingest import ingest_csv
 from assistant.clip.factory import TEST_MODEL_SPEC
+from assistant.shop.i18n import LOCALES, messages
 from assistant.staff.accounts import StaffAccounts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +86,8 @@ def sign_in(at: AppTest, name: str = STAFF_NAME, password: str = STAFF_PASSWORD)
     """Fill in the staff sign-in form on the current page and submit it."""
     at.text_input(key="staff-name").input(name)
     at.text_input(key="staff-password").input(password)
-    next(b for b in at.button if b.label == "Sign in").click()
+    labels = {messages(language).text("staff.sign_in") for language in LOCALES}  # in the page's language
+    next(b for b in at.button if b.label in labels).click()
     return rerun(at)
 
 

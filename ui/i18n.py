@@ -1,8 +1,8 @@
 """The session's interface language: ``?lang=zh|en`` wins, then the session's choice, then ASSISTANT_LANGUAGE.
 
 ``t("key")`` / ``tn("key", n)`` read the message catalogue of the current session's language
-(assistant/shop/i18n.py); ``price()`` formats with its locale. The choice lives in st.session_state,
-so every browser tab keeps its own language, and is mirrored in the URL so a link keeps it too.
+(assistant/shop/i18n.py); ``price()`` and ``when()`` format prices and dates with its locale. The choice lives
+in st.session_state, so every browser tab keeps its own language, and is mirrored in the URL so a link keeps it.
 """
 
 from __future__ import annotations
@@ -42,6 +42,17 @@ def tn(key: str, n: int, **values: object) -> str:
 
 def price(amount: float | None, currency: str = "") -> str:
     return current_messages().price(amount, currency)
+
+
+def when(stamp: str | None) -> str:
+    """A stored ISO timestamp in the session's language (UTC, as stored)."""
+    return current_messages().when(stamp)
+
+
+def action_label(action: str) -> str:
+    """An audit trail action ('category add') in the session's language; one the catalogue lacks as it is."""
+    key = "audit.action." + action.replace(" ", "_")
+    return t(key) if key in current_messages().entries else action
 
 
 def reset_language() -> None:

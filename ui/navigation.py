@@ -91,7 +91,8 @@ def run_app() -> None:
         message = markdown_literal(problem)
         return _run_everywhere(lambda: st.error(message), t("nav.setup"))
     try:
-        shop = current_shop()
+        with st.spinner(t("loading.shop")):  # the first visit of a server loads the model and opens the catalog
+            shop = current_shop()
         idle_minutes = idle_minutes_from_env()
     except AssistantError as problem:
         # Every URL of the app (a bookmarked /kiosk too) shows the explanation; paths only where staff work.
