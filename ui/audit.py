@@ -19,7 +19,7 @@ from assistant.catalog.trash import purge, restore_product, trash_days_from_env,
 from assistant.errors import AssistantError
 from assistant.plaintext import csv_text, markdown_literal
 
-from .i18n import action_label, t, tn, when
+from .i18n import action_label, field_label, t, tn, when
 from .resources import Shop
 
 ALL = "all"
@@ -79,7 +79,7 @@ def audit_tab(shop: Shop) -> None:
     if not entries:
         st.info(t("audit.nothing"))
         return
-    rows = [[when(e.at), e.actor, action_label(e.action), e.target, audit.summary(e)] for e in entries]
+    rows = [[when(e.at), e.actor, action_label(e.action), e.target, audit.summary(e, field_label)] for e in entries]
     header = [t("column.when"), t("column.who"), t("column.action"), t("column.what"), t("column.details")]
     st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, width="stretch", key="audit-table")
     st.download_button(

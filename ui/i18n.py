@@ -49,10 +49,19 @@ def when(stamp: str | None) -> str:
     return current_messages().when(stamp)
 
 
+def text_or(key: str, default: str) -> str:
+    """The message ``key``, or ``default`` where the catalogue has none (a name only some values have)."""
+    return t(key) if key in current_messages().entries else default
+
+
 def action_label(action: str) -> str:
     """An audit trail action ('category add') in the session's language; one the catalogue lacks as it is."""
-    key = "audit.action." + action.replace(" ", "_")
-    return t(key) if key in current_messages().entries else action
+    return text_or("audit.action." + action.replace(" ", "_"), action)
+
+
+def field_label(name: str) -> str:
+    """A product or category field ('price', 'added') as the audit trail's details name it."""
+    return text_or(f"field.{name}", name)
 
 
 def reset_language() -> None:
