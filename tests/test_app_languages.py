@@ -169,3 +169,13 @@ def test_every_message_the_code_asks_for_is_in_every_catalogue():
     assert len(used) > 150, "the pattern still finds the code's message keys"
     for language in LOCALES:
         assert not used - set(catalogue(language)), language
+
+
+def test_streamlits_own_widget_words_are_drawn_in_the_pages_language():
+    from assistant.shop.i18n import messages
+    from ui.style import built_in_words_css, css_string
+
+    assert built_in_words_css(messages("en")) == "", "English: Streamlit's own words"
+    chinese = built_in_words_css(messages("zh"))
+    assert 'content: "上传"' in chinese and 'content: "拍照"' in chinese and 'content: "清除照片"' in chinese
+    assert css_string('x"}</style>') == '"x\\22 \\7d \\3c \\2f style\\3e "', "a message cannot end the CSS string"
