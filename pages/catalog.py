@@ -20,7 +20,7 @@ from assistant.catalog.reembed import edit_product
 from assistant.errors import AssistantError
 from ui.audit import audit_tab, trash_tab
 from ui.cards import product_thumbnail
-from ui.i18n import facet, price, t, tn, when
+from ui.i18n import facet, labelled, price, t, tn, when
 from ui.resources import current_shop
 from ui.style import page_header
 
@@ -97,10 +97,12 @@ def browse_tab() -> None:
     find_col, category_col = st.columns([3, 1])
     needle = find_col.text_input(t("browse.find"), key="browse-find").strip().lower()
     categories = catalog.facet_values("category")
+    choices = [ALL, *categories]
+    all_label = t("common.all")
     category = category_col.selectbox(
         t("browse.category"),
-        [ALL, *categories],
-        format_func=lambda v: t("common.all") if v == ALL else facet(v),
+        choices,
+        format_func=labelled(choices, lambda v: all_label if v == ALL else facet(v)),
         key="browse-category",
     )
     filters = Filters(category=None if category == ALL else category)
@@ -163,6 +165,7 @@ def facet_choice(column, label: str, facet_column: str, current: str) -> str:
     """A facet chosen from the values the catalog already uses (no typo makes a new one by accident); typing
     a value that is not in the list adds it."""
     values = catalog.facet_values(facet_column)
+    none_label = t("common.none")
     if current and current not in values:
         values = [current, *values]
     return (
@@ -170,7 +173,7 @@ def facet_choice(column, label: str, facet_column: str, current: str) -> str:
             label,
             ["", *values],
             index=(values.index(current) + 1) if current else 0,
-            format_func=lambda v: facet(v) if v else t("common.none"),
+            format_func=labelled(["", *values], lambda v: facet(v) if v else none_label),
             accept_new_options=True,
             help=t("edit.facet_help"),
         )

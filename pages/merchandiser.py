@@ -16,7 +16,7 @@ from assistant.categories import UNKNOWN, Preview, RegistryError, preview_draft
 from assistant.plaintext import markdown_literal
 from assistant.images import IMAGE_SUFFIXES, ImageError
 from ui.cards import Card, product_grid
-from ui.i18n import facet, facet_markdown, t
+from ui.i18n import facet, facet_markdown, labelled, t
 from ui.resources import current_shop
 from ui.style import page_header
 
@@ -45,11 +45,10 @@ def draft_form() -> None:
         c1, c2, c3 = st.columns(3)
         synonyms = c1.text_input(t("merch.synonyms"), placeholder=t("merch.synonyms_placeholder"))
         zh = c2.text_input(t("merch.zh_names"), placeholder=t("merch.zh_placeholder"))
-        parent = c3.selectbox(
-            t("merch.parent"),
-            [NO_PARENT, *categories.registry.names],
-            format_func=lambda v: t("common.none") if v == NO_PARENT else facet(v),
-        )
+        parents = [NO_PARENT, *categories.registry.names]
+        none_label = t("common.none")
+        parent_label = labelled(parents, lambda v: none_label if v == NO_PARENT else facet(v))
+        parent = c3.selectbox(t("merch.parent"), parents, format_func=parent_label)
         photos = st.file_uploader(
             t("merch.photos"), type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), accept_multiple_files=True
         )
@@ -159,7 +158,10 @@ def category_table() -> None:
 def edit_category() -> None:
     """Change a category's words, or remove it (its sub-categories move up; its products are labelled again)."""
     st.markdown(f"**{t('merch.edit_heading')}**")
-    name = st.selectbox(t("merch.edit_category"), categories.registry.names, format_func=facet, key="merch-edit-name")
+    names_now = categories.registry.names
+    name = st.selectbox(
+        t("merch.edit_category"), names_now, format_func=labelled(names_now, facet), key="merch-edit-name"
+    )
     if name is None:
         return
     category = categories.registry.get(name)

@@ -19,7 +19,7 @@ from assistant.catalog.trash import purge, restore_product, trash_days_from_env,
 from assistant.errors import AssistantError
 from assistant.plaintext import csv_text, markdown_literal
 
-from .i18n import action_label, field_label, t, tn, when
+from .i18n import action_label, field_label, labelled, t, tn, when
 from .resources import Shop
 
 ALL = "all"
@@ -60,10 +60,12 @@ def trash_tab(shop: Shop) -> None:
 
 def audit_tab(shop: Shop) -> None:
     action_col, actor_col, target_col, since_col = st.columns(4)
+    actions = [ALL, *audit.ACTIONS]
+    all_label = t("common.all")
     action = action_col.selectbox(
         t("audit.action"),
-        [ALL, *audit.ACTIONS],
-        format_func=lambda a: t("common.all") if a == ALL else action_label(a),
+        actions,
+        format_func=labelled(actions, lambda a: all_label if a == ALL else action_label(a)),
         key="audit-action",
     )
     actor = actor_col.text_input(t("audit.who"), key="audit-actor", placeholder=t("audit.who_placeholder")).strip()
@@ -119,7 +121,7 @@ def undo_form(shop: Shop, entries: list[AuditEntry]) -> None:
     chosen = st.selectbox(
         t("audit.undo_choose"),
         list(by_id),
-        format_func=lambda i: entry_line(by_id[i]),
+        format_func=labelled(by_id, lambda i: entry_line(by_id[i])),
         key="audit-undo-entry",
     )
     if st.button(t("audit.undo"), key="audit-undo"):

@@ -7,6 +7,9 @@ in st.session_state, so every browser tab keeps its own language, and is mirrore
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
 import streamlit as st
 
 from assistant.plaintext import markdown_literal
@@ -16,6 +19,7 @@ from assistant.shop.i18n import LANGUAGE_NAMES, Messages, language_from_env, mes
 from .resources import current_shop
 
 SESSION_KEY = "language"
+T = TypeVar("T")
 
 
 def current_language() -> str:
@@ -62,6 +66,13 @@ def action_label(action: str) -> str:
 def field_label(name: str) -> str:
     """A product or category field ('price', 'added') as the audit trail's details name it."""
     return text_or(f"field.{name}", name)
+
+
+def labelled(options: Iterable[T], label: Callable[[T], str]) -> Callable[[T], str]:
+    """A widget's ``format_func`` whose words are looked up now, while the page runs in this session's language:
+    Streamlit (and AppTest) may call it later, outside the run, where the session's language is unknown."""
+    names = {option: label(option) for option in options}
+    return lambda option: names.get(option, str(option))
 
 
 def reset_language() -> None:
