@@ -20,7 +20,7 @@ from assistant.catalog.reembed import edit_product
 from assistant.errors import AssistantError
 from ui.audit import audit_tab, trash_tab
 from ui.cards import product_thumbnail
-from ui.i18n import facet, labelled, price, t, tn, when
+from ui.i18n import facet, labelled, price, stored_facet, t, tn, when
 from ui.resources import current_shop
 from ui.style import page_header
 
@@ -126,9 +126,9 @@ def browse_tab() -> None:
                 photo: "data:image/jpeg;base64," + base64.b64encode(product_thumbnail(catalog, p, 96)).decode(),
                 t("column.sku"): p.sku,
                 t("column.title"): p.title,
-                t("column.category"): p.category,
-                t("column.metal"): p.metal,
-                t("column.stone"): p.stone,
+                t("column.category"): stored_facet(p.category),
+                t("column.metal"): stored_facet(p.metal),
+                t("column.stone"): stored_facet(p.stone),
                 t("column.price"): price(p.price, p.currency),
                 t("column.updated"): when(p.updated_at),
             }

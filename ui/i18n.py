@@ -81,13 +81,22 @@ def reset_language() -> None:
     st.query_params.pop("lang", None)
 
 
+def _chinese_name(value: str) -> str | None:
+    """The vocabularies' Chinese name of a facet value when the session reads Chinese; None otherwise."""
+    if current_language() != "zh":
+        return None
+    return current_shop().chinese_facet_names().get((value or "").strip().lower())
+
+
 def facet(value: str) -> str:
     """A facet value ('rose gold') as the shopper reads it: 'Rose gold', or '玫瑰金' in Chinese when the
     vocabularies name it (catalog values without a Chinese name stay as the shop wrote them)."""
-    name = (
-        current_shop().chinese_facet_names().get((value or "").strip().lower()) if current_language() == "zh" else None
-    )
-    return name or facet_label(value)
+    return _chinese_name(value) or facet_label(value)
+
+
+def stored_facet(value: str) -> str:
+    """A facet value in a staff table: its Chinese name in Chinese, else exactly as stored ('rose gold')."""
+    return _chinese_name(value) or value
 
 
 def facet_markdown(value: str) -> str:
