@@ -1,4 +1,5 @@
-"""CLI commands for staff accounts: ``staff add|passwd|remove|list`` (the accounts of the --catalog folder).
+"""CLI commands for staff accounts: ``staff add|passwd|remove|list`` (the accounts of the --catalog folder or
+database, which every app server of that catalog signs staff in with).
 
 Passwords are read without echo from the terminal (twice, to catch typos) or, with ``--password-stdin``,
 as the first line of standard input for scripts; they are never taken as an argument (shell history,
@@ -31,13 +32,13 @@ def read_password(args: argparse.Namespace) -> str:
 
 
 def accounts_of(args: argparse.Namespace) -> StaffAccounts:
-    return StaffAccounts(args.settings.catalog_dir)
+    return StaffAccounts(args.settings.catalog_location)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     accounts = accounts_of(args)
     name = accounts.add(args.name, read_password(args))
-    print(f"added staff account {name!r} to {args.settings.catalog_dir}")
+    print(f"added staff account {name!r} to {accounts.where}")
     return 0
 
 
@@ -54,9 +55,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    accounts = accounts_of(args).accounts()
+    store = accounts_of(args)
+    accounts = store.accounts()
     if not accounts:
-        print(f"no staff accounts in {args.settings.catalog_dir}; add one with: python -m assistant staff add NAME")
+        print(f"no staff accounts in {store.where}; add one with: python -m assistant staff add NAME")
         return 0
     rows = [[a.name, a.created_at, a.last_sign_in or "never"] for a in accounts]
     print_table(rows, ["name", "created", "last sign-in"])

@@ -12,16 +12,14 @@ One connection per thread; psycopg types and SQL never leave this module.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
 
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from assistant.catalog.postgres.connection import connect, database_error, translated_errors
+from assistant.catalog.postgres.connection import ThreadConnections
 from assistant.catalog.records import (
     FACET_COLUMNS,
     AuditEntry,
@@ -44,7 +42,6 @@ PRODUCT_COLUMNS = (
 )
 #: The trash's columns as ``_trashed`` reads them.
 TRASH_COLUMNS = "id, sku, product, image_sha256, deleted_at, deleted_by"
-T = TypeVar("T")
 
 
 def vector_bytes(vector: np.ndarray) -> bytes:
@@ -269,71 +266,12 @@ class _PostgresWriter(ProductWriter):
         )  # fmt: skip
 
 
-class PostgresProductStore(ProductStore):
+class PostgresProductStore(ThreadConnections, ProductStore):
     """Products in the (migrated) database at ``url``. Thread-safe: one connection per thread."""
 
     def __init__(self, url: str, dim: int):
-        self.url = url
+        super().__init__(url)
         self.dim = int(dim)
-        self._local = threading.local()
-
-    # ----------------------------------------------------------------- connections and transactions
-    def connection(self) -> psycopg.Connection:
-        """This thread's autocommit connection, opened (again) when there is none or it broke."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = connect(self.url)
-            self._local.conn = conn
-        return conn
-
-    def _forget_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
-
-    def _failed(self, conn: psycopg.Connection, exc: Exception) -> CatalogError:
-        """The error to raise for ``exc``; a connection that is gone is dropped, so the next call reconnects."""
-        error = database_error(self.url, exc, conn)
-        if conn.closed or conn.broken:
-            self._forget_connection()
-        return error
-
-    def _read(self, query: Callable[[psycopg.Connection], T]) -> T:
-        """Run a read; when the connection was dropped (a server restart, a failover) retry once on a new one."""
-        for attempt in (1, 2):
-            conn = self.connection()
-            try:
-                return query(conn)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                dropped = conn.broken
-                error = self._failed(conn, exc)
-                if attempt == 2 or not dropped:
-                    raise error from exc
-        raise AssertionError("unreachable")
-
-    @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
-        """One transaction on this thread's connection; a failure of the connection becomes a ``CatalogError``
-        (the transaction did not commit) and the next call reconnects."""
-        conn = self.connection()
-        try:
-            with conn.transaction():
-                yield conn
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self._failed(conn, exc) from exc
-
-    def read_one(self, sql: str, params: Sequence = ()) -> tuple | None:
-        """The first row of a query on this thread's connection (inside its open transaction, if any)."""
-        return self._read(lambda c: c.execute(sql, params).fetchone())
-
-    def execute(self, sql: str, params: Sequence = ()) -> None:
-        """One statement on this thread's connection: part of its open transaction, else committed at once."""
-        conn = self.connection()
-        try:
-            conn.execute(sql, params)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self._failed(conn, exc) from exc
 
     @contextmanager
     def write(self) -> Iterator[ProductWriter]:
@@ -344,10 +282,6 @@ class PostgresProductStore(ProductStore):
             if writer.changed:
                 conn.execute("UPDATE catalog_state SET generation = %s", (writer.generation + 1,))
                 conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(writer.generation + 1)))
-
-    def close(self) -> None:
-        with translated_errors(self.url):
-            self._forget_connection()
 
     # ----------------------------------------------------------------- reads
     def generation(self) -> int:
