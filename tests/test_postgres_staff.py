@@ -14,8 +14,10 @@ import psycopg
 import pytest
 
 from assistant.catalog import Catalog
+from assistant.catalog.location import cache_dir_for
 from assistant.cli.main import main
 from assistant.staff.accounts import SignInRefused, StaffAccounts
+from assistant.staff.storage import STAFF_DB
 from assistant.staff.throttle import FREE_TRIES
 
 pytestmark = pytest.mark.postgres
@@ -118,3 +120,13 @@ def test_copy_carries_accounts_both_ways_and_refuses_foreign_ones(catalog, postg
     err = capsys.readouterr().err
     assert "1 staff accounts that" in err and "(ben)" in err
     assert StaffAccounts(postgres_url).sign_in("ben", "ben's long password").name == "ben", "refused: nothing changed"
+
+
+def test_staff_list_says_that_a_servers_old_accounts_file_is_not_read(postgres_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "cache"))
+    old = cache_dir_for(postgres_url)  # where this server kept accounts before they moved into the database
+    StaffAccounts(old).add("anna", PASSWORD)
+    assert main(["--catalog", postgres_url, "staff", "list"]) == 0
+    captured = capsys.readouterr()
+    assert "no staff accounts in postgresql://" in captured.out
+    assert f"{old / STAFF_DB} holds accounts" in captured.err and "add them again" in captured.err

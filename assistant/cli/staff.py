@@ -14,7 +14,9 @@ import sys
 
 from assistant.cli.common import print_table
 from assistant.errors import UsageError
+from assistant.settings import Settings
 from assistant.staff.accounts import MIN_PASSWORD_LENGTH, StaffAccounts
+from assistant.staff.storage import STAFF_DB
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -57,12 +59,25 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     store = accounts_of(args)
     accounts = store.accounts()
+    _note_accounts_left_behind(args.settings)
     if not accounts:
         print(f"no staff accounts in {store.where}; add one with: python -m assistant staff add NAME")
         return 0
     rows = [[a.name, a.created_at, a.last_sign_in or "never"] for a in accounts]
     print_table(rows, ["name", "created", "last sign-in"])
     return 0
+
+
+def _note_accounts_left_behind(settings: Settings) -> None:
+    """Before accounts moved into a shared catalog's database, each server kept its own in its cache folder; say
+    that those are no longer read, so that nobody wonders why an old password stopped working."""
+    left_behind = settings.catalog_dir / STAFF_DB
+    if settings.catalog_url and left_behind.exists():
+        print(
+            f"note: {left_behind} holds accounts this machine kept before they moved into the database; they are not "
+            "read any more: add them again with: staff add NAME, then delete that file",
+            file=sys.stderr,
+        )
 
 
 def register(commands, evals, trains) -> None:
