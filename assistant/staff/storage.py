@@ -24,6 +24,7 @@ from assistant.catalog.location import is_database_url
 
 if TYPE_CHECKING:
     from assistant.catalog.catalog import Catalog
+    from assistant.catalog.postgres.connection import ThreadConnections
 
 STAFF_DB = "staff.db"
 
@@ -120,8 +121,8 @@ class DatabaseAccounts(AccountsStorage):
     app opens none for sign-ins). Its schema is checked before the first use: a brand-new database is migrated
     (as the first command that creates a catalog in it does), one of another schema version is refused."""
 
-    def __init__(self, connections, schema_checked: bool = False):
-        """``connections``: a ``ThreadConnections`` (a database catalog's store is one)."""
+    def __init__(self, connections: ThreadConnections, schema_checked: bool = False):
+        """``connections``: a database catalog's store, or connections of the CLI's own (``at``)."""
         from assistant.catalog.postgres.connection import redacted
 
         self.connections = connections
