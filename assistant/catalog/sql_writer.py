@@ -81,7 +81,8 @@ class SQLProductWriter(ProductWriter):
 
     def photo_in_use(self, sha256: str) -> bool:
         row = self._execute(
-            "SELECT 1 FROM products WHERE image_sha256 = ? UNION ALL SELECT 1 FROM trash WHERE image_sha256 = ? LIMIT 1",
+            "SELECT 1 FROM products WHERE image_sha256 = ? UNION ALL "
+            "SELECT 1 FROM trash WHERE image_sha256 = ? LIMIT 1",
             (sha256, sha256),
         ).fetchone()
         return row is not None
