@@ -27,7 +27,7 @@ from assistant.staff.accounts import StaffAccounts
 from assistant.staff.pages import CLOSED, KIOSK, STAFF, URLS, Route, page_sets_from_env, routes
 from assistant.staff.session import StaffSession, idle_minutes_from_env
 from ui.first_run import setup_problem_page
-from ui.i18n import current_language, current_messages, t
+from ui.i18n import current_language, t, text_or
 from ui.resources import current_shop
 from ui.staff import current_staff, sign_in_page, staff_panel
 from ui.style import apply_style, page_header, show_logo
@@ -60,8 +60,7 @@ def closed_page() -> None:
 
 def _title(target: str, title: str) -> str:
     """A page's title in the session's language (the English one where the catalogue has none)."""
-    key = f"nav.{target}"
-    return t(key) if key in current_messages().entries else title
+    return text_or(f"nav.{target}", title)
 
 
 def _page(route: Route, target: Callable[[], None] | str, title: str, icon: str, visible: bool = True) -> st.Page:
@@ -91,14 +90,15 @@ def run_app() -> None:
         message = markdown_literal(problem)
         return _run_everywhere(lambda: st.error(message), t("nav.setup"))
     try:
-        shop = current_shop()
+        with st.spinner(t("loading.shop")):  # the first visit of a server loads the model and opens the catalog
+            shop = current_shop()
         idle_minutes = idle_minutes_from_env()
     except AssistantError as problem:
         # Every URL of the app (a bookmarked /kiosk too) shows the explanation; paths only where staff work.
         return _run_everywhere(setup_problem_page(problem, details=STAFF in page_sets), t("nav.setup"))
 
     app_routes = routes(page_sets, has_products=shop.catalog.count() > 0)
-    accounts = StaffAccounts(shop.catalog.root)
+    accounts = StaffAccounts.of_catalog(shop.catalog)  # with the catalog: a shared database's for every server
     staff = current_staff(accounts, idle_minutes) if STAFF in page_sets else None
     pages, menu = _pages(app_routes, staff)
     without_menu = all(r.target in (KIOSK, CLOSED) for r in app_routes)  # a kiosk machine, or a closed shop
