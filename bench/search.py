@@ -149,6 +149,14 @@ def k_factors(kind: str, args: argparse.Namespace) -> list[int | None]:
     return args.k_factor if kind in vector_index.LOSSY_KINDS else [None]
 
 
+def used_breadth(index: VectorIndex) -> dict:
+    """The breadth (efSearch, nprobe) and short-list factor the index searched with, set or its own choice."""
+    if index.kind == "ivf":
+        breadth, k_factor = index.ivf_breadth()
+        return {"breadth": breadth, "k_factor": k_factor}
+    return {"breadth": index.ef_search if index.kind == "hnsw" else None, "k_factor": None}
+
+
 def set_breadth(index: VectorIndex, breadth: int | None) -> None:
     if breadth is None:
         return
@@ -188,7 +196,7 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
         memory["memory_mb"] = len(index.to_bytes()) / 2**20
         for breadth, k_factor in itertools.product(breadths(kind, args), k_factors(kind, args)):
             set_breadth(index, breadth)
-            index.k_factor = k_factor or vector_index.REFINE_K_FACTOR
+            index.k_factor = k_factor
             index.exact_filtered_max = args.exact_filtered_max
             time_queries(index, queries[: min(20, timed)], k, exact_vectors=source)  # warm-up: page in
             latencies, found = time_queries(index, queries[:timed], k, repeats=args.repeats, exact_vectors=source)
@@ -196,8 +204,7 @@ def bench_size(n: int, args: argparse.Namespace) -> list[dict]:
                 "n": n,
                 "kind": index.kind,
                 "factory": vector_index.factory_string(kind, dim, n, args.factory.get(kind)),
-                "breadth": breadth,
-                "k_factor": k_factor,
+                **used_breadth(index),
                 "build_s": build_s,
                 **memory,
                 "queries": timed,
@@ -233,7 +240,7 @@ def parse_factory(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _ints(text: str | None, default: int) -> list[int]:
+def _ints(text: str | None, default: int | None) -> list[int | None]:
     return [int(x) for x in text.split(",")] if text else [default]
 
 
@@ -255,10 +262,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--kinds", default=",".join(vector_index.INDEX_FACTORY), help="index kinds (default: all)")
     parser.add_argument("--factory", action="append", default=[], help="KIND=FACTORY_STRING overriding the engine's")
     parser.add_argument("--ef-search", help=f"HNSW efSearch values to sweep (default {vector_index.HNSW_EF_SEARCH})")
-    parser.add_argument("--nprobe", help=f"IVF nprobe values to sweep (default {vector_index.IVF_NPROBE})")
+    parser.add_argument("--nprobe", help="IVF nprobe values to sweep (default: the engine's, by the list count)")
     parser.add_argument(
-        "--k-factor",
-        help=f"IVF short-list factors to sweep: k x F candidates re-ranked (default {vector_index.REFINE_K_FACTOR})",
+        "--k-factor", help="IVF short-list factors to sweep: k x F candidates re-ranked (default: the engine's)"
     )
     parser.add_argument(
         "--selectivities",
@@ -296,8 +302,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.kinds = [k.strip() for k in args.kinds.split(",")]
     args.ef_search = _ints(args.ef_search, vector_index.HNSW_EF_SEARCH)
-    args.nprobe = _ints(args.nprobe, vector_index.IVF_NPROBE)
-    args.k_factor = _ints(args.k_factor, vector_index.REFINE_K_FACTOR)
+    args.nprobe = _ints(args.nprobe, None)
+    args.k_factor = _ints(args.k_factor, None)
     args.selectivities = [float(s) for s in args.selectivities.split(",")]
     args.factory = parse_factory(args.factory)
     unknown = [k for k in args.kinds if k not in vector_index.INDEX_FACTORY]
@@ -312,7 +318,8 @@ def print_report(rows: list[dict], args: argparse.Namespace, threads: int) -> No
     print(
         f"data {args.data}, faiss threads {threads}, {args.queries} single queries (fastest of {args.repeats}), "
         f"{args.filtered_queries} per filter share, k={k}; engine: efSearch {vector_index.HNSW_EF_SEARCH}, "
-        f"nprobe {vector_index.IVF_NPROBE}, re-rank k x {vector_index.REFINE_K_FACTOR}, "
+        f"nprobe max({vector_index.IVF_NPROBE}, lists / {vector_index.IVF_LISTS_PER_PROBE}), re-rank k x "
+        f"max({vector_index.REFINE_K_FACTOR}, lists / {vector_index.IVF_LISTS_PER_REFINE}), "
         f"exact filter scan up to {args.exact_filtered_max:,} allowed"
     )
     shares = args.selectivities
@@ -382,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
             "hnsw_ef_construction": vector_index.HNSW_EF_CONSTRUCTION,
             "exact_filtered_max": args.exact_filtered_max,
             "refine_k_factor": vector_index.REFINE_K_FACTOR,
+            "ivf_lists_per_probe": vector_index.IVF_LISTS_PER_PROBE,
+            "ivf_lists_per_refine": vector_index.IVF_LISTS_PER_REFINE,
         },
         "rows": rows,
     }

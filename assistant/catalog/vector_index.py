@@ -47,6 +47,11 @@ HNSW_EF_SEARCH = 128
 IVF_NPROBE = 32
 #: The IVF short list holds k * REFINE_K_FACTOR candidates, re-ranked on the stored vectors.
 REFINE_K_FACTOR = 8
+#: Bigger IVF indexes probe one list in IVF_LISTS_PER_PROBE and re-rank k * (lists / IVF_LISTS_PER_REFINE)
+#: candidates when that is more than the above (``ivf_breadth``): the same values up to 1,024 lists (100k
+#: products), 64 and 32 at 4,096 lists (1M), where 32 and 8 gave recall@10 0.89 (README, Performance).
+IVF_LISTS_PER_PROBE = 64
+IVF_LISTS_PER_REFINE = 128
 #: A filter allowing a share s of the products searches FILTER_WIDEN / s times as broadly (efSearch, nprobe):
 #: the same number of allowed candidates as an unfiltered search, twice over (at s = 0.5 on 100k clustered
 #: vectors, 1 / s alone gave recall@10 0.988).
@@ -71,6 +76,12 @@ def ivf_list_count(n_vectors: int) -> int:
     wanted = 2 ** round(math.log2(max(1.0, 4 * math.sqrt(n_vectors))))
     most = 2 ** int(math.log2(max(1, n_vectors // 39)))
     return max(1, min(wanted, most))
+
+
+def ivf_breadth(nlist: int) -> tuple[int, int]:
+    """(nprobe, short-list factor) for an IVF index of nlist lists: measured at 1M clustered vectors (4,096
+    lists), 64 and 32 reach recall@10 0.974 and every filtered recall >= 0.997, against 0.888 for 32 and 8."""
+    return max(IVF_NPROBE, nlist // IVF_LISTS_PER_PROBE), max(REFINE_K_FACTOR, nlist // IVF_LISTS_PER_REFINE)
 
 
 def factory_string(kind: str, dim: int, n_vectors: int, template: str | None = None) -> str:
@@ -111,8 +122,8 @@ class VectorIndex:
         self.inner = faiss.downcast_index(index.index)
         self.kind = _kind_of(self.inner)
         self.ef_search = HNSW_EF_SEARCH
-        self.nprobe = IVF_NPROBE
-        self.k_factor = REFINE_K_FACTOR
+        self.nprobe: int | None = None  # None: by the list count (ivf_breadth)
+        self.k_factor: int | None = None  # None: by the list count (ivf_breadth)
         self.exact_filtered_max = EXACT_FILTERED_MAX
         self.factory: str | None = None  # the factory string override this index was created with, if any
         self._position_table: np.ndarray | None = None  # product id -> internal position, -1 if absent
@@ -223,10 +234,11 @@ class VectorIndex:
             params = faiss.SearchParametersHNSW(efSearch=min(self.ntotal, math.ceil(self.ef_search * widen)))
         elif self.kind == "ivf":
             nlist = faiss.extract_index_ivf(self.inner.base_index).nlist
-            ivf = faiss.SearchParametersIVF(nprobe=min(nlist, math.ceil(self.nprobe * widen)))
+            nprobe, k_factor = self.ivf_breadth()
+            ivf = faiss.SearchParametersIVF(nprobe=min(nlist, math.ceil(nprobe * widen)))
             if selector is not None:
                 ivf.sel = selector
-            params = faiss.IndexRefineSearchParameters(k_factor=self.k_factor, base_index_params=ivf)
+            params = faiss.IndexRefineSearchParameters(k_factor=k_factor, base_index_params=ivf)
             params.keep_alive = (ivf, selector)  # the C++ side holds raw pointers to both
             return params
         else:
@@ -235,6 +247,11 @@ class VectorIndex:
             params.sel = selector
             params.keep_alive = selector
         return params
+
+    def ivf_breadth(self) -> tuple[int, int]:
+        """(nprobe, short-list factor) this IVF index searches with: the ones set on it, else by its list count."""
+        nprobe, k_factor = ivf_breadth(faiss.extract_index_ivf(self.inner.base_index).nlist)
+        return self.nprobe or nprobe, self.k_factor or k_factor
 
     def _selector(self, positions: np.ndarray) -> faiss.IDSelector:
         """A bitmap over internal positions (one bit per vector): O(1) per test, cheap to build."""
