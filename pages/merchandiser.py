@@ -16,7 +16,7 @@ from assistant.categories import UNKNOWN, Preview, RegistryError, preview_draft
 from assistant.plaintext import markdown_literal
 from assistant.images import IMAGE_SUFFIXES, ImageError
 from ui.cards import Card, product_grid
-from ui.i18n import facet, facet_markdown, labelled, t
+from ui.i18n import facet, facet_markdown, labelled, localized, t
 from ui.resources import current_shop
 from ui.style import page_header
 
@@ -66,7 +66,7 @@ def draft_form() -> None:
             parent=None if parent == NO_PARENT else parent,
         )
     except (RegistryError, ImageError) as exc:
-        st.error(markdown_literal(exc))
+        st.error(markdown_literal(localized(exc)))
         return
     st.session_state["merch-preview"] = preview
     st.rerun()
@@ -175,7 +175,7 @@ def edit_category() -> None:
         try:
             categories.update(name, description=description.strip(), synonyms=names(synonyms), zh=names(zh))
         except RegistryError as exc:
-            st.error(markdown_literal(exc))
+            st.error(markdown_literal(localized(exc)))
             return
         st.session_state["merch-message"] = t("merch.saved", name=name)
         st.rerun()
