@@ -209,8 +209,8 @@ def low_confidence() -> None:
 
 
 page_header(t("merch.title"), t("merch.subtitle"))
-if categories.head_problem:  # a trained few-shot head that cannot be used: why, and the command that retrains it
-    st.warning(categories.head_problem)
+if categories.head_reason:  # a trained few-shot head that cannot be used: why, and the command that retrains it
+    st.warning(markdown_literal(localized(categories.head_reason)))
 if message := st.session_state.pop("merch-message", None):
     st.success(markdown_literal(message))
 draft, listing, unsure = st.tabs(

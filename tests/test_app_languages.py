@@ -149,6 +149,24 @@ def test_the_merchandiser_page_in_chinese_with_a_preview(monkeypatch, app_catalo
     assert_all_chinese(at)
 
 
+def test_the_merchandiser_says_in_chinese_why_a_trained_head_is_not_used(monkeypatch, app_catalog):
+    from assistant.catalog import Catalog
+    from assistant.categories.catalog_labels import head_path
+    from assistant.categories.fewshot import Maml
+    from assistant.clip.factory import TEST_MODEL_SPEC
+
+    catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
+    Maml(catalog.dim, 14.3).save(head_path(catalog), "ViT-B-32:laion2b_s34b_b79k", {"source": "another model"})
+    at = run_app(monkeypatch, app_catalog, "pages/merchandiser.py", signed_in=True, **ZH)
+
+    warning = shown(at.warning[0].value)
+    assert warning.startswith("小样本品类模型 ") and "是用模型 'ViT-B-32:laion2b_s34b_b79k' 的向量训练的" in warning
+    assert warning.endswith("在此之前，有照片的品类按原型融合（文字与照片）学习。")
+    command = "python -m assistant --model tiny-test train categories"  # a command is code, the same in any language
+    words = warning.replace(command, " ")
+    assert command in warning and not ENGLISH_RUN.search(words) and not [p for p in english_phrases() if p in words]
+
+
 @pytest.mark.parametrize("page", ["pages/shop.py", "pages/kiosk.py"])
 def test_the_shoppers_pages_in_chinese(monkeypatch, app_catalog, page):
     assert_all_chinese(run_app(monkeypatch, app_catalog, page, **ZH))
