@@ -35,15 +35,14 @@ def remark_headings(what: str) -> list[str]:
     return [t("column.file"), t("column.row"), t("column.sku"), t("column.column"), what]
 
 
-def remark_text(remark: Problem) -> str:
-    return localized(remark.reason or remark.message)
+def remark_row(remark: Problem) -> list:
+    """A remark in the session's language (a problem with the whole row says so), for the table and the download."""
+    column = t("import.whole_row") if remark.column == WHOLE_ROW else remark.column
+    return [remark.file, remark.row, remark.sku, column, localized(remark.reason or remark.message)]
 
 
 def remarks_table(remarks: list[Problem], what: str) -> pd.DataFrame:
-    """One line per remark, in the session's language (a problem with the whole row says so)."""
-    whole_row = t("import.whole_row")
-    rows = [[p.file, p.row, p.sku, whole_row if p.column == WHOLE_ROW else p.column, remark_text(p)] for p in remarks]
-    return pd.DataFrame(rows, columns=remark_headings(what))
+    return pd.DataFrame([remark_row(p) for p in remarks], columns=remark_headings(what))
 
 
 def show_report(report: IngestReport) -> None:
@@ -61,7 +60,7 @@ def show_report(report: IngestReport) -> None:
     st.dataframe(rejected, hide_index=True, width="stretch", key="import-rejected")
     st.download_button(
         t("import.download_rejected"),
-        rejected_rows_csv(report, remark_text, remark_headings(t("column.problem"))),
+        rejected_rows_csv(report, remark_row, remark_headings(t("column.problem"))),
         "rejected-rows.csv",
         "text/csv",
         key="import-rejected-csv",

@@ -255,11 +255,14 @@ def test_a_semicolon_csv_and_a_broken_row_are_explained_in_chinese(monkeypatch, 
     assert "该文件用分号（;）分隔，而不是逗号" in error
     assert_all_chinese(at)
 
+    downloads = record_downloads(monkeypatch)
     import_upload(at, (HEADER + 'NEW-2,"Ring, "with" quote,,ring,silver,none,80,USD,,extra\n').encode())
 
     [table] = [d.value for d in at.dataframe if "问题" in d.value.columns]
-    assert table[["列", "问题"]].values.tolist()[0][0] == "（整行）"
+    assert table["列"].tolist() == ["（整行）"] and "含逗号的单元格请用英文双引号括起来" in table["问题"][0]
     assert_all_chinese(at)
+    rows = list(csv.reader(io.StringIO(downloads["rejected-rows.csv"].decode())))
+    assert rows[1][3:] == table[["列", "问题"]].values.tolist()[0]
 
 
 #: ``t("key")``, ``tn("key", n)``, ``text_or("key", ...)`` and ``st.spinner(t("key"))`` calls with a literal key.

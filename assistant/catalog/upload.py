@@ -91,12 +91,15 @@ def ingest_upload(
 REJECTED_COLUMNS = ("file", "row", "sku", "column", "problem")
 
 
+def english_row(problem: Problem) -> Sequence[object]:
+    return (problem.file, problem.row, problem.sku, problem.column, problem.message)
+
+
 def rejected_rows_csv(
     report: IngestReport,
-    problem_text: Callable[[Problem], str] = lambda problem: problem.message,
+    row: Callable[[Problem], Sequence[object]] = english_row,
     headings: Sequence[str] = REJECTED_COLUMNS,
 ) -> str:
     """The rejected rows as a CSV to download; cells that a spreadsheet would run as formulas are neutralised.
-    ``problem_text`` and ``headings`` say them in the reader's language (English by default)."""
-    rows = [(p.file, p.row, p.sku, p.column, problem_text(p)) for p in report.rejected]
-    return csv_text(headings, rows)
+    ``row`` and ``headings`` say them in the reader's language (English, as the command line, by default)."""
+    return csv_text(headings, [row(problem) for problem in report.rejected])
