@@ -6,6 +6,8 @@ reinterpreted quietly: prices follow one grammar (``parse_price``), an empty ima
 stored photo (with a note in the report) and only ``-`` removes it. Photos are read one at a time as the
 embedder decodes them, never a batch at once, so memory does not grow with the archive. Rows whose content
 is unchanged since the last ingest are not embedded again, so re-running an interrupted ingest resumes.
+A problem's words are a ``Reason`` (message key and values): ``Problem.message`` is its English, as the command
+line prints it, and ``Problem.reason`` lets a page say it in its reader's language.
 """
 
 from __future__ import annotations
