@@ -17,7 +17,7 @@ from assistant.search import SearchEngine
 from assistant.shop.kiosk import ENV_IDLE_SECONDS
 from assistant.shop.results import NonsenseQueries, match_threshold, search_results
 
-KIOSK = "pages/kiosk.py"
+KIOSK = "app_pages/kiosk.py"
 
 
 def database_digest(path) -> str:

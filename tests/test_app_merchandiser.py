@@ -10,7 +10,7 @@ from app_support import card_titles, rerun, run_app, shown
 from assistant.categories import CategoryRegistry
 from assistant.categories.fewshot import Maml
 
-MERCHANDISER = "pages/merchandiser.py"
+MERCHANDISER = "app_pages/merchandiser.py"
 
 
 def folder_state(folder) -> dict[str, str]:

@@ -24,7 +24,7 @@ from assistant.catalog.upload import rejected_rows_csv
 from assistant.clip.factory import TEST_MODEL_SPEC
 from assistant.shop.display import facet_label
 
-STAFF_PAGES = ["pages/catalog.py", "pages/merchandiser.py"]
+STAFF_PAGES = ["app_pages/catalog.py", "app_pages/merchandiser.py"]
 
 
 def page_text(at) -> str:
@@ -53,7 +53,7 @@ def test_a_signed_out_staff_url_shows_the_sign_in_form_and_nothing_of_the_page(m
 
 
 def test_without_any_account_the_staff_pages_say_how_to_create_one(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py")
     assert "No staff account exists yet" in at.warning[0].value
     assert [c.value for c in at.code] == ["python -m assistant staff add NAME"]
     assert not password_fields(at) and str(app_catalog) not in page_text(at)
@@ -61,7 +61,7 @@ def test_without_any_account_the_staff_pages_say_how_to_create_one(monkeypatch, 
 
 def test_a_wrong_password_is_refused_and_throttled_after_five(monkeypatch, app_catalog):
     add_staff_account(app_catalog)
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py")
     for attempt in range(1, 6):
         sign_in(at, password="not the password")
         assert at.error[0].value.startswith("Wrong name or password.")
@@ -75,7 +75,7 @@ def test_a_wrong_password_is_refused_and_throttled_after_five(monkeypatch, app_c
 def test_the_right_password_opens_then_sign_out_and_idle_close(monkeypatch, app_catalog):
     add_staff_account(app_catalog)
     menus = record_navigation(monkeypatch)
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py")
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py")
     sign_in(at, name="Tester", password=STAFF_PASSWORD)
     assert not password_fields(at) and at.metric[0].label == "Products"
     assert any("Signed in as tester" in c.value for c in at.main.caption)
@@ -97,7 +97,7 @@ def test_the_right_password_opens_then_sign_out_and_idle_close(monkeypatch, app_
 def test_removing_the_account_ends_its_session(monkeypatch, app_catalog):
     from assistant.staff.accounts import StaffAccounts
 
-    at = run_app(monkeypatch, app_catalog, "pages/merchandiser.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/merchandiser.py", signed_in=True)
     StaffAccounts(app_catalog).remove("tester")
     rerun(at)
     assert "removed or its password changed" in at.info[0].value
@@ -112,7 +112,7 @@ def test_a_kiosk_only_deployment_serves_the_kiosk_without_sidebar_or_sign_in(mon
     assert not at.sidebar.children and not password_fields(at)
     assert {position for _, position in menus} == {"hidden"}, "no navigation is drawn at all"
     assert not at.sidebar.get("page_link") and not at.main.get("page_link")
-    at.switch_page("pages/kiosk.py")
+    at.switch_page("app_pages/kiosk.py")
     rerun(at)
     assert any('class="kiosk-title"' in m.value for m in at.markdown)
 
@@ -122,7 +122,7 @@ def test_a_markdown_image_in_a_category_renders_as_text_on_the_kiosk(monkeypatch
     evil = "![x](http://attacker.example/p.png)"
     catalog.update_fields("SYN-00001", category=evil)
     catalog.close()
-    at = run_app(monkeypatch, app_catalog, "pages/kiosk.py")
+    at = run_app(monkeypatch, app_catalog, "app_pages/kiosk.py")
     pills = next(g for g in at.get("button_group") if "looking for" in g.proto.label)
     labels = [o.content for o in pills.proto.options]
     value = evil.lower()
@@ -131,7 +131,7 @@ def test_a_markdown_image_in_a_category_renders_as_text_on_the_kiosk(monkeypatch
 
 
 def test_the_rejected_rows_csv_neutralises_formulas(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
     header = "sku,title,description,category,metal,stone,price,currency,image\n"
     formula = "=cmd|' /C calc'!A0"
     at.file_uploader(key="import-csv").set_value(
@@ -147,7 +147,7 @@ def test_the_rejected_rows_csv_neutralises_formulas(monkeypatch, app_catalog):
 
 
 def test_a_delete_on_the_page_is_audited_as_the_staff_member_and_restored_from_the_trash_tab(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
     at.selectbox(key="edit-sku").set_value("SYN-00004")
     rerun(at)
     at.checkbox(key="delete-confirm-SYN-00004").check()
@@ -180,7 +180,7 @@ def test_another_staff_member_undoes_an_edit_from_the_audit_trail(monkeypatch, a
     before = catalog.get_by_sku("SYN-00006")
     with audit.acting_as("anna"):
         edit_product(catalog, tiny_embedder, "SYN-00006", price=0.01)
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
     at.selectbox(key="audit-action").set_value("edit")
     rerun(at)
     at.button(key="audit-undo").click()
