@@ -8,6 +8,8 @@ import io
 
 import pytest
 from app_support import (
+    APP,
+    RUN_TIMEOUT,
     STAFF_PASSWORD,
     add_staff_account,
     password_fields,
@@ -17,6 +19,7 @@ from app_support import (
     shown,
     sign_in,
 )
+from streamlit.testing.v1 import AppTest
 
 from assistant.catalog import Catalog, audit
 from assistant.catalog.records import AuditQuery
@@ -190,3 +193,72 @@ def test_another_staff_member_undoes_an_edit_from_the_audit_trail(monkeypatch, a
         ("tester", {"price": before.price}),
         ("anna", {"price": 0.01}),
     ]
+
+
+#: A complete ``[auth]`` section as README "Single sign-on" shows it, and the staff allow-list beside it.
+SSO_SECRETS = {
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "a long random string for the test, never a real one",
+        "client_id": "assistant-test",
+        "client_secret": "not a real secret",
+        "server_metadata_url": "https://id.shop.example/.well-known/openid-configuration",
+    },
+    "staff": {"emails": ["anna@shop.example", "ben@shop.example"]},
+}
+
+
+def single_sign_on_app(monkeypatch, catalog_dir, identity: dict) -> AppTest:
+    """The Catalog page with single sign-on configured, as the provider's ``identity`` (st.user) for the browser."""
+    monkeypatch.setenv("ASSISTANT_CATALOG", str(catalog_dir))
+    monkeypatch.setenv("ASSISTANT_MODEL", TEST_MODEL_SPEC)
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    at.secrets.update(SSO_SECRETS)
+    at.user = identity
+    rerun(at)
+    at.switch_page("app_pages/catalog.py")
+    return rerun(at)
+
+
+def test_single_sign_on_signed_out_offers_the_provider_and_nothing_of_the_page(monkeypatch, app_catalog):
+    at = single_sign_on_app(monkeypatch, app_catalog, {"is_logged_in": False})
+    assert [b.label for b in at.main.button] == ["Sign in with single sign-on"]
+    assert not at.metric and not at.warning, "no 'create an account' advice: single sign-on is how staff get in"
+    assert "SYN-" not in page_text(at) and str(app_catalog) not in page_text(at)
+
+
+def test_single_sign_on_opens_for_an_allow_listed_verified_email_and_names_it_in_the_audit(monkeypatch, app_catalog):
+    anna = {"is_logged_in": True, "email": "Anna@Shop.example", "email_verified": True, "name": "Anna"}
+    at = single_sign_on_app(monkeypatch, app_catalog, anna)
+    assert at.metric[0].label == "Products" and not password_fields(at)
+    assert any("Signed in as anna@shop.example" in shown(c.value) for c in at.main.caption)
+    at.selectbox(key="edit-sku").set_value("SYN-00007")
+    rerun(at)
+    at.checkbox(key="delete-confirm-SYN-00007").check()
+    rerun(at)
+    at.button(key="delete-SYN-00007").click()
+    rerun(at)
+    catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
+    assert [e.actor for e in audit.entries(catalog, AuditQuery(action="delete"))] == ["anna@shop.example"]
+
+    at.button(key="staff-sign-out").click()
+    rerun(at)  # signing out of the app signs out of the provider too (else it would sign straight back in)
+    assert at.user == {"is_logged_in": False}
+    rerun(at)  # a browser reloads the page after the provider's sign-out
+    assert [b.label for b in at.main.button] == ["Sign in with single sign-on"] and not at.metric
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"is_logged_in": True, "email": "mallory@shop.example", "email_verified": True},
+        {"is_logged_in": True, "email": "anna@shop.example", "email_verified": False},
+        {"is_logged_in": True, "name": "no e-mail claim"},
+    ],
+    ids=["not listed", "unverified", "no e-mail"],
+)
+def test_single_sign_on_refuses_an_identity_off_the_list(monkeypatch, app_catalog, identity):
+    at = single_sign_on_app(monkeypatch, app_catalog, identity)
+    assert "is not on the staff list." in at.error[0].value
+    assert [b.label for b in at.main.button] == ["Sign out of single sign-on"]
+    assert not at.metric and not at.dataframe and "SYN-" not in page_text(at)
