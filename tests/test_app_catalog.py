@@ -104,7 +104,7 @@ def test_a_damaged_zip_member_and_a_kept_photo_are_shown_per_row(monkeypatch, ap
 
 
 def test_an_import_the_catalog_stops_part_way_is_a_sentence_not_a_traceback(monkeypatch, app_catalog):
-    def refuse(self, records):
+    def refuse(self, records, change=None):
         raise CatalogError("the catalog folder is read-only")
 
     monkeypatch.setattr(Catalog, "upsert", refuse)

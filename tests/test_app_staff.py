@@ -183,16 +183,31 @@ def test_another_staff_member_undoes_an_edit_from_the_audit_trail(monkeypatch, a
     before = catalog.get_by_sku("SYN-00006")
     with audit.acting_as("anna"):
         edit_product(catalog, tiny_embedder, "SYN-00006", price=0.01)
+        edit_product(catalog, tiny_embedder, "SYN-00008", price=0.02)
+    edit_6, edit_8 = reversed(audit.entries(catalog, AuditQuery(action="edit")))
     at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
     at.selectbox(key="audit-action").set_value("edit")
     rerun(at)
+    table = next(d.value for d in at.dataframe if "action" in d.value.columns)
+    assert table[["#", "undo"]].values.tolist() == [[edit_8.id, "can be undone"], [edit_6.id, "can be undone"]]
+    at.selectbox(key="audit-undo-entry").set_value(edit_6.id)
     at.button(key="audit-undo").click()
     rerun(at)
-    assert catalog.get_by_sku("SYN-00006").price == before.price
-    assert [(e.actor, e.details["after"]) for e in audit.entries(catalog, AuditQuery(action="edit"))] == [
-        ("tester", {"price": before.price}),
-        ("anna", {"price": 0.01}),
-    ]
+    assert catalog.get_by_sku("SYN-00006") == before
+    [done] = audit.entries(catalog, AuditQuery(action="undo"))
+    assert (done.actor, done.details["undoes"], done.details["undone by"]) == ("tester", edit_6.id, "anna")
+    assert shown(at.success[0].value).startswith(f"Undid #{edit_6.id} (edit of SYN-00006 by anna)")
+    offered = at.selectbox(key="audit-undo-entry").options
+    assert [o.split(" · ")[0] for o in offered] == [f"#{edit_8.id}"], "an undone change is not offered again"
+
+    with audit.acting_as("carl"):  # a newer change to the same product: undoing anna's edit would clobber it
+        edit_product(catalog, tiny_embedder, "SYN-00008", title="Carl's title")
+    rerun(at)
+    at.selectbox(key="audit-undo-entry").set_value(edit_8.id)
+    at.button(key="audit-undo").click()
+    rerun(at)
+    assert "SYN-00008 changed again after this change" in shown(at.error[0].value)
+    assert catalog.get_by_sku("SYN-00008").title == "Carl's title"
 
 
 #: A complete ``[auth]`` section as README "Single sign-on" shows it, and the staff allow-list beside it.

@@ -1,8 +1,7 @@
 """The Catalog page's Trash and Audit trail tabs: restore deleted products, undo changes, see who changed what.
 
-Every button here writes through the engine (``assistant.catalog.trash``, ``reembed.undo_edit``,
-``CatalogCategories.undo``), which audits it as the signed-in staff member; catalog values are shown in
-tables (plain text) or escaped.
+Every button here writes through the engine (``assistant.catalog.trash``, ``assistant.undo``), which audits
+it as the signed-in staff member; catalog values are shown in tables (plain text) or escaped.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ import streamlit as st
 
 from assistant.catalog import audit
 from assistant.catalog.records import AuditEntry, AuditQuery, CatalogError
-from assistant.catalog.reembed import undo_edit, undo_import
 from assistant.catalog.trash import purge, restore_product, trash_days_from_env, trashed
 from assistant.errors import AssistantError
 from assistant.plaintext import csv_text, markdown_literal
+from assistant.undo import not_undoable, undo, undone_ids
 
 from .resources import Shop
 
@@ -73,50 +72,42 @@ def audit_tab(shop: Shop) -> None:
     if not entries:
         st.info("No changes match.")
         return
-    rows = [[e.at, e.actor, e.action, e.target, audit.summary(e)] for e in entries]
-    header = ["when", "who", "action", "what", "details"]
+    undone = undone_ids(shop.catalog, entries[-1].at)
+    rows = [[e.id, e.at, e.actor, e.action, e.target, audit.summary(e), _undo_state(e, undone)] for e in entries]
+    header = ["#", "when", "who", "action", "what", "details", "undo"]
     st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, width="stretch", key="audit-table")
     st.download_button(
         "Download as CSV", csv_text(header, rows), "audit-trail.csv", "text/csv", key="audit-csv"
     )  # fmt: skip
-    undo_form(shop, [e for e in entries if e.action in UNDOABLE])
+    undo_form(shop, [e for e in entries if e.id not in undone and not_undoable(e) is None])
 
 
-#: Changes the Audit trail tab can reverse (a delete: by restoring from the trash).
-UNDOABLE = (audit.IMPORT, audit.EDIT, audit.DELETE, audit.CATEGORY_ADD, audit.CATEGORY_UPDATE, audit.CATEGORY_REMOVE)
-
-
-def undo(shop: Shop, entry: AuditEntry) -> str:
-    """Reverse one audited change (itself audited as the current staff member); says what was done."""
-    if entry.action == audit.EDIT:
-        undo_edit(shop.catalog, shop.embedder, entry)
-        return f"Put back {entry.target} as it was before that edit."
-    if entry.action == audit.IMPORT:
-        trashed_skus, restored = undo_import(shop.catalog, shop.embedder, entry)
-        return f"Moved {len(trashed_skus)} added product(s) to the trash and put back {len(restored)} updated one(s)."
-    if entry.action == audit.DELETE:
-        for sku in entry.details.get("skus", []):
-            restore_product(shop.catalog, sku)
-        return f"Restored {entry.target}."
-    shop.categories().undo(entry)
-    return f"Reversed the {entry.action} of “{entry.target}”."
+def _undo_state(entry: AuditEntry, undone: set[int]) -> str:
+    if entry.id in undone:
+        return "undone"
+    reason = not_undoable(entry)
+    return "can be undone" if reason is None else f"no: {reason}"
 
 
 def undo_form(shop: Shop, entries: list[AuditEntry]) -> None:
+    """Undo one change (refused, changing nothing, when what it changed was changed again since)."""
     if not entries:
         return
     by_id = {e.id: e for e in entries}
     chosen = st.selectbox(
         "Undo a change",
         list(by_id),
-        format_func=lambda i: f"{by_id[i].at} · {by_id[i].action} · {by_id[i].target} · {by_id[i].actor}",
+        format_func=lambda i: f"#{i} · {by_id[i].at} · {by_id[i].action} · {by_id[i].target} · {by_id[i].actor}",
         key="audit-undo-entry",
     )
     if st.button("Undo this change", key="audit-undo"):
+        entry = by_id[chosen]
         try:
-            message = undo(shop, by_id[chosen])
+            done = undo(shop.catalog, entry.id, shop.categories)
         except AssistantError as exc:
             st.error(markdown_literal(exc))
             return
-        st.session_state[MESSAGE_KEY] = message
+        st.session_state[MESSAGE_KEY] = (
+            f"Undid #{entry.id} ({entry.action} of {entry.target} by {entry.actor}); the undo is entry #{done.id}."
+        )
         st.rerun()

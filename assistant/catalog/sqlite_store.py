@@ -27,12 +27,14 @@ from assistant.catalog.records import (
     Product,
     ProductRecord,
     RemovedProduct,
+    Revision,
+    StoredRow,
     TrashedProduct,
     VectorChanges,
 )
 from assistant.catalog.store import ProductStore, ProductWriter
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS products (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -73,6 +75,19 @@ SCHEMA = (
         target TEXT NOT NULL,
         details TEXT NOT NULL
     )""",
+    # what an audited change did to each product: the row before (NULL: none) and after (NULL: gone), for undo
+    """CREATE TABLE IF NOT EXISTS revisions (
+        change TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        product_id INTEGER,
+        before TEXT,
+        before_vector BLOB,
+        before_image TEXT,
+        before_image_name TEXT,
+        after TEXT,
+        at TEXT NOT NULL,
+        PRIMARY KEY (change, sku)
+    )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')",
 )
@@ -88,6 +103,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS trash_sku ON trash(sku)",
     "CREATE INDEX IF NOT EXISTS trash_image ON trash(image_sha256)",
     "CREATE INDEX IF NOT EXISTS audit_at ON audit(at)",
+    "CREATE INDEX IF NOT EXISTS revisions_at ON revisions(at)",
+    "CREATE INDEX IF NOT EXISTS revisions_image ON revisions(before_image)",
+    "CREATE INDEX IF NOT EXISTS revisions_product ON revisions(product_id)",
 )
 PRODUCT_COLUMNS = (
     "id, sku, title, description, category, metal, stone, price, currency, image, image_sha256, "
@@ -127,6 +145,18 @@ def _trashed(row: sqlite3.Row) -> TrashedProduct:
 
 
 TRASH_COLUMNS = "id, sku, product, image_sha256, deleted_at, deleted_by"
+#: Columns of a products row that are bookkeeping of the store, not part of the product.
+NOT_STORED_FIELDS = ("vector", "vector_generation")
+
+
+def _stored_row(row: sqlite3.Row, dim: int) -> StoredRow:
+    fields = {k: row[k] for k in row.keys() if k not in NOT_STORED_FIELDS}  # noqa: SIM118
+    fields["attributes"] = json.loads(fields["attributes"] or "{}")
+    return StoredRow(fields, _vectors_from_blobs([row["vector"]], dim)[0])
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _where(filters: Filters | None) -> tuple[str, list]:
@@ -242,8 +272,9 @@ class _SQLiteWriter(ProductWriter):
     def photo_in_use(self, sha256: str) -> bool:
         row = self.conn.execute(
             "SELECT 1 FROM products WHERE image_sha256 = ? UNION ALL "
-            "SELECT 1 FROM trash WHERE image_sha256 = ? LIMIT 1",
-            (sha256, sha256),
+            "SELECT 1 FROM trash WHERE image_sha256 = ? UNION ALL "
+            "SELECT 1 FROM revisions WHERE before_image = ? LIMIT 1",
+            (sha256, sha256, sha256),
         ).fetchone()
         return row is not None
 
@@ -299,12 +330,76 @@ class _SQLiteWriter(ProductWriter):
         where, params = ("", []) if before is None else (" WHERE deleted_at <= ?", [before])
         return [_trashed(r) for r in self.conn.execute(f"DELETE FROM trash{where} RETURNING {TRASH_COLUMNS}", params)]
 
-    def append_audit(self, entry: AuditEntry) -> None:
-        self.conn.execute(
-            "INSERT INTO audit (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+    def append_audit(self, entry: AuditEntry) -> int:
+        return self.conn.execute(
+            "INSERT INTO audit (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?) RETURNING id",
             (entry.at, entry.actor, entry.action, entry.target,
              json.dumps(entry.details, ensure_ascii=False, sort_keys=True, default=str)),
+        ).fetchone()[0]  # fmt: skip
+
+
+    def rows(self, skus: Sequence[str]) -> dict[str, StoredRow]:
+        found = {}
+        for chunk in _chunks(list(dict.fromkeys(skus))):
+            for row in self.conn.execute(f"SELECT * FROM products WHERE sku IN ({_marks(chunk)})", chunk):
+                found[row["sku"]] = _stored_row(row, self.dim)
+        return found
+
+    def keep_before(self, change: str, sku: str, before: StoredRow | None, stamp: str) -> None:
+        image = before.image if before is not None else None
+        self.conn.execute(
+            "INSERT OR IGNORE INTO revisions (change, sku, product_id, before, before_vector, before_image, "
+            "before_image_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (change, sku, before and before.fields["id"], _json(before and before.fields),
+             None if before is None else _vector_blob(before.vector), image and image[0], image and image[1], stamp),
         )  # fmt: skip
+
+    def set_after(self, change: str, sku: str, after: dict | None) -> None:
+        product_id = None if after is None else after["id"]
+        self.conn.execute(
+            "UPDATE revisions SET after = ?, product_id = coalesce(product_id, ?) WHERE change = ? AND sku = ?",
+            (_json(after), product_id, change, sku),
+        )
+
+    def revisions(self, change: str) -> list[Revision]:
+        rows = self.conn.execute(
+            "SELECT sku, before, before_vector, after, at FROM revisions WHERE change = ? ORDER BY sku", (change,)
+        )
+        return [
+            Revision(
+                change, r["sku"],
+                None if r["before"] is None else StoredRow(
+                    json.loads(r["before"]), _vectors_from_blobs([r["before_vector"]], self.dim)[0]
+                ),
+                None if r["after"] is None else json.loads(r["after"]),
+                r["at"],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def put_row(self, row: StoredRow) -> None:
+        values = dict(row.fields) | {"vector": _vector_blob(row.vector), "vector_generation": self._next}
+        values["attributes"] = json.dumps(values.get("attributes") or {}, ensure_ascii=False)
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO products ({', '.join(values)}) VALUES ({_marks(values)})", list(values.values())
+        )
+        self.conn.execute("DELETE FROM removed_products WHERE id = ?", (values["id"],))
+        self.conn.execute("DELETE FROM trash WHERE id = ?", (values["id"],))
+        self.changed = True
+
+    def drop_revisions(self, before: str | None = None, product_ids: Sequence[int] = ()) -> list[tuple[str, str]]:
+        dropped = []
+        if before is not None:
+            dropped += self.conn.execute(
+                "DELETE FROM revisions WHERE at <= ? RETURNING before_image, before_image_name", (before,)
+            ).fetchall()
+        for chunk in _chunks([int(i) for i in product_ids]):
+            dropped += self.conn.execute(
+                f"DELETE FROM revisions WHERE product_id IN ({_marks(chunk)}) "
+                "RETURNING before_image, before_image_name",
+                chunk,
+            ).fetchall()
+        return [(r[0], r[1]) for r in dropped if r[0]]
 
 
 class SQLiteProductStore(ProductStore):
@@ -464,8 +559,8 @@ class SQLiteProductStore(ProductStore):
 
     def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
         clauses, params = [], []
-        for column, value in (("action", query.action), ("actor", query.actor)):
-            if value:
+        for column, value in (("action", query.action), ("actor", query.actor), ("id", query.entry_id)):
+            if value is not None and value != "":
                 clauses.append(f"{column} = ?")
                 params.append(value)
         if query.target:

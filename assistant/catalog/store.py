@@ -27,6 +27,8 @@ from assistant.catalog.records import (
     Product,
     ProductRecord,
     RemovedProduct,
+    Revision,
+    StoredRow,
     TrashedProduct,
     VectorChanges,
 )
@@ -61,8 +63,8 @@ class ProductWriter(ABC):
 
     @abstractmethod
     def photo_in_use(self, sha256: str) -> bool:
-        """Whether any product, or any product in the trash (as this transaction sees them), still shows the
-        photo with this hash."""
+        """Whether any product, any product in the trash, or any product as a revision kept it (as this
+        transaction sees them), still shows the photo with this hash."""
 
     @abstractmethod
     def trash(self, skus: Sequence[str], stamp: str, actor: str) -> list[TrashedProduct]:
@@ -80,8 +82,36 @@ class ProductWriter(ABC):
         """Drop trashed products for good: all, or those trashed at or before the ISO time ``before``."""
 
     @abstractmethod
-    def append_audit(self, entry: AuditEntry) -> None:
-        """Append one entry to the audit trail (commits with this transaction)."""
+    def append_audit(self, entry: AuditEntry) -> int:
+        """Append one entry to the audit trail (commits with this transaction); returns its id."""
+
+    # ------------------------------------------------------------- revisions: what lets a change be undone
+    @abstractmethod
+    def rows(self, skus: Sequence[str]) -> dict[str, StoredRow]:
+        """The products with these skus exactly as stored (skus not in the catalog are left out)."""
+
+    @abstractmethod
+    def keep_before(self, change: str, sku: str, before: StoredRow | None, stamp: str) -> None:
+        """Keep ``sku``'s row as it was before ``change`` (None: it did not exist), unless the change kept it
+        already (a change that touches a product twice keeps its first state)."""
+
+    @abstractmethod
+    def set_after(self, change: str, sku: str, after: dict | None) -> None:
+        """Note ``sku``'s stored columns after ``change`` (None: gone from the catalog)."""
+
+    @abstractmethod
+    def revisions(self, change: str) -> list[Revision]:
+        """What ``change`` kept, by sku."""
+
+    @abstractmethod
+    def put_row(self, row: StoredRow) -> None:
+        """Write a product row back exactly as given (same id; out of the trash if it is there), its vector
+        stamped with this transaction's generation."""
+
+    @abstractmethod
+    def drop_revisions(self, before: str | None = None, product_ids: Sequence[int] = ()) -> list[tuple[str, str]]:
+        """Forget the revisions kept at or before the ISO time ``before``, and those of ``product_ids`` (purged
+        for good); returns the (sha256, file name) of the photos they kept."""
 
 
 class ProductStore(ABC):

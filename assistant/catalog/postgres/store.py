@@ -31,6 +31,8 @@ from assistant.catalog.records import (
     Product,
     ProductRecord,
     RemovedProduct,
+    Revision,
+    StoredRow,
     TrashedProduct,
     VectorChanges,
 )
@@ -56,6 +58,18 @@ def vectors_from_bytes(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     if len(data) != len(blobs) * dim * 4:
         raise CatalogError(f"the catalog database holds vectors that are not {dim} float32 values; run a reindex")
     return np.frombuffer(data, dtype="<f4").reshape(len(blobs), dim).astype(np.float32)
+
+
+#: Columns of a products row that are bookkeeping of the store, not part of the product.
+NOT_STORED_FIELDS = ("vector", "generation")
+
+
+def _vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(bytes(blob), dtype="<f4").astype(np.float32)
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _product(row: dict) -> Product:
@@ -184,8 +198,8 @@ class _PostgresWriter(ProductWriter):
     def photo_in_use(self, sha256: str) -> bool:
         row = self.conn.execute(
             "SELECT 1 FROM products WHERE image_sha256 = %s UNION ALL SELECT 1 FROM trash WHERE image_sha256 = %s "
-            "LIMIT 1",
-            (sha256, sha256),
+            "UNION ALL SELECT 1 FROM revisions WHERE before_image = %s LIMIT 1",
+            (sha256, sha256, sha256),
         ).fetchone()
         return row is not None
 
@@ -261,12 +275,67 @@ class _PostgresWriter(ProductWriter):
         rows = self.conn.execute(f"DELETE FROM trash{where} RETURNING {TRASH_COLUMNS}", params).fetchall()
         return [_trashed(r) for r in rows]
 
-    def append_audit(self, entry: AuditEntry) -> None:
-        self.conn.execute(
-            "INSERT INTO audit (at, actor, action, target, details) VALUES (%s, %s, %s, %s, %s::jsonb)",
+    def append_audit(self, entry: AuditEntry) -> int:
+        return self.conn.execute(
+            "INSERT INTO audit (at, actor, action, target, details) VALUES (%s, %s, %s, %s, %s::jsonb) RETURNING id",
             (entry.at, entry.actor, entry.action, entry.target,
              json.dumps(entry.details, ensure_ascii=False, sort_keys=True, default=str)),
+        ).fetchone()[0]  # fmt: skip
+
+
+    def rows(self, skus: Sequence[str]) -> dict[str, StoredRow]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            found = cur.execute("SELECT * FROM products WHERE sku = ANY(%s)", (list(dict.fromkeys(skus)),)).fetchall()
+        return {
+            row["sku"]: StoredRow({k: v for k, v in row.items() if k not in NOT_STORED_FIELDS}, _vector(row["vector"]))
+            for row in found
+        }
+
+    def keep_before(self, change: str, sku: str, before: StoredRow | None, stamp: str) -> None:
+        image = before.image if before is not None else None
+        self.conn.execute(
+            """INSERT INTO revisions (change, sku, product_id, before, before_vector, before_image, before_image_name,
+                   at) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s) ON CONFLICT (change, sku) DO NOTHING""",
+            (change, sku, before and before.fields["id"], _json(before and before.fields),
+             None if before is None else vector_bytes(before.vector), image and image[0], image and image[1], stamp),
         )  # fmt: skip
+
+    def set_after(self, change: str, sku: str, after: dict | None) -> None:
+        self.conn.execute(
+            "UPDATE revisions SET after = %s::jsonb, product_id = coalesce(product_id, %s) "
+            "WHERE change = %s AND sku = %s",
+            (_json(after), None if after is None else after["id"], change, sku),
+        )
+
+    def revisions(self, change: str) -> list[Revision]:
+        rows = self.conn.execute(
+            "SELECT sku, before, before_vector, after, at FROM revisions WHERE change = %s ORDER BY sku", (change,)
+        ).fetchall()
+        return [
+            Revision(change, sku, None if before is None else StoredRow(before, _vector(vector)), after, at)
+            for sku, before, vector, after, at in rows
+        ]
+
+    def put_row(self, row: StoredRow) -> None:
+        values = dict(row.fields) | {"vector": vector_bytes(row.vector), "generation": self._next}
+        values["attributes"] = json.dumps(values.get("attributes") or {}, ensure_ascii=False)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in values if column != "id")
+        self.conn.execute(
+            f"""INSERT INTO products ({', '.join(values)})
+                VALUES ({', '.join(['%s'] * len(values))}) ON CONFLICT (id) DO UPDATE SET {updates}""",
+            list(values.values()),
+        )
+        self.conn.execute("DELETE FROM product_tombstones WHERE id = %s", (values["id"],))
+        self.conn.execute("DELETE FROM trash WHERE id = %s", (values["id"],))
+        self.changed = True
+
+    def drop_revisions(self, before: str | None = None, product_ids: Sequence[int] = ()) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "DELETE FROM revisions WHERE (%s::text IS NOT NULL AND at <= %s) OR product_id = ANY(%s) "
+            "RETURNING before_image, before_image_name",
+            (before, before, [int(i) for i in product_ids]),
+        ).fetchall()
+        return [(sha, name) for sha, name in rows if sha]
 
 
 class PostgresProductStore(ProductStore):
@@ -447,8 +516,8 @@ class PostgresProductStore(ProductStore):
 
     def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
         clauses, params = [], []
-        for column, value in (("action", query.action), ("actor", query.actor)):
-            if value:
+        for column, value in (("action", query.action), ("actor", query.actor), ("id", query.entry_id)):
+            if value is not None and value != "":
                 clauses.append(f"{column} = %s")
                 params.append(value)
         if query.target:
