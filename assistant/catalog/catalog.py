@@ -5,7 +5,10 @@ in the folder's file) is a cache of it that ``IndexSync`` keeps in step. Every w
 first and the index follows from what the store says changed, so after a crash (even kill -9 mid-ingest)
 or another process's writes, the next search catches up: the counts always agree again. A committed
 product's photo always exists: writes put it back inside their transaction if a concurrent delete took
-it, and deletes remove a photo only inside a store write that sees no product showing it.
+it, and deletes remove a photo only inside a store write that sees no product showing it. A write given a
+change id keeps the rows it touched, as they were and after, in its own transaction (``undo_change`` puts
+them back exactly, or refuses when any changed since); a photo such a revision keeps stays until it is
+dropped (``purge_revisions``).
 
 Folder layout: ``manifest.json`` (``manifest.py``), ``catalog.db`` (``sqlite_store.py``), ``images/``
 (``photos.py``), ``index.faiss`` (``index_sync.py``).
