@@ -39,6 +39,7 @@ from assistant.catalog.records import (
     PhotosMissing,
     Product,
     ProductRecord,
+    Revision,
     TrashedProduct,
     normalise_edit,
     now_iso,
@@ -377,10 +378,10 @@ class Catalog:
         before = writer.rows(skus)
         yield
         after = writer.rows(skus)
-        for sku in skus:
-            if sku in before or sku in after:
-                writer.keep_before(change, sku, before.get(sku), stamp)
-                writer.set_after(change, sku, after[sku].fields if sku in after else None)
+        writer.keep_revisions([
+            Revision(change, sku, before.get(sku), after[sku].fields if sku in after else None, stamp)
+            for sku in skus if sku in before or sku in after
+        ])  # fmt: skip
 
     def undo_change(self, change: str, products: int, actor: str) -> tuple[str, int]:
         """Put every product ``change`` touched back exactly as it was before (row, id, vector, photo; one it

@@ -32,7 +32,7 @@ from assistant.catalog.records import (
     TrashedProduct,
     VectorChanges,
 )
-from assistant.catalog.store import ProductStore, ProductWriter
+from assistant.catalog.store import ProductStore, ProductWriter, revision_row
 
 SCHEMA_VERSION = 3
 SCHEMA = (
@@ -153,10 +153,6 @@ def _stored_row(row: sqlite3.Row, dim: int) -> StoredRow:
     fields = {k: row[k] for k in row.keys() if k not in NOT_STORED_FIELDS}  # noqa: SIM118
     fields["attributes"] = json.loads(fields["attributes"] or "{}")
     return StoredRow(fields, _vectors_from_blobs([row["vector"]], dim)[0])
-
-
-def _json(value) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _where(filters: Filters | None) -> tuple[str, list]:
@@ -345,20 +341,12 @@ class _SQLiteWriter(ProductWriter):
                 found[row["sku"]] = _stored_row(row, self.dim)
         return found
 
-    def keep_before(self, change: str, sku: str, before: StoredRow | None, stamp: str) -> None:
-        image = before.image if before is not None else None
-        self.conn.execute(
-            "INSERT OR IGNORE INTO revisions (change, sku, product_id, before, before_vector, before_image, "
-            "before_image_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (change, sku, before and before.fields["id"], _json(before and before.fields),
-             None if before is None else _vector_blob(before.vector), image and image[0], image and image[1], stamp),
-        )  # fmt: skip
-
-    def set_after(self, change: str, sku: str, after: dict | None) -> None:
-        product_id = None if after is None else after["id"]
-        self.conn.execute(
-            "UPDATE revisions SET after = ?, product_id = coalesce(product_id, ?) WHERE change = ? AND sku = ?",
-            (_json(after), product_id, change, sku),
+    def keep_revisions(self, revisions: Sequence[Revision]) -> None:
+        self.conn.executemany(
+            """INSERT INTO revisions (change, sku, product_id, before, before_vector, before_image, before_image_name,
+                   after, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (change, sku) DO UPDATE SET after = excluded.after""",
+            [revision_row(r, _vector_blob) for r in revisions],
         )
 
     def revisions(self, change: str) -> list[Revision]:

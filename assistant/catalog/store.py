@@ -14,8 +14,9 @@ plain values.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 import numpy as np
@@ -32,6 +33,21 @@ from assistant.catalog.records import (
     TrashedProduct,
     VectorChanges,
 )
+
+
+def json_text(value) -> str | None:
+    """A JSON column's text (None stays NULL)."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def revision_row(r: Revision, vector_bytes: Callable[[np.ndarray], bytes]) -> tuple:
+    """A revision as the revisions table's columns: change, sku, product id, before (JSON), before's vector,
+    before's photo hash and file name, after (JSON), at."""
+    image = r.before.image if r.before is not None else None
+    product_id = (r.before.fields if r.before is not None else r.after or {}).get("id")
+    before = None if r.before is None else r.before.fields
+    vector = None if r.before is None else vector_bytes(r.before.vector)
+    return (r.change, r.sku, product_id, json_text(before), vector, *(image or (None, None)), json_text(r.after), r.at)
 
 
 class ProductWriter(ABC):
@@ -91,13 +107,9 @@ class ProductWriter(ABC):
         """The products with these skus exactly as stored (skus not in the catalog are left out)."""
 
     @abstractmethod
-    def keep_before(self, change: str, sku: str, before: StoredRow | None, stamp: str) -> None:
-        """Keep ``sku``'s row as it was before ``change`` (None: it did not exist), unless the change kept it
-        already (a change that touches a product twice keeps its first state)."""
-
-    @abstractmethod
-    def set_after(self, change: str, sku: str, after: dict | None) -> None:
-        """Note ``sku``'s stored columns after ``change`` (None: gone from the catalog)."""
+    def keep_revisions(self, revisions: Sequence[Revision]) -> None:
+        """Keep what a change did to each product (a change that touches a product twice keeps its first
+        ``before`` and its last ``after``)."""
 
     @abstractmethod
     def revisions(self, change: str) -> list[Revision]:

@@ -36,7 +36,7 @@ from assistant.catalog.records import (
     TrashedProduct,
     VectorChanges,
 )
-from assistant.catalog.store import ProductStore, ProductWriter
+from assistant.catalog.store import ProductStore, ProductWriter, revision_row
 
 #: The LISTEN/NOTIFY channel a commit announces its generation on.
 CHANNEL = "assistant_catalog"
@@ -66,10 +66,6 @@ NOT_STORED_FIELDS = ("vector", "generation")
 
 def _vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(bytes(blob), dtype="<f4").astype(np.float32)
-
-
-def _json(value) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _product(row: dict) -> Product:
@@ -291,21 +287,14 @@ class _PostgresWriter(ProductWriter):
             for row in found
         }
 
-    def keep_before(self, change: str, sku: str, before: StoredRow | None, stamp: str) -> None:
-        image = before.image if before is not None else None
-        self.conn.execute(
-            """INSERT INTO revisions (change, sku, product_id, before, before_vector, before_image, before_image_name,
-                   at) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s) ON CONFLICT (change, sku) DO NOTHING""",
-            (change, sku, before and before.fields["id"], _json(before and before.fields),
-             None if before is None else vector_bytes(before.vector), image and image[0], image and image[1], stamp),
-        )  # fmt: skip
-
-    def set_after(self, change: str, sku: str, after: dict | None) -> None:
-        self.conn.execute(
-            "UPDATE revisions SET after = %s::jsonb, product_id = coalesce(product_id, %s) "
-            "WHERE change = %s AND sku = %s",
-            (_json(after), None if after is None else after["id"], change, sku),
-        )
+    def keep_revisions(self, revisions: Sequence[Revision]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO revisions (change, sku, product_id, before, before_vector, before_image,
+                       before_image_name, after, at) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s::jsonb, %s)
+                   ON CONFLICT (change, sku) DO UPDATE SET after = excluded.after""",
+                [revision_row(r, vector_bytes) for r in revisions],
+            )
 
     def revisions(self, change: str) -> list[Revision]:
         rows = self.conn.execute(
