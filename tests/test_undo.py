@@ -128,6 +128,19 @@ def test_a_delete_and_a_restore_are_undone_exactly(catalog):
 
 
 @both_stores
+def test_a_delete_is_not_undone_over_a_restore_edit_and_second_delete(catalog, tiny_embedder):
+    delete_products(catalog, ["SYN-00008"])
+    first_delete = last(catalog, "delete")
+    restore_product(catalog, "SYN-00008")
+    edit_product(catalog, tiny_embedder, "SYN-00008", price=77.0)
+    delete_products(catalog, ["SYN-00008"])
+    with pytest.raises(UndoRefused, match="SYN-00008 changed again"):
+        undo(catalog, first_delete.id)  # would bring back the row from before the edit
+    undo(catalog, last(catalog, "delete").id)
+    assert catalog.get_by_sku("SYN-00008").price == 77.0, "the second delete's undo brings back the edited row"
+
+
+@both_stores
 def test_replaced_photos_stay_until_the_undo_window_has_passed_and_purge_runs(
     catalog, tiny_embedder, tmp_path, monkeypatch
 ):

@@ -40,6 +40,7 @@ from assistant.catalog.records import (
     Product,
     ProductRecord,
     Revision,
+    StoredRow,
     TrashedProduct,
     normalise_edit,
     now_iso,
@@ -403,15 +404,24 @@ class Catalog:
         self.index.save()
         return undo, len(revisions)
 
-    def _check_undoable(self, writer: ProductWriter, revisions: Sequence, products: int) -> None:
+    @staticmethod
+    def _as_left(writer: ProductWriter, revision: Revision, current: StoredRow | None) -> bool:
+        """Whether the product is as the change left it: the same columns, or for one it took out of the
+        catalog, still out and in the trash exactly as it went in (not restored, changed and deleted again)."""
+        if _state(None if current is None else current.fields) != _state(revision.after):
+            return False
+        if revision.after is None and revision.before is not None:
+            return _state(writer.trashed_row(revision.before.fields["id"])) == _state(revision.before.fields)
+        return True
+
+    def _check_undoable(self, writer: ProductWriter, revisions: Sequence[Revision], products: int) -> None:
         if len(revisions) < products:
             raise UndoRefused(
                 f"this change touched {products} product(s) but only {len(revisions)} can still be put back: the "
                 "others were purged from the trash, or the change is older than the trash time"
             )
         current = writer.rows([r.sku for r in revisions])
-        changed = [r.sku for r in revisions if _state(current[r.sku].fields if r.sku in current else None)
-                   != _state(r.after)]  # fmt: skip
+        changed = [r.sku for r in revisions if not self._as_left(writer, r, current.get(r.sku))]
         if changed:
             listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
             raise UndoRefused(

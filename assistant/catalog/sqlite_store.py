@@ -349,6 +349,14 @@ class _SQLiteWriter(ProductWriter):
             [revision_row(r, _vector_blob) for r in revisions],
         )
 
+    def trashed_row(self, product_id: int) -> dict | None:
+        row = self.conn.execute("SELECT product FROM trash WHERE id = ?", (int(product_id),)).fetchone()
+        if row is None:
+            return None
+        fields = json.loads(row["product"])
+        fields["attributes"] = json.loads(fields.get("attributes") or "{}")
+        return fields
+
     def revisions(self, change: str) -> list[Revision]:
         rows = self.conn.execute(
             "SELECT sku, before, before_vector, after, at FROM revisions WHERE change = ? ORDER BY sku", (change,)

@@ -112,6 +112,10 @@ class ProductWriter(ABC):
         ``before`` and its last ``after``)."""
 
     @abstractmethod
+    def trashed_row(self, product_id: int) -> dict | None:
+        """The columns of the product with this id as the trash holds it (None: not in the trash)."""
+
+    @abstractmethod
     def revisions(self, change: str) -> list[Revision]:
         """What ``change`` kept, by sku."""
 

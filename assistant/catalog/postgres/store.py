@@ -296,6 +296,10 @@ class _PostgresWriter(ProductWriter):
                 [revision_row(r, vector_bytes) for r in revisions],
             )
 
+    def trashed_row(self, product_id: int) -> dict | None:
+        row = self.conn.execute("SELECT product FROM trash WHERE id = %s", (int(product_id),)).fetchone()
+        return None if row is None else dict(row[0])
+
     def revisions(self, change: str) -> list[Revision]:
         rows = self.conn.execute(
             "SELECT sku, before, before_vector, after, at FROM revisions WHERE change = %s ORDER BY sku", (change,)
