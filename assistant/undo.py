@@ -24,12 +24,6 @@ if TYPE_CHECKING:
 
 CATEGORY_CHANGES = (audit.CATEGORY_ADD, audit.CATEGORY_UPDATE, audit.CATEGORY_REMOVE)
 TRAININGS = (audit.TRAIN_PERSONALIZER, audit.TRAIN_CATEGORIES)
-#: Why some kinds of change are never undone.
-WHY_NOT = {
-    audit.PURGE: "a purge deletes for good what waited in the trash; that is its purpose",
-    audit.REINDEX: "a reindex changes no product's words, price or photo, only the model that reads them; "
-    "to go back, reindex with the earlier model (the entry's 'was')",
-}
 
 
 def kind(entry: AuditEntry) -> str:
@@ -39,8 +33,8 @@ def kind(entry: AuditEntry) -> str:
 
 def not_undoable(entry: AuditEntry) -> str | None:
     """None when the entry's change can be undone (if nothing changed since), else why not."""
-    if entry.action in WHY_NOT:
-        return WHY_NOT[entry.action]
+    if entry.action in audit.NOT_UNDONE:
+        return audit.NOT_UNDONE[entry.action]
     if audit.CHANGE in entry.details or kind(entry) in CATEGORY_CHANGES:
         return None
     if kind(entry) in TRAININGS and "written" in entry.details:

@@ -118,7 +118,8 @@ def test_reindex_and_personaliser_training_are_audited(catalog, tiny_embedder):
     reindex(catalog, Embedder.from_spec("tiny-test-wide"))
     entry = audit.entries(catalog)[0]
     assert (entry.action, entry.target) == ("reindex", "tiny-test-wide")
-    assert entry.details == {"was": "tiny-test", "products": 60}
+    assert entry.details == {"was": "tiny-test", "products": 60, "undo": audit.NOT_UNDONE["reindex"]}
+    assert "changes no product's words, price or photo" in entry.details["undo"], "the entry says why, no fake undo"
 
 
 def test_cli_delete_restore_trash_purge_and_audit(catalog, capsys):

@@ -219,6 +219,7 @@ def test_reindex_and_purge_say_why_they_cannot_be_undone(catalog, capsys):
     purge(catalog)
     reindex(catalog, Embedder.from_spec("tiny-test-wide"))
     assert "reindex with the earlier model" in not_undoable(last(catalog, "reindex"))
+    assert last(catalog, "reindex").details["undo"] == not_undoable(last(catalog, "reindex")), "the entry says so"
     assert "deletes for good" in not_undoable(last(catalog, "purge"))
     with pytest.raises(UndoRefused, match="cannot be undone"):
         undo(catalog, last(catalog, "reindex").id)

@@ -31,6 +31,12 @@ ACTIONS = (
 LISTED_SKUS = 1000
 #: The details key naming the product change an entry records (its revisions in the store).
 CHANGE = "change"
+#: Why some kinds of change are never undone; their entries say so (details "undo").
+NOT_UNDONE = {
+    PURGE: "not offered: a purge deletes for good what waited in the trash; that is its purpose",
+    REINDEX: "not offered: a reindex changes no product's words, price or photo, only the model that reads them "
+    "(a rebuild of the vectors); to go back, reindex with the earlier model (was)",
+}
 
 _ACTOR: ContextVar[str | None] = ContextVar("audit_actor", default=None)
 
@@ -62,7 +68,7 @@ def summary(entry: AuditEntry) -> str:
     d = entry.details
     if entry.action == EDIT:
         return "; ".join(f"{k}: {d['before'].get(k)!r} → {d['after'].get(k)!r}" for k in sorted(d.get("after", {})))
-    return ", ".join(f"{k} {v}" for k, v in d.items() if not isinstance(v, list | dict) and k != CHANGE)
+    return ", ".join(f"{k} {v}" for k, v in d.items() if not isinstance(v, list | dict) and k not in (CHANGE, "undo"))
 
 
 def entry(action: str, target: str = "", details: dict | None = None) -> AuditEntry:

@@ -63,7 +63,8 @@ def purge(catalog: Catalog, older_than_days: float | None = None) -> list[Trashe
     catalog.purge_revisions(undo_window)
     history.purge(catalog, undo_window)
     if gone:
-        details = {"products": len(gone), "skus": [p.sku for p in gone][: audit.LISTED_SKUS]}
+        details = {"products": len(gone), "skus": [p.sku for p in gone][: audit.LISTED_SKUS],
+                   "undo": audit.NOT_UNDONE[audit.PURGE]}  # fmt: skip
         if older_than_days is not None:
             details["older than days"] = older_than_days
         audit.record(catalog, audit.PURGE, f"{len(gone)} products", details)
