@@ -277,3 +277,21 @@ def test_single_sign_on_refuses_an_identity_off_the_list(monkeypatch, app_catalo
     assert "is not on the staff list." in at.error[0].value
     assert [b.label for b in at.main.button] == ["Sign out of single sign-on"]
     assert not at.metric and not at.dataframe and "SYN-" not in page_text(at)
+
+
+def test_a_category_added_by_one_staff_member_is_undone_by_another_from_the_audit_trail(
+    monkeypatch, app_catalog, tiny_embedder
+):
+    from assistant.categories import CatalogCategories, Category
+
+    catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
+    with audit.acting_as("anna"):
+        CatalogCategories(catalog, tiny_embedder).add(Category(name="ear cuff", description="a cuff worn on the ear"))
+    added = audit.entries(catalog, AuditQuery(action="category add"))[0]
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
+    at.selectbox(key="audit-undo-entry").set_value(added.id)
+    at.button(key="audit-undo").click()
+    rerun(at)
+    assert "ear cuff" not in CatalogCategories(catalog, tiny_embedder).registry
+    [done] = audit.entries(catalog, AuditQuery(action="undo"))
+    assert (done.actor, done.details["undoes"], done.details["as"]) == ("tester", added.id, "category remove")
