@@ -35,7 +35,9 @@ def not_undoable(entry: AuditEntry) -> str | None:
     """None when the entry's change can be undone (if nothing changed since), else why not."""
     if entry.action in audit.NOT_UNDONE:
         return audit.NOT_UNDONE[entry.action]
-    if audit.CHANGE in entry.details or kind(entry) in CATEGORY_CHANGES:
+    if audit.CHANGE in entry.details:
+        return None if entry.details.get("products") else "it changed no product (nothing to put back)"
+    if kind(entry) in CATEGORY_CHANGES:
         return None
     if kind(entry) in TRAININGS and "written" in entry.details:
         return None

@@ -214,7 +214,9 @@ def test_trainings_are_undone_by_putting_the_previous_checkpoint_back(catalog, t
     assert not head.exists()
 
 
-def test_reindex_and_purge_say_why_they_cannot_be_undone(catalog, capsys):
+def test_reindex_and_purge_say_why_they_cannot_be_undone(catalog, capsys, synthetic_source, tiny_embedder):
+    ingest_csv(catalog, tiny_embedder, synthetic_source, synthetic_source.parent / "images")
+    assert not_undoable(last(catalog, "import")) == "it changed no product (nothing to put back)"
     delete_products(catalog, ["SYN-00010"])
     purge(catalog)
     reindex(catalog, Embedder.from_spec("tiny-test-wide"))
