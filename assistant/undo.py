@@ -99,7 +99,8 @@ def _check_can_undo(catalog: Catalog, entry: AuditEntry) -> None:
 
 
 def _inverse(what: str) -> str:
-    """What undoing a product change amounts to (an edit stays an edit; an import's undo is an undo)."""
+    """What undoing a product change amounts to: a delete's undo is a restore, a restore's a delete; an edit's
+    or an import's keeps that name."""
     return {audit.DELETE: audit.RESTORE, audit.RESTORE: audit.DELETE}.get(what, what)
 
 
