@@ -5,7 +5,9 @@ touched the same thing; replaced photos stay until the undo window has passed an
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +15,10 @@ import pytest
 from PIL import Image
 from postgres_server import both_stores
 
-from assistant.catalog import audit
+from assistant.catalog import audit, history
 from assistant.catalog.catalog import UndoRefused
 from assistant.catalog.ingest import ingest_csv
-from assistant.catalog.records import AuditQuery
+from assistant.catalog.records import AuditQuery, CatalogError
 from assistant.catalog.reembed import edit_product
 from assistant.catalog.reindex import reindex
 from assistant.catalog.trash import delete_products, purge, purge_expired, restore_product, trashed
@@ -212,6 +214,26 @@ def test_trainings_are_undone_by_putting_the_previous_checkpoint_back(catalog, t
     head = catalog.root / "categories" / "fewshot_head.pt"
     assert head.exists() and cli("undo", str(last(catalog, "train categories").id)) == 0
     assert not head.exists()
+
+
+def test_kept_checkpoint_versions_go_when_the_undo_window_has_passed(catalog, monkeypatch):
+    trained = catalog.root / "personalizer.pt"
+    trained.write_bytes(b"first training")
+    first = history.keep(catalog, trained)
+    trained.write_bytes(b"second training")
+    details = history.training_details(catalog, trained, first)
+    assert details == {"file": "personalizer.pt", "previous": first, "written": sha(trained)}
+    kept = catalog.root / "history" / first
+    purge_expired(catalog)
+    assert kept.read_bytes() == b"first training", "inside the undo window"
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(kept, (two_days_ago, two_days_ago))  # kept two days ago, and the trash time is one day
+    monkeypatch.setenv("ASSISTANT_TRASH_DAYS", "1")
+    purge_expired(catalog)
+    assert not kept.exists()
+    with pytest.raises(CatalogError, match="no longer kept"):
+        history.put_back(catalog, details)
+    assert trained.read_bytes() == b"second training" and not kept.exists(), "refused: nothing changed"
 
 
 def test_reindex_and_purge_say_why_they_cannot_be_undone(catalog, capsys, synthetic_source, tiny_embedder):

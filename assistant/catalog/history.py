@@ -67,13 +67,13 @@ def put_back(catalog, details: dict) -> dict:
     path = _path(catalog, name)
     if file_sha256(path) != written:
         raise CatalogError(f"{name} was trained again (or changed) after this training: undo the newer one first")
-    keep(catalog, path)
-    if previous is None:
+    kept = None if previous is None else Path(catalog.root) / HISTORY_DIR / previous
+    if kept is not None and not kept.is_file():
+        raise CatalogError(f"the earlier version of {name} is no longer kept (older than the trash time)")
+    keep(catalog, path)  # what this undo replaces, so that it can be undone in turn
+    if kept is None:
         path.unlink(missing_ok=True)
     else:
-        kept = Path(catalog.root) / HISTORY_DIR / previous
-        if not kept.is_file():
-            raise CatalogError(f"the earlier version of {name} is no longer kept (older than the trash time)")
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, kept.read_bytes())
     if not Path(name).is_absolute():
