@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -63,12 +63,16 @@ def acting_as(actor: str) -> Iterator[None]:
         _ACTOR.reset(token)
 
 
-def summary(entry: AuditEntry) -> str:
-    """One line for a table: the changed fields of an edit, the counts of an import, ..."""
+def summary(entry: AuditEntry, field_name: Callable[[str], str] = str) -> str:
+    """One line for a table: the changed fields of an edit, the counts of an import, ...; ``field_name`` names
+    each field for the reader (the app: in the interface's language)."""
     d = entry.details
     if entry.action == EDIT:
-        return "; ".join(f"{k}: {d['before'].get(k)!r} → {d['after'].get(k)!r}" for k in sorted(d.get("after", {})))
-    return ", ".join(f"{k} {v}" for k, v in d.items() if not isinstance(v, list | dict) and k not in (CHANGE, "undo"))
+        return "; ".join(
+            f"{field_name(k)}: {d['before'].get(k)!r} → {d['after'].get(k)!r}" for k in sorted(d.get("after", {}))
+        )
+    shown = ((k, v) for k, v in d.items() if k not in (CHANGE, "undo") and not isinstance(v, list | dict) and v != "")
+    return ", ".join(f"{field_name(k)} {v}" for k, v in shown)
 
 
 def entry(action: str, target: str = "", details: dict | None = None) -> AuditEntry:
