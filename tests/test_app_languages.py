@@ -107,7 +107,7 @@ HEADER = "sku,title,description,category,metal,stone,price,currency,image\n"
 
 def test_the_sign_in_form_and_its_refusals_in_chinese(monkeypatch, app_catalog):
     add_staff_account(app_catalog)
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", **ZH)
     assert_all_chinese(at)
     for _ in range(5):  # the fifth failure also says how long to wait
         sign_in(at, password="not the password")
@@ -116,7 +116,7 @@ def test_the_sign_in_form_and_its_refusals_in_chinese(monkeypatch, app_catalog):
 
 
 def test_the_catalog_page_in_chinese_after_an_import_a_delete_and_with_a_trail(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True, **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True, **ZH)
     at.file_uploader(key="import-csv").set_value(
         ("products.csv", (HEADER + "NEW-1,,No title,ring,silver,none,80,USD,\n").encode(), "text/csv")
     )
@@ -136,7 +136,7 @@ def test_the_catalog_page_in_chinese_after_an_import_a_delete_and_with_a_trail(m
 
 
 def test_the_merchandiser_page_in_chinese_with_a_preview(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/merchandiser.py", signed_in=True, **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/merchandiser.py", signed_in=True, **ZH)
     assert_all_chinese(at)
     next(t for t in at.text_input if t.label == "名称").input("cocktail ring")
     next(b for b in at.button if b.label == "预览").click()
@@ -157,7 +157,7 @@ def test_the_merchandiser_says_in_chinese_why_a_trained_head_is_not_used(monkeyp
 
     catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
     Maml(catalog.dim, 14.3).save(head_path(catalog), "ViT-B-32:laion2b_s34b_b79k", {"source": "another model"})
-    at = run_app(monkeypatch, app_catalog, "pages/merchandiser.py", signed_in=True, **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/merchandiser.py", signed_in=True, **ZH)
 
     warning = shown(at.warning[0].value)
     assert warning.startswith("小样本品类模型 ") and "是用模型 'ViT-B-32:laion2b_s34b_b79k' 的向量训练的" in warning
@@ -167,7 +167,7 @@ def test_the_merchandiser_says_in_chinese_why_a_trained_head_is_not_used(monkeyp
     assert command in warning and not ENGLISH_RUN.search(words) and not [p for p in english_phrases() if p in words]
 
 
-@pytest.mark.parametrize("page", ["pages/shop.py", "pages/kiosk.py"])
+@pytest.mark.parametrize("page", ["app_pages/shop.py", "app_pages/kiosk.py"])
 def test_the_shoppers_pages_in_chinese(monkeypatch, app_catalog, page):
     assert_all_chinese(run_app(monkeypatch, app_catalog, page, **ZH))
 
@@ -230,7 +230,7 @@ def test_an_import_in_chinese_says_why_each_row_was_rejected_on_the_page_and_in_
 ):
     downloads = record_downloads(monkeypatch)
     photo = (synthetic_source.parent / "images" / "SYN-00001.png").read_bytes()
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True, **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True, **ZH)
 
     import_upload(at, MIXED_ROWS.encode(), [("cuff.png", photo, "image/png"), ("broken.png", b"no photo", "image/png")])
 
@@ -246,7 +246,7 @@ def test_an_import_in_chinese_says_why_each_row_was_rejected_on_the_page_and_in_
 
 
 def test_a_semicolon_csv_and_a_broken_row_are_explained_in_chinese(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True, **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True, **ZH)
 
     import_upload(at, HEADER.replace(",", ";").encode() + b"NEW-1;Gold cuff;;bracelet;gold;none;310;USD;\n")
 
@@ -270,7 +270,7 @@ KEY_IN_CODE = re.compile(r"""\b(?:t|tn|text)\(\s*["']([a-z_]+(?:\.[a-z_]+)+)["']
 
 
 def test_every_message_the_code_asks_for_is_in_every_catalogue():
-    sources = [*Path(REPO, "ui").glob("*.py"), *Path(REPO, "pages").glob("*.py"), REPO / "app.py"]
+    sources = [*Path(REPO, "ui").glob("*.py"), *Path(REPO, "app_pages").glob("*.py"), REPO / "app.py"]
     used = {key for path in sources for key in KEY_IN_CODE.findall(path.read_text(encoding="utf-8"))}
     assert len(used) > 150, "the pattern still finds the code's message keys"
     for language in LOCALES:
