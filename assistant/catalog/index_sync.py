@@ -201,9 +201,8 @@ class IndexSync:
     def _stale_ids(self, index: VectorIndex, changes: VectorChanges) -> np.ndarray | None:
         """The ids whose vectors in index the changes replace or delete; None when index must be rebuilt
         instead (the setting now picks another kind, or the index disagrees with the store)."""
-        held = index.ids()
-        stale = np.union1d(np.intersect1d(held, changes.removed), np.intersect1d(held, changes.ids))
-        expected = len(held) - len(stale) + len(changes.ids)
+        stale = np.union1d(index.present(changes.removed), index.present(changes.ids))
+        expected = index.ntotal - len(stale) + len(changes.ids)
         if expected != changes.count:
             log.info("index %s disagrees with the database (%d vs %d)", self.path, expected, changes.count)
             return None

@@ -197,6 +197,11 @@ class VectorIndex:
         stored = faiss.vector_to_array(self.index.id_map).astype(np.int64)
         return stored if self._dead is None else stored[~self._dead]
 
+    def present(self, ids: np.ndarray) -> np.ndarray:
+        """The given ids that searches can find, sorted and unique (a table look-up per id, not a set op)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return self._id_array()[self._positions(ids)] if len(ids) else ids
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under ids; an untrained IVF index is first sized and trained on these vectors."""
         if not len(ids):
