@@ -144,7 +144,7 @@ def table(results: list[dict], n: int) -> str:
     return format_table(headers, rows)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     rng = np.random.default_rng(0)
     vectors, queries = clustered_unit_vectors(rng, args.n, args.dim, SEARCH_QUERIES)
@@ -158,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         store.close()
     print(table(results, args.n))
     print(machine_line())
+    return results
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from assistant.catalog import Catalog, ProductRecord, index_sync
 from assistant.catalog.catalog import INDEX_NAME
 from assistant.catalog.index_sync import read_index_file
 from assistant.catalog.vector_index import VectorIndex
+from bench import index_updates
 from bench.search import exact_top_k, recall
 from bench.vectors import clustered_unit_vectors
 
@@ -100,9 +101,10 @@ def test_small_filters_give_the_same_top_k_as_a_fresh_build(updated, data, share
         assert got.tolist() == want.tolist()
 
 
-@pytest.mark.parametrize("share", (None, 0.5))
+@pytest.mark.parametrize("share", (None, 0.01, 0.1, 0.5))
 @pytest.mark.parametrize("exact_filtered_max", (0, 20_000))
 def test_recall_after_updates(updated, data, share, exact_filtered_max):
+    """Unfiltered recall@10 >= 0.95 as for a fresh index; filtered >= 0.99, the filter guarantee, on either path."""
     index, products = updated
     ids, queries = products.ids(), data[1]
     allowed = ids if share is None else np.intersect1d(_filter(products, share, seed=5), ids)
@@ -113,7 +115,7 @@ def test_recall_after_updates(updated, data, share, exact_filtered_max):
         found = np.stack([index.search(q, K, filtered, products.exact_vectors)[1][0] for q in queries])
     finally:
         index.exact_filtered_max = 20_000
-    assert recall(found, truth) >= 0.95
+    assert recall(found, truth) >= (0.95 if share is None else 0.99)
 
 
 @pytest.mark.parametrize("kind", APPROXIMATE_KINDS)
@@ -256,3 +258,12 @@ def test_a_process_that_outruns_its_compactions_compacts_before_returning(tmp_pa
     assert builds.calls[built:] == ["MainThread"] and catalog.ensure_index().dead_count == 0
     assert catalog.indexed_count() == 1500
     catalog.close()
+
+
+def test_the_update_benchmark_reports_every_kind_against_flat(capsys):
+    results = index_updates.main(["--n", "1500", "--dim", "16", "--repeats", "2"])
+    assert [r["kind"] for r in results] == ["flat", "ivf", "hnsw"]
+    for r in results:
+        assert r["build_s"] >= 0 and r["edit_ms"] > 0 and r["delete_ms"] > 0
+        assert r["search_before_ms"] > 0 and r["search_after_ms"] > 0
+    assert "edit / flat" in capsys.readouterr().out
