@@ -8,7 +8,7 @@ are quantised ("ivf"), the best 2k candidates of either path are re-scored on th
 caller supplies them (the catalog does, from SQLite).
 
 Updates: "flat" removes vectors in place. The approximate kinds cannot (FAISS's HNSW and IndexRefine have no
-``remove_ids``; IVF's alone would renumber positions under the id map), so removing marks the vector's position
+``remove_ids``; IVF's alone would put its lists' positions out of step with the id map), so removing marks a position
 dead in a mask, and a changed vector is added again at a new position, as vector stores keep tombstones.
 Every search skips dead positions: the unfiltered one through a bitmap selector of the live positions with
 its breadth widened by the inverse of the live share, the filtered ones because the id -> position table
@@ -198,7 +198,7 @@ class VectorIndex:
         return stored if self._dead is None else stored[~self._dead]
 
     def present(self, ids: np.ndarray) -> np.ndarray:
-        """The given ids that searches can find, sorted and unique (a table look-up per id, not a set op)."""
+        """The given ids that searches can find, each once (a table look-up per id, not a set operation)."""
         ids = np.asarray(ids, dtype=np.int64)
         return self._id_array()[self._positions(ids)] if len(ids) else ids
 
@@ -228,9 +228,9 @@ class VectorIndex:
         self._forget_positions()
 
     def _mark_dead(self, positions: np.ndarray) -> None:
-        dead = np.zeros(self.stored_count, dtype=bool) if self._dead is None else self._dead.copy()
-        dead[positions] = True
-        self._dead = dead
+        if self._dead is None:
+            self._dead = np.zeros(self.stored_count, dtype=bool)
+        self._dead[positions] = True
 
     def _forget_positions(self) -> None:
         """Drop what searches cached about positions (after an add or a removal, which no search overlaps)."""
