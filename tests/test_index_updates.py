@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from postgres_server import both_stores
 
 from assistant.catalog import Catalog, ProductRecord, index_sync
 from assistant.catalog.catalog import INDEX_NAME
@@ -193,8 +194,8 @@ def builds(monkeypatch):
     return counted
 
 
-def _ivf_catalog(root, vectors) -> Catalog:
-    catalog = Catalog.open(root, "tiny-test", DIM, index_kind="ivf")
+def _catalog(location, vectors, kind: str = "ivf") -> Catalog:
+    catalog = Catalog.open(location, "tiny-test", DIM, index_kind=kind)
     catalog.upsert(
         [ProductRecord(sku=f"P{i}", title=f"product {i}", vector=vectors[i], content_hash=str(i)) for i in range(1500)]
     )
@@ -203,7 +204,7 @@ def _ivf_catalog(root, vectors) -> Catalog:
 
 def test_one_edit_and_one_delete_at_ivf_do_not_rebuild(tmp_path, data, builds):
     vectors, _ = data
-    catalog = _ivf_catalog(tmp_path / "c", vectors)
+    catalog = _catalog(tmp_path / "c", vectors)
     assert catalog.index_kind == "ivf"
     built = len(builds.calls)  # an empty flat index at open, then the ivf one at 1500 products
     edited = catalog.update_fields("P7", embedding=(-vectors[7], "new look"))
@@ -223,7 +224,7 @@ def test_one_edit_and_one_delete_at_ivf_do_not_rebuild(tmp_path, data, builds):
 def test_compaction_is_built_aside_while_searches_and_writes_go_on(tmp_path, data, builds, monkeypatch):
     vectors, _ = data
     monkeypatch.setattr(index_sync, "COMPACT_DEAD_SHARE", 0.02)
-    catalog = _ivf_catalog(tmp_path / "c", vectors)
+    catalog = _catalog(tmp_path / "c", vectors)
     built = len(builds.calls)
     builds.gate.clear()  # the compaction's build waits until the end of the test's checks
     for i in range(40):  # 40 / 1540 dead: past 2%
@@ -250,7 +251,7 @@ def test_compaction_is_built_aside_while_searches_and_writes_go_on(tmp_path, dat
 def test_a_process_that_outruns_its_compactions_compacts_before_returning(tmp_path, data, builds, monkeypatch):
     vectors, _ = data
     monkeypatch.setattr(index_sync, "COMPACT_NOW_DEAD_SHARE", 0.1)
-    catalog = _ivf_catalog(tmp_path / "c", vectors)
+    catalog = _catalog(tmp_path / "c", vectors)
     built = len(builds.calls)
     catalog.upsert(
         [ProductRecord(sku=f"P{i}", title="re-shot", vector=vectors[3000 + i], content_hash="b") for i in range(200)]
@@ -267,3 +268,25 @@ def test_the_update_benchmark_reports_every_kind_against_flat(capsys):
         assert r["build_s"] >= 0 and r["edit_ms"] > 0 and r["delete_ms"] > 0
         assert r["search_before_ms"] > 0 and r["search_after_ms"] > 0
     assert "edit / flat" in capsys.readouterr().out
+
+
+@both_stores
+@pytest.mark.parametrize("kind", APPROXIMATE_KINDS)
+def test_another_process_edit_reaches_this_index_without_a_rebuild(catalog_location, data, builds, kind):
+    """Two catalogs on one store stand for two app servers (or the CLI and a server): the reader catches up
+    with the writer's edit and delete in place at its next search."""
+    vectors, queries = data
+    writer = _catalog(catalog_location, vectors, kind)
+    reader = Catalog.open(catalog_location, "tiny-test")
+    assert reader.index_kind == kind and reader.search_vector(vectors[3], k=1)[0].product.sku == "P3"
+    built = len(builds.calls)
+    new = queries[np.argmin(queries @ vectors[7])]
+    writer.update_fields("P7", embedding=(new, "new look"))
+    writer.delete(["P9"])
+    assert reader.search_vector(new, k=1)[0].product.sku == "P7"
+    assert "P7" not in {h.product.sku for h in reader.search_vector(vectors[7], k=K)}
+    assert "P9" not in {h.product.sku for h in reader.search_vector(vectors[9], k=K)}
+    assert reader.indexed_count() == reader.count() == 1499
+    assert len(builds.calls) == built
+    reader.close()
+    writer.close()
