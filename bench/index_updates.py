@@ -6,7 +6,9 @@ times each, one product's vector is replaced (an edit, as the back office's re-e
 is deleted, and the time of ``IndexSync.refresh`` (the catch-up every process and server runs after another's
 write) is taken; the table shows the median. ``save`` is not timed: only a folder catalog's writer writes
 the file. Unfiltered search p50 before and after the changes shows what the updates cost searches (for the
-approximate kinds: the mask of replaced and deleted vectors that searches skip until compaction).
+approximate kinds: the mask of replaced and deleted vectors that searches skip until compaction), p50 / p99. Then a
+compaction is started (what ``IndexSync`` does by itself once 10% is masked) and searches run meanwhile: the
+table shows how long it took and the search p50 / p99 while it ran.
 
     python -m bench.index_updates                    # 100k x 512, flat, ivf and hnsw, 5 edits and 5 deletes
     python -m bench.index_updates --n 20000 --kinds flat ivf --repeats 3   # a quick look
@@ -67,13 +69,17 @@ def timed_refresh(sync: IndexSync) -> float:
     return time.perf_counter() - started
 
 
-def search_p50_ms(sync: IndexSync, queries: np.ndarray) -> float:
+def search_ms(sync: IndexSync, queries: np.ndarray) -> list[float]:
     times = []
     for query in queries:
         started = time.perf_counter()
         sync.search(query, 10)
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+        times.append(1000 * (time.perf_counter() - started))
+    return times
+
+
+def p50_p99(times: list[float]) -> str:
+    return f"{np.percentile(times, 50):.2f} / {np.percentile(times, 99):.1f}"
 
 
 class Changes:
@@ -99,7 +105,7 @@ def measure(kind: str, store: SQLiteProductStore, dim: int, changes: Changes, re
     sync = IndexSync(store, None, dim, kind)
     build_s = timed_refresh(sync)
     progress(f"{kind}: built in {build_s:.1f} s")
-    before_ms = search_p50_ms(sync, queries)
+    before_ms = search_ms(sync, queries)
     edits, deletes = [], []
     for _ in range(repeats):
         changes.edit(store)
@@ -107,7 +113,8 @@ def measure(kind: str, store: SQLiteProductStore, dim: int, changes: Changes, re
         changes.delete(store)
         deletes.append(timed_refresh(sync))
         progress(f"{kind}: edit {edits[-1] * 1000:.1f} ms, delete {deletes[-1] * 1000:.1f} ms")
-    after_ms = search_p50_ms(sync, queries)
+    after_ms = search_ms(sync, queries)
+    compaction_s, during = timed_compaction(sync, queries)
     return {
         "kind": sync.current().kind,
         "build_s": build_s,
@@ -115,7 +122,20 @@ def measure(kind: str, store: SQLiteProductStore, dim: int, changes: Changes, re
         "delete_ms": 1000 * statistics.median(deletes),
         "search_before_ms": before_ms,
         "search_after_ms": after_ms,
+        "compaction_s": compaction_s,
+        "search_during_ms": during,
     }
+
+
+def timed_compaction(sync: IndexSync, queries: np.ndarray) -> tuple[float, list[float]]:
+    """(seconds a background compaction took, ms of each search made while it ran, query after query)."""
+    started = time.perf_counter()
+    sync.compact()
+    during = []
+    while sync.compacting:
+        during += search_ms(sync, queries)
+    sync.wait_for_compaction()
+    return time.perf_counter() - started, during
 
 
 def table(results: list[dict], n: int) -> str:
@@ -128,7 +148,10 @@ def table(results: list[dict], n: int) -> str:
             f"{r['edit_ms'] / flat['edit_ms']:.2f}x",
             f"{r['delete_ms']:.1f}",
             f"{r['delete_ms'] / flat['delete_ms']:.2f}x",
-            f"{r['search_before_ms']:.2f} / {r['search_after_ms']:.2f}",
+            p50_p99(r["search_before_ms"]),
+            p50_p99(r["search_after_ms"]),
+            f"{r['compaction_s']:.1f}",
+            p50_p99(r["search_during_ms"]) if r["search_during_ms"] else "-",
         ]
         for r in results
     ]
@@ -139,7 +162,10 @@ def table(results: list[dict], n: int) -> str:
         "edit / flat",
         "delete ms",
         "delete / flat",
-        "search p50 ms before / after",
+        "search p50 / p99 ms before",
+        "after the changes",
+        "compaction s",
+        "search during compaction",
     ]
     return format_table(headers, rows)
 

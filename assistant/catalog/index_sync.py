@@ -37,7 +37,7 @@ import numpy as np
 from assistant.atomic import atomic_write_bytes
 from assistant.catalog.records import VectorChanges
 from assistant.catalog.store import ProductStore
-from assistant.catalog.vector_index import VectorIndex, resolve_kind
+from assistant.catalog.vector_index import VectorIndex, one_faiss_thread, resolve_kind
 from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
@@ -229,9 +229,15 @@ class IndexSync:
         if dead >= COMPACT_NOW_DEAD_SHARE and not self.compacting:
             log.info("index %s is %.0f%% dead positions: compacting now", self.path, 100 * dead)
             self._rebuild(self._index.kind)
-        elif dead >= COMPACT_DEAD_SHARE and not self.compacting:
-            self._compaction = threading.Thread(target=self._compact_aside, name="index compaction", daemon=True)
-            self._compaction.start()
+        elif dead >= COMPACT_DEAD_SHARE:
+            self.compact()
+
+    def compact(self) -> None:
+        """Start compacting in a background thread now, unless one runs already (``wait_for_compaction``)."""
+        with self._update_lock:
+            if self._index is not None and not self.compacting:
+                self._compaction = threading.Thread(target=self._compact_aside, name="index compaction", daemon=True)
+                self._compaction.start()
 
     @property
     def compacting(self) -> bool:
@@ -253,11 +259,13 @@ class IndexSync:
             log.warning("compacting index %s failed (%s); the next change tries again", self.path, exc)
 
     def _build_aside_and_swap(self) -> None:
-        """Build the index afresh from a store snapshot without holding a lock, then catch it up and swap it in."""
+        """Build the index afresh from a store snapshot without holding a lock (FAISS releases the GIL; on one
+        core, so searches keep the other), then catch it up and swap it in."""
         kind = self._index.kind
         everything = self.store.changes_since(-1)
         log.info("compacting the %s index of %d products", kind, everything.count)
-        built = VectorIndex.build(self.dim, kind, everything.ids, everything.vectors)
+        with one_faiss_thread():
+            built = VectorIndex.build(self.dim, kind, everything.ids, everything.vectors)
         with self._update_lock:
             changes = self.store.changes_since(everything.generation)
             stale = self._stale_ids(built, changes)

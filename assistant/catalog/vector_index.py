@@ -368,7 +368,7 @@ class VectorIndex:
         if take:
             codes = faiss.rev_swig_ptr(storage.codes.data(), self.stored_count * storage.code_size)
             allowed_codes = np.ascontiguousarray(codes.reshape(self.stored_count, storage.code_size)[positions])
-            with _one_faiss_thread():  # a few thousand codes: thread hand-offs cost more than they save
+            with one_faiss_thread():  # a few thousand codes: thread hand-offs cost more than they save
                 vectors = storage.sa_decode(allowed_codes)
                 scores[:, :take], nearest = faiss.knn(queries, vectors, take, metric=faiss.METRIC_INNER_PRODUCT)
             found[:, :take] = positions[nearest]
@@ -404,7 +404,7 @@ def _split_dead_mask(data: memoryview) -> tuple[np.ndarray, memoryview]:
 
 
 @contextmanager
-def _one_faiss_thread() -> Iterator[None]:
+def one_faiss_thread() -> Iterator[None]:
     """FAISS on one OpenMP thread for this thread's calls inside the block (the setting is per thread)."""
     saved = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
