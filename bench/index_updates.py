@@ -5,8 +5,8 @@ kind an ``IndexSync`` builds its in-memory index from it, as an app server does 
 times each, one product's vector is replaced (an edit, as the back office's re-embedding does) or one product
 is deleted, and the time of ``IndexSync.refresh`` (the catch-up every process and server runs after another's
 write) is taken; the table shows the median. ``save`` is not timed: only a folder catalog's writer writes
-the file. Unfiltered search p50 before and after the changes shows what the updates cost searches (for the
-approximate kinds: the mask of replaced and deleted vectors that searches skip until compaction), p50 / p99. Then a
+the file. Unfiltered search p50 / p99 before and after the changes shows what the updates cost searches (for
+the approximate kinds: the mask of replaced and deleted vectors that searches skip until compaction). Then a
 compaction is started (what ``IndexSync`` does by itself once 10% is masked) and searches run meanwhile: the
 table shows how long it took and the search p50 / p99 while it ran.
 
