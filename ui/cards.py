@@ -1,5 +1,6 @@
 """Product cards in a responsive grid: photo (tap it for the product page), title, price, facts, one reason,
-and the page's buttons. Staff pages may show a score on a card; shopper pages never pass one.
+and the page's buttons. Staff pages may show a score on a card; shopper pages never pass one. A shopper
+page's cards are fragments of their own, so a tap on a card redraws that card, not the grid (ui/redraw.py).
 
 Every catalog value goes into the card's HTML escaped, so a title is text, never markup.
 """
@@ -97,6 +98,11 @@ def card_html(card: Card) -> str:
     )
 
 
+def card_fragment_key(grid_key: str, product_id: int) -> str:
+    """The fragment key of a card in a grid drawn with ``redrawn``: ``ui.redraw.redraw([...])`` reruns it."""
+    return f"piece-{grid_key}-{product_id}"
+
+
 def product_grid(
     catalog: Catalog,
     cards: Sequence[Card],
@@ -105,21 +111,56 @@ def product_grid(
     min_column_width: int = 200,
     actions: Callable[[Card], None] | None = None,
     on_open: Callable[[Product], None] | None = None,
+    redrawn: Callable[[Product], Card] | None = None,
 ) -> None:
     """Cards in a grid that reflows with the window; ``actions`` draws each card's buttons, and with
-    ``on_open`` a tap on the photo opens the product (a transparent button laid over the photo)."""
+    ``on_open`` a tap on the photo opens the product (a transparent button laid over the photo).
+
+    With ``redrawn``, each card is a fragment of its own (``card_fragment_key``): a tap on its buttons redraws
+    that card alone, as ``redrawn(product)`` builds it at that moment, and the grid stays as it is."""
     grid = st.grid(columns, min_column_width=min_column_width, gap="medium")
     for card in cards:
-        dimmed = "-dimmed" if card.dimmed else ""
-        with grid.container(key=f"card{dimmed}-{key}-{card.product.id}"):
-            st.image(product_thumbnail(catalog, card.product), width="stretch", alt=card.product.title)
-            if on_open is not None:
-                st.button(
-                    t("card.open", title=markdown_literal(card.product.title)),
-                    key=f"open-{key}-{card.product.id}",
-                    on_click=on_open,
-                    args=(card.product,),
-                )
-            st.markdown(card_html(card), unsafe_allow_html=True)
-            if actions is not None:
-                actions(card)
+        if redrawn is None:
+            _draw_card(catalog, card, key, actions, on_open, grid.container(key=_card_key(card, key)))
+            continue
+        with grid.container():
+            draw = st.fragment(_draw_fresh_card, key=card_fragment_key(key, card.product.id))
+            draw(catalog, card.product, redrawn, key, actions, on_open)
+
+
+def _card_key(card: Card, grid_key: str) -> str:
+    return f"card{'-dimmed' if card.dimmed else ''}-{grid_key}-{card.product.id}"
+
+
+def _draw_fresh_card(
+    catalog: Catalog,
+    product: Product,
+    redrawn: Callable[[Product], Card],
+    key: str,
+    actions: Callable[[Card], None] | None,
+    on_open: Callable[[Product], None] | None,
+) -> None:
+    card = redrawn(product)
+    _draw_card(catalog, card, key, actions, on_open, st.container(key=_card_key(card, key)))
+
+
+def _draw_card(
+    catalog: Catalog,
+    card: Card,
+    key: str,
+    actions: Callable[[Card], None] | None,
+    on_open: Callable[[Product], None] | None,
+    box,
+) -> None:
+    with box:
+        st.image(product_thumbnail(catalog, card.product), width="stretch", alt=card.product.title)
+        if on_open is not None:
+            st.button(
+                t("card.open", title=markdown_literal(card.product.title)),
+                key=f"open-{key}-{card.product.id}",
+                on_click=on_open,
+                args=(card.product,),
+            )
+        st.markdown(card_html(card), unsafe_allow_html=True)
+        if actions is not None:
+            actions(card)
