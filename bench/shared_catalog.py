@@ -7,9 +7,14 @@ PostgreSQL, build the index of the kind the setting picks); its baseline, measur
 same index from vectors already in memory, so the difference is the price of reading them from the database.
 Freshness: a writer process (as the CLI would) upserts one product at a time; the started server notes when
 its index holds the write (the listener's doing: it never searches meanwhile), then checks a search finds it.
+CLI freshness: in a second database (``tiny-test`` vectors, as many random products), each write is a real
+``python -m assistant ingest`` of a one-row CSV with its photo, while another process (an app server: listening,
+its engine's query vectors for the coming products made in advance) polls search every 10 ms until the product
+is in the top 10; the delay is from the ingest's commit (PostgreSQL's commit timestamp, which the throwaway
+server records) to that hit, and from the command's start and its exit.
 
-    python -m bench.shared_catalog                  # 100k products, 20 writes; starts a throwaway PostgreSQL
-    python -m bench.shared_catalog --quick          # 10k products, 5 writes
+    python -m bench.shared_catalog                  # 100k products, 20 writes, 10 CLI writes; a throwaway PostgreSQL
+    python -m bench.shared_catalog --quick          # 10k products, 5 writes, 5 CLI writes
     python -m bench.shared_catalog --index-kind flat   # skip the HNSW build (minutes at 100k on 2 cores)
     python -m bench.shared_catalog --url postgresql://USER@HOST/DB   # an empty database of yours instead
 """
@@ -17,6 +22,8 @@ its index holds the write (the listener's doing: it never searches meanwhile), t
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import signal
 import subprocess
@@ -27,11 +34,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import psycopg
 
 from assistant.catalog import Catalog, ProductRecord
 from assistant.catalog.postgres.store import PostgresProductStore
+from assistant.catalog.synthetic import write_synthetic_catalog
 from assistant.catalog.vector_index import INDEX_KINDS, VectorIndex, resolve_kind
-from assistant.clip.embedder import normalize
+from assistant.clip.embedder import Embedder, normalize
 
 from .report import format_table, machine_line
 
@@ -49,6 +58,32 @@ for line in sys.stdin:
     catalog.upsert([ProductRecord(sku=sku, title="fresh", vector=vector / np.linalg.norm(vector), content_hash=sku)])
     print(started, time.time(), flush=True)
 """
+#: The CLI writes' catalog: the model an `ingest` command can embed with offline.
+CLI_MODEL = "tiny-test"
+POLL_SECONDS = 0.01
+#: An app server: listens, makes its engine's query vectors (title and photo) for the coming products, then
+#: searches for the next one not found yet every POLL_SECONDS; prints when it found each.
+POLLER = f"""
+import json, sys, time
+from assistant.catalog import Catalog
+from assistant.clip.embedder import Embedder
+from assistant.search import SearchEngine
+url, model, queries = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+catalog = Catalog.open(url, model, create=False)
+catalog.listen()
+engine = SearchEngine(catalog, Embedder.from_spec(model))
+pending = [(sku, engine.query_vector(title, photo, 0.3)) for sku, title, photo in queries]
+print("ready", flush=True)
+found = {{}}
+while pending:
+    sku, vector = pending[0]
+    if sku in [hit.product.sku for hit in catalog.search_vector(vector, k=10)]:
+        found[sku] = time.time()
+        pending.pop(0)
+        continue
+    time.sleep({POLL_SECONDS})
+print(json.dumps(found), flush=True)
+"""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -57,15 +92,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=100_000, help="products in the catalog")
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--writes", type=int, default=20, help="single-product writes timed for freshness")
+    parser.add_argument("--cli-writes", type=int, default=10, help="`ingest` commands timed until a search hit")
+    parser.add_argument("--cli-url", help="a second empty database for the CLI writes (needed with --url)")
     parser.add_argument("--index-kind", default="auto", choices=INDEX_KINDS, help="index of the servers")
-    parser.add_argument("--quick", action="store_true", help="10k products, 5 writes")
+    parser.add_argument("--quick", action="store_true", help="10k products, 5 writes, 5 CLI writes")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.writes = 10_000, 5
+        args.n, args.writes, args.cli_writes = 10_000, 5, 5
     return args
 
 
-def fill(catalog: Catalog, n: int, dim: int, batch: int = 5_000) -> np.ndarray:
+def fill(catalog: Catalog, n: int, dim: int, batch: int = 5_000, model: str = MODEL) -> np.ndarray:
     """Write n random products straight into the store; returns their vectors."""
     rng = np.random.default_rng(0)
     vectors = normalize(rng.standard_normal((n, dim), dtype=np.float32))
@@ -76,7 +113,7 @@ def fill(catalog: Catalog, n: int, dim: int, batch: int = 5_000) -> np.ndarray:
             for i in range(start, min(n, start + batch))
         ]  # fmt: skip
         with catalog.store.write() as writer:
-            writer.upsert(records, MODEL, "bench")
+            writer.upsert(records, model, "bench")
     return vectors
 
 
@@ -142,6 +179,63 @@ def time_freshness(server: Catalog, url: str, dim: int, writes: int) -> dict:
     return {"from_call": np.array(from_call), "from_commit": np.array(from_commit), "found": searches_ok}
 
 
+def time_cli_freshness(url: str, n: int, writes: int, workdir: Path) -> dict:
+    """Seconds from each ``ingest`` command's commit (and start, and exit) to a search hit in another process."""
+    catalog = Catalog.open(url, CLI_MODEL, Embedder.from_spec(CLI_MODEL).dim)
+    fill(catalog, n, catalog.dim, model=CLI_MODEL)
+    catalog.close()
+    source = write_synthetic_catalog(workdir / "fresh", n=writes, seed=7)
+    with open(source, newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    images = source.parent / "images"
+    queries = [[row[0], row[1], str(images / row[header.index("image")])] for row in rows]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ASSISTANT_MODEL": CLI_MODEL}
+    poller = subprocess.Popen(
+        [sys.executable, "-c", POLLER, url, CLI_MODEL, json.dumps(queries)], stdout=subprocess.PIPE, text=True,
+        env=env, cwd=REPO,
+    )  # fmt: skip
+    commands = []
+    try:
+        if poller.stdout.readline().strip() != "ready":
+            raise RuntimeError("the polling server did not start")
+        for row in rows:
+            one_row = workdir / f"{row[0]}.csv"
+            with open(one_row, "w", newline="", encoding="utf-8") as handle:
+                csv.writer(handle).writerows([header, row])
+            started = time.time()
+            subprocess.run(
+                [sys.executable, "-m", "assistant", "--catalog", url, "ingest", str(one_row), "--images", str(images)],
+                env=env, cwd=REPO, check=True, capture_output=True, timeout=600,
+            )  # fmt: skip
+            commands.append((started, time.time()))
+        hits = json.loads(poller.stdout.readline())
+    finally:
+        poller.kill()
+        poller.wait()
+    skus = [row[0] for row in rows]
+    found = np.array([hits[sku] for sku in skus])
+    starts, exits = np.array([c[0] for c in commands]), np.array([c[1] for c in commands])
+    return {
+        "from_commit": _commit_delays(url, skus, found),
+        "from_start": found - starts,
+        "from_exit": found - exits,
+        "command_s": exits - starts,
+    }
+
+
+def _commit_delays(url: str, skus: list[str], found: np.ndarray) -> np.ndarray | None:
+    """Hit time minus the commit time of each sku's row, or None where the server keeps no commit timestamps."""
+    try:
+        with psycopg.connect(url) as conn:
+            rows = dict(conn.execute(
+                "SELECT sku, extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 FROM products "
+                "WHERE sku = ANY(%s)", (skus,),
+            ).fetchall())  # fmt: skip
+    except psycopg.errors.ObjectNotInPrerequisiteState:  # track_commit_timestamp is off on that server
+        return None
+    return found - np.array([rows[sku] for sku in skus])
+
+
 def throwaway_database() -> tuple[str, object]:
     sys.path.insert(0, str(REPO / "tests"))
     from postgres_server import PostgresServer, missing_reason
@@ -152,6 +246,10 @@ def throwaway_database() -> tuple[str, object]:
     server = PostgresServer()
     server.init()
     server.start()
+    with psycopg.connect(server.url(), autocommit=True) as conn:  # for the CLI writes' commit times
+        conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+    server.stop()
+    server.start()
     return server.database("bench"), server
 
 
@@ -159,9 +257,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the server
     server = None
-    url = args.url
+    url, cli_url = args.url, args.cli_url
     if url is None:
         url, server = throwaway_database()
+        cli_url = server.database("bench_cli")
     os.environ.setdefault("ASSISTANT_CACHE_DIR", tempfile.mkdtemp(prefix="bench-cache-"))
     try:
         catalog = Catalog.open(url, MODEL, args.dim, index_kind=args.index_kind)
@@ -174,6 +273,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         catalog.close()
         rows, started_server = time_startup(url, vectors, args.index_kind)
         fresh = time_freshness(started_server, url, args.dim, args.writes)
+        cli = None
+        if cli_url and args.cli_writes:
+            with tempfile.TemporaryDirectory(prefix="bench-cli-") as workdir:
+                cli = time_cli_freshness(cli_url, args.n, args.cli_writes, Path(workdir))
     finally:
         signal.signal(signal.SIGTERM, previous)
         if server is not None:
@@ -189,7 +292,28 @@ def main(argv: Sequence[str] | None = None) -> dict:
             f"p50 {np.median(delays):.0f} ms, max {delays.max():.0f} ms"
         )
     print(f"searches that found the fresh product right after: {fresh['found']}/{args.writes}")
-    return {"n": args.n, "fill_s": fill_s, "rows": rows, "freshness": fresh}
+    if cli is None:
+        print("CLI writes: skipped (give --cli-url, a second empty database, with --url)")
+    else:
+        print_cli_freshness(cli, args.n)
+    return {"n": args.n, "fill_s": fill_s, "rows": rows, "freshness": fresh, "cli": cli}
+
+
+def print_cli_freshness(cli: dict, n: int) -> None:
+    print(f"`python -m assistant ingest` of one product ({CLI_MODEL}, {n:,} products) -> search hit in another "
+          f"process, {len(cli['command_s'])} commands (polled every {POLL_SECONDS * 1000:.0f} ms):")  # fmt: skip
+    labels = {
+        "from_commit": "from the ingest's commit",
+        "from_start": "from the command's start",
+        "from_exit": "from the command's exit (negative: found before it exited)",
+        "command_s": "the command itself, start to exit",
+    }
+    for name, label in labels.items():
+        if cli[name] is None:
+            print(f"  {label}: not available (the server keeps no commit timestamps)")
+            continue
+        seconds = cli[name]
+        print(f"  {label}: p50 {np.median(seconds) * 1000:.0f} ms, max {seconds.max() * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -79,15 +79,24 @@ def test_models_benchmark_measures_what_it_can_build_and_reports_the_rest():
 
 
 @pytest.mark.postgres
-def test_shared_catalog_benchmark_reports_startup_and_freshness(postgres_url, tmp_path, monkeypatch, capsys):
+@pytest.mark.slow
+def test_shared_catalog_benchmark_reports_startup_and_freshness(
+    postgres_url, postgres_server_instance, tmp_path, monkeypatch, capsys
+):
     from bench import shared_catalog
 
     monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "cache"))
-    result = shared_catalog.main(["--url", postgres_url, "--n", "300", "--dim", "16", "--writes", "2"])
+    cli_url = postgres_server_instance.database("bench_cli")
+    argv = ["--url", postgres_url, "--cli-url", cli_url, "--n", "300", "--dim", "16", "--writes", "2"]
+    result = shared_catalog.main([*argv, "--cli-writes", "1"])
     assert [row[0].split(":")[0] for row in result["rows"]][-1] == "new server"
     assert all(float(row[1]) >= 0 for row in result["rows"])
     assert result["freshness"]["found"] == 2 and (result["freshness"]["from_call"] > 0).all()
-    assert "write -> this server's index holds it" in capsys.readouterr().out
+    cli = result["cli"]  # a real `ingest` command; this test server keeps no commit timestamps
+    assert cli["from_commit"] is None and cli["from_start"][0] > 0 and cli["command_s"][0] > 0
+    out = capsys.readouterr().out
+    assert "write -> this server's index holds it" in out and "`python -m assistant ingest` of one product" in out
+    assert "from the ingest's commit: not available" in out
 
 
 def test_shop_taps_benchmark_reports_every_action_against_the_rerender_baseline(capsys):

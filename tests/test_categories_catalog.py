@@ -54,6 +54,7 @@ def test_classification_is_refreshed_incrementally_and_persisted(catalog, tiny_e
     assert "ear cuff" not in owner.table().keys and "ear cuff" not in owner.counts()
 
 
+@both_stores
 def test_classify_vectors_and_unknown_threshold(catalog, tiny_embedder):
     owner = CatalogCategories(catalog, tiny_embedder)
     _, vectors = catalog.vectors()
@@ -68,6 +69,7 @@ def test_classify_vectors_and_unknown_threshold(catalog, tiny_embedder):
     assert set(metals) == {"yellow gold", "white gold", "rose gold", "silver", "platinum", UNKNOWN}
 
 
+@both_stores
 def test_low_confidence_lists_the_least_sure_products_first(catalog, tiny_embedder):
     owner = CatalogCategories(catalog, tiny_embedder)
     owner.registry.unknown_below = 0.15
@@ -172,8 +174,9 @@ def test_an_unusable_head_is_explained_and_the_prototype_blend_used(catalog, tin
     assert "example photos are learned by the MAML head" in capsys.readouterr().out
 
 
-def test_category_cli(catalog, capsys, synthetic_source):
-    args = ["--catalog", str(catalog.root)]
+@both_stores
+def test_category_cli(catalog, catalog_location, capsys, synthetic_source):
+    args = ["--catalog", catalog_location]
     photo = str(synthetic_source.parent / "images" / "SYN-00003.png")
     assert (
         main(

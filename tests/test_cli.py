@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from postgres_server import both_stores
 
 from assistant.catalog import Catalog, Filters
 from assistant.cli.main import main
@@ -17,8 +19,10 @@ from assistant.search import SearchEngine
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, env_catalog: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env_catalog: str | Path | None = None) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "ASSISTANT_MODEL": "tiny-test"}
+    if "ASSISTANT_CACHE_DIR" in os.environ:  # a database catalog's cache folder (the catalog_location fixture's)
+        env["ASSISTANT_CACHE_DIR"] = os.environ["ASSISTANT_CACHE_DIR"]
     if env_catalog:
         env["ASSISTANT_CATALOG"] = str(env_catalog)
     return subprocess.run(
@@ -38,8 +42,9 @@ def bad_csv(tmp_path, synthetic_source) -> Path:
 
 
 @pytest.mark.slow
-def test_ingest_search_info_delete_from_the_shell(tmp_path, bad_csv, synthetic_source, tiny_embedder):
-    root = tmp_path / "cat"
+@both_stores
+def test_ingest_search_info_delete_from_the_shell(catalog_location, bad_csv, synthetic_source, tiny_embedder):
+    root = catalog_location
     images = str(synthetic_source.parent / "images")
     ingest = run_cli("ingest", str(bad_csv), "--images", images, env_catalog=root)
     assert ingest.returncode == 0, ingest.stderr
@@ -97,7 +102,8 @@ def test_model_mismatch_from_the_shell_names_the_fix(catalog):
 
 
 @pytest.mark.slow
-def test_chinese_query_from_the_shell_searches_its_english_terms(catalog):
-    chinese = json.loads(run_cli("--catalog", str(catalog.root), "search", "玫瑰金 珍珠 耳环", "--json").stdout)
-    english = json.loads(run_cli("--catalog", str(catalog.root), "search", "rose gold pearl earring", "--json").stdout)
+@both_stores
+def test_chinese_query_from_the_shell_searches_its_english_terms(catalog, catalog_location):
+    chinese = json.loads(run_cli("--catalog", catalog_location, "search", "玫瑰金 珍珠 耳环", "--json").stdout)
+    english = json.loads(run_cli("--catalog", catalog_location, "search", "rose gold pearl earring", "--json").stdout)
     assert [h["sku"] for h in chinese] == [h["sku"] for h in english]

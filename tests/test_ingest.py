@@ -387,6 +387,34 @@ def test_empty_image_cell_keeps_the_stored_photo_and_dash_removes_it(tmp_path, t
     assert cat.get_by_sku("B").title == "Wider band", "nothing changes without the photo it keeps"
 
 
+def test_a_kept_photo_deleted_during_the_ingest_rejects_only_its_row(tmp_path, tiny_embedder, photo):
+    """Another staff member deletes a product (and with it its photo) while an ingest that keeps that photo
+    embeds: that row is rejected, saying why; the batch's other rows still go in."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "ring.png").write_bytes(photo)
+    header = ["sku", "title", "image"]
+    cat = new_catalog(tmp_path / "cat", tiny_embedder)
+    first = write_csv(tmp_path / "first.csv", [["A", "Ring", "ring.png"], ["B", "Band", ""]], header)
+    ingest_csv(cat, tiny_embedder, first, folder)
+    other_process = Catalog.open(cat.root, tiny_embedder.spec.name)
+    deleted = []
+
+    def meanwhile(done: int, total: int) -> None:  # runs while the batch embeds, before it is written
+        if not deleted:
+            deleted.append(other_process.delete(["A"]))
+
+    again = write_csv(tmp_path / "again.csv", [["A", "Ring, polished", ""], ["B", "Wider band", ""]], header)
+    report = ingest_csv(cat, tiny_embedder, again, None, progress=meanwhile)
+
+    assert deleted == [[]] and not cat.photos.has(hashlib.sha256(photo).hexdigest(), "ring.png")
+    [problem] = report.rejected
+    assert (problem.row, problem.sku, problem.column) == (2, "A", "image")
+    assert "'ring.png' was removed while this ingest ran" in problem.message
+    assert (report.updated, cat.get_by_sku("A")) == (1, None)
+    assert cat.get_by_sku("B").title == "Wider band"
+
+
 def test_a_bad_photo_is_named_by_its_file_not_a_batch_position(tmp_path, tiny_embedder, mixed_source):
     report = ingest_csv(
         new_catalog(tmp_path / "cat", tiny_embedder),

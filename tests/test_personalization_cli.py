@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from postgres_server import both_stores
 
 import assistant.cli.personalization as commands
+from assistant.catalog import Catalog
 from assistant.cli.main import main
 from assistant.personalization.checkpoint import load_checkpoint
 
 FAST = ["--steps", "20", "--train-shoppers", "150"]
 
 
+def checkpoint_on_a_new_server(location: str, tmp_path: Path, monkeypatch) -> Path:
+    """The catalog's personaliser file as a freshly started server finds it: a folder's own file, or a database
+    catalog's copy mirrored into a new, empty cache folder (so it must have come from the database)."""
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "new-server-cache"))
+    reopened = Catalog.open(location, "tiny-test", create=False)
+    reopened.close()
+    return reopened.root / "personalizer.pt"
+
+
 @pytest.mark.slow
-def test_eval_personalization_writes_the_documented_json(catalog, tmp_path, capsys):
+@both_stores
+def test_eval_personalization_writes_the_documented_json(catalog, catalog_location, tmp_path, capsys):
     out = tmp_path / "report.json"
     code = main(
         [
             "--model",
             "tiny-test",
             "--catalog",
-            str(catalog.root),
+            catalog_location,
             "eval",
             "personalization",
             "--clicks",
@@ -85,13 +98,14 @@ def test_eval_requires_json_out(catalog):
     assert exit_info.value.code == 2
 
 
-def test_train_personalizer_writes_the_catalog_checkpoint(catalog, capsys):
+@both_stores
+def test_train_personalizer_writes_the_catalog_checkpoint(catalog, catalog_location, tmp_path, monkeypatch, capsys):
     code = main(
         [
             "--model",
             "tiny-test",
             "--catalog",
-            str(catalog.root),
+            catalog_location,
             "train",
             "personalizer",
             "--shoppers",
@@ -102,12 +116,13 @@ def test_train_personalizer_writes_the_catalog_checkpoint(catalog, capsys):
         ]
     )
     assert code == 0
-    checkpoint = load_checkpoint(catalog.root / "personalizer.pt", "tiny-test")
+    checkpoint = load_checkpoint(checkpoint_on_a_new_server(catalog_location, tmp_path, monkeypatch), "tiny-test")
     assert checkpoint.trained_on["meta"]["first_order"] is True
     assert "wrote" in capsys.readouterr().out
 
 
-def test_train_personalizer_on_an_event_log_reports_bad_rows(catalog, tmp_path, capsys):
+@both_stores
+def test_train_personalizer_on_an_event_log_reports_bad_rows(catalog, catalog_location, tmp_path, monkeypatch, capsys):
     skus = [p.sku for p in catalog.products()]
     lines = ["user_id,product_id,event_type,timestamp"]
     for user in range(30):
@@ -122,7 +137,7 @@ def test_train_personalizer_on_an_event_log_reports_bad_rows(catalog, tmp_path, 
             "--model",
             "tiny-test",
             "--catalog",
-            str(catalog.root),
+            catalog_location,
             "train",
             "personalizer",
             "--log",
@@ -136,12 +151,13 @@ def test_train_personalizer_on_an_event_log_reports_bad_rows(catalog, tmp_path, 
     assert "skipped 2 bad row(s)" in err
     assert "events.csv, row 122, product_id: product 'SYN-99999' is not in the catalog" in err
     assert "events.csv, row 123, event_type: unknown event type 'teleport'" in err
-    checkpoint = load_checkpoint(catalog.root / "personalizer.pt", "tiny-test")
+    checkpoint = load_checkpoint(checkpoint_on_a_new_server(catalog_location, tmp_path, monkeypatch), "tiny-test")
     assert not checkpoint.trained_on["synthetic_shoppers"] and checkpoint.popularity  # real popularity kept
 
 
-def test_train_personalizer_without_products_is_a_user_error(tmp_path, capsys):
-    code = main(["--model", "tiny-test", "--catalog", str(tmp_path / "empty"), "train", "personalizer"])
+@both_stores
+def test_train_personalizer_without_products_is_a_user_error(catalog_location, capsys):
+    code = main(["--model", "tiny-test", "--catalog", catalog_location, "train", "personalizer"])
     assert code == 2
     assert "no products in catalog" in capsys.readouterr().err
 

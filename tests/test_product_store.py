@@ -118,8 +118,11 @@ def test_photo_in_use_sees_the_transactions_own_changes(store):
 
 
 def test_trash_hides_a_product_and_restore_brings_it_back_with_its_id_and_vector(store):
+    attributes = {"style": "art déco", "size": "7"}
     with store.write() as writer:
-        [pid, _] = writer.upsert([record("A", 1, image="a.jpg", image_sha256="aa" * 32), record("B", 2)], "m", "t")
+        [pid, _] = writer.upsert(
+            [record("A", 1, image="a.jpg", image_sha256="aa" * 32, attributes=attributes), record("B", 2)], "m", "t"
+        )
     _, [vector] = store.vectors([pid])
     g = store.generation()
     with store.write() as writer:
@@ -135,6 +138,7 @@ def test_trash_hides_a_product_and_restore_brings_it_back_with_its_id_and_vector
     with store.write() as writer:
         assert writer.restore("A", "m", "t2") == pid
     assert store.get_by_sku("A").image == "a.jpg" and np.array_equal(store.vectors([pid])[1][0], vector)
+    assert store.get_by_sku("A").attributes == attributes
     changes = store.changes_since(g)
     assert changes.ids.tolist() == [pid] and changes.removed.tolist() == [] and store.trashed() == []
 

@@ -5,36 +5,42 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from pathlib import Path
 
 import pytest
+from postgres_server import both_stores
 
 from assistant.catalog import Catalog, ProductRecord
 from assistant.cli.main import main
 from assistant.errors import SettingsError, UsageError
 from assistant.plaintext import csv_text, markdown_literal, terminal_text
-from assistant.staff.accounts import STAFF_DB, SignInRefused, StaffAccounts
+from assistant.staff.accounts import SignInRefused, StaffAccounts
 from assistant.staff.pages import page_sets_from_env, routes
 from assistant.staff.session import StaffSession, idle_minutes_from_env
 from assistant.staff.sso import allowed_staff_email
+from assistant.staff.storage import STAFF_DB
 from assistant.staff.throttle import FREE_TRIES, Throttle, delay_after
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def accounts(tmp_path) -> StaffAccounts:
-    accounts = StaffAccounts(tmp_path)
+def accounts(catalog_location) -> StaffAccounts:
+    """Anna's account in a catalog folder's staff.db, or (under ``both_stores``) in a catalog database."""
+    accounts = StaffAccounts(catalog_location)
     accounts.add("Anna", PASSWORD)
     return accounts
 
 
-def test_passwords_are_stored_as_argon2id_hashes_only(accounts, tmp_path):
-    rows = sqlite3.connect(tmp_path / STAFF_DB).execute("SELECT name, password_hash FROM accounts").fetchall()
+def test_passwords_are_stored_as_argon2id_hashes_only(accounts, catalog_location):
+    staff_db = Path(catalog_location) / STAFF_DB
+    rows = sqlite3.connect(staff_db).execute("SELECT name, password_hash FROM accounts").fetchall()
     assert rows[0][0] == "anna" and rows[0][1].startswith("$argon2id$")
-    assert PASSWORD.encode() not in (tmp_path / STAFF_DB).read_bytes()
-    assert (tmp_path / STAFF_DB).stat().st_mode & 0o077 == 0, "the accounts file is readable by its owner only"
+    assert PASSWORD.encode() not in staff_db.read_bytes()
+    assert staff_db.stat().st_mode & 0o077 == 0, "the accounts file is readable by its owner only"
 
 
+@both_stores
 def test_the_right_password_signs_in_and_a_wrong_one_is_refused(accounts):
     assert accounts.sign_in("ANNA ", PASSWORD).name == "anna"
     with pytest.raises(SignInRefused, match="Wrong name or password"):
@@ -43,6 +49,7 @@ def test_the_right_password_signs_in_and_a_wrong_one_is_refused(accounts):
         accounts.sign_in("nobody", PASSWORD)
 
 
+@both_stores
 def test_after_five_failures_a_name_waits_longer_and_longer_even_with_the_right_password(accounts):
     now = 1_000_000.0
     for _ in range(FREE_TRIES):
@@ -61,6 +68,7 @@ def test_after_five_failures_a_name_waits_longer_and_longer_even_with_the_right_
     accounts.sign_in("anna", PASSWORD, later + 5)  # and the count starts over
 
 
+@both_stores
 def test_unknown_names_are_throttled_like_known_ones(accounts):
     for _ in range(FREE_TRIES):
         with pytest.raises(SignInRefused):
@@ -77,6 +85,7 @@ def test_throttle_grows_to_a_ceiling_and_forgets_after_a_day():
     assert throttle.wait_left(100.0 + 2 * 24 * 3600) == 0
 
 
+@both_stores
 def test_a_password_change_or_removal_ends_open_sessions(accounts):
     signed_in = accounts.sign_in("anna", PASSWORD)
     assert accounts.still_valid(signed_in)
@@ -87,6 +96,7 @@ def test_a_password_change_or_removal_ends_open_sessions(accounts):
     assert not accounts.still_valid(signed_in) and not accounts.any()
 
 
+@both_stores
 def test_account_names_and_passwords_are_checked(accounts):
     with pytest.raises(UsageError, match="too short"):
         accounts.add("bob", "short")
@@ -163,12 +173,11 @@ def test_the_cli_prints_no_control_characters(tmp_path, tiny_embedder, capsys):
         assert not any(c in out for c in "\x1b\x07\x9b"), command
 
 
-def test_staff_cli_add_list_passwd_remove(tmp_path, monkeypatch, capsys):
-    folder = str(tmp_path / "catalog")
-
+@both_stores
+def test_staff_cli_add_list_passwd_remove(catalog_location, monkeypatch, capsys):
     def staff(*args: str, stdin: str = "") -> int:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        return main(["--catalog", folder, "staff", *args])
+        return main(["--catalog", catalog_location, "staff", *args])
 
     assert staff("add", "Anna", "--password-stdin", stdin=PASSWORD + "\n") == 0
     assert staff("add", "bob", "--password-stdin", stdin="short\n") == 2
@@ -177,8 +186,8 @@ def test_staff_cli_add_list_passwd_remove(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr()
     assert "anna" in out.out and "never" in out.out and PASSWORD not in out.out + out.err
     assert "too short" in out.err and "--password-stdin" in out.err
-    assert StaffAccounts(folder).sign_in("anna", PASSWORD).name == "anna"
+    assert StaffAccounts(catalog_location).sign_in("anna", PASSWORD).name == "anna"
     assert staff("passwd", "anna", "--password-stdin", stdin="a brand new password\n") == 0
-    assert StaffAccounts(folder).sign_in("anna", "a brand new password").name == "anna"
+    assert StaffAccounts(catalog_location).sign_in("anna", "a brand new password").name == "anna"
     assert staff("remove", "anna") == 0 and staff("remove", "anna") == 2
-    assert not StaffAccounts(folder).any()
+    assert not StaffAccounts(catalog_location).any()

@@ -129,3 +129,36 @@ def test_catalog_on_an_ivf_index_returns_the_exact_filtered_top_k(tmp_path, data
             assert [h.product.id for h in hits] == expected.tolist()
             assert all(h.product.category == category for h in hits)
     catalog.close()
+
+
+def test_concurrent_filtered_searches_never_see_a_half_built_id_table(data):
+    """Searches share one index; the id -> position table each filtered search reads is built lazily after an
+    add or remove. A thread must never read it before it is complete (a search then came back empty)."""
+    import threading
+
+    ids, vectors, queries = data
+    index = VectorIndex.build(DIM, "flat", ids, vectors)
+    allowed = ids[::7]
+    expected = index.search(queries[:1], 5, allowed)
+    stop, failures = threading.Event(), []
+
+    def invalidate() -> None:
+        while not stop.is_set():
+            index._position_table = None  # what every add and remove does
+
+    def search() -> None:
+        for _ in range(300):
+            _, found = index.search(queries[:1], 5, allowed)
+            if not np.array_equal(found, expected[1]):
+                failures.append(found)
+
+    invalidator = threading.Thread(target=invalidate)
+    searchers = [threading.Thread(target=search) for _ in range(8)]
+    invalidator.start()
+    for t in searchers:
+        t.start()
+    for t in searchers:
+        t.join()
+    stop.set()
+    invalidator.join()
+    assert not failures, f"{len(failures)} filtered searches saw a partial table, e.g. {failures[0]}"

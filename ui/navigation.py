@@ -98,7 +98,7 @@ def run_app() -> None:
         return _run_everywhere(setup_problem_page(problem, details=STAFF in page_sets), t("nav.setup"))
 
     app_routes = routes(page_sets, has_products=shop.catalog.count() > 0)
-    accounts = StaffAccounts(shop.catalog.root)
+    accounts = StaffAccounts.of_catalog(shop.catalog)  # with the catalog: a shared database's for every server
     staff = current_staff(accounts, idle_minutes) if STAFF in page_sets else None
     pages, menu = _pages(app_routes, staff)
     without_menu = all(r.target in (KIOSK, CLOSED) for r in app_routes)  # a kiosk machine, or a closed shop

@@ -30,6 +30,7 @@ from assistant.catalog.records import (
     TEXT_FIELDS,
     CatalogError,
     Filters,
+    PhotosMissing,
     Product,
     ProductRecord,
     RemovedProduct,
@@ -262,12 +263,17 @@ class Catalog:
         return ids
 
     def _check_photos(self, records: Sequence[ProductRecord]) -> None:
-        """Inside the write: put back a photo that a concurrent delete removed before this write began."""
+        """Inside the write: put back a photo that a concurrent delete removed before this write began; raise
+        ``PhotosMissing`` (writing nothing) for those that brought no copy, naming every one of them."""
+        missing = {}
         for r in records:
             if r.image_sha256 and not self.photos.has(r.image_sha256, r.image):
                 if r.photo is None:
-                    raise CatalogError(f"product {r.sku}: its photo {r.image!r} is not in the catalog; ingest it again")
-                self.photos.put(r.photo, r.image_sha256, r.image)
+                    missing[r.sku] = r.image
+                else:
+                    self.photos.put(r.photo, r.image_sha256, r.image)
+        if missing:
+            raise PhotosMissing(missing)
 
     def normalise_edit(self, fields: dict) -> dict:
         """Check that only editable fields are named and store facets lower-case, as ingest does."""

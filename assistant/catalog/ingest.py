@@ -25,6 +25,7 @@ from assistant.catalog import audit
 from assistant.catalog.catalog import Catalog, ProductRecord
 from assistant.catalog.photo_files import MAX_UNPACKED_BYTES, ImageFiles, PhotoSourceError
 from assistant.catalog.product_vectors import content_hash, embed_products, product_text
+from assistant.catalog.records import PhotosMissing
 from assistant.clip.embedder import Embedder, ImageSource, ProgressCallback
 from assistant.errors import AssistantError
 from assistant.images import ImageError, file_kind, sha256_bytes
@@ -392,7 +393,7 @@ def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_siz
             progress=(lambda d, _t, base=done: progress(base + d, len(todo))) if progress else None,
             names=[_photo_label(planned) for planned in batch],
         )
-        records = []
+        stored = {}
         for n, planned in enumerate(batch):
             try:
                 if n in failures:
@@ -402,10 +403,8 @@ def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_siz
             except ImageError as exc:
                 report.reject(planned.item.row, planned.sku, "image", str(exc))
                 continue
-            records.append(_record(planned, vectors[n], files))
-            report.updated += planned.is_update
-            report.added += not planned.is_update
-        catalog.upsert(records)
+            stored[planned.sku] = (planned, _record(planned, vectors[n], files))
+        _write_batch(catalog, stored, report)
         done = min(start + batch_size, len(todo))
         if progress:
             progress(done, len(todo))
@@ -415,6 +414,26 @@ def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_siz
         if on_batch:
             on_batch(report)
     catalog.save_index()
+
+
+def _write_batch(catalog: Catalog, stored: dict[str, tuple[PlannedRow, ProductRecord]], report: IngestReport) -> None:
+    """Write a batch in one transaction. A row whose kept photo a concurrent delete removed meanwhile is
+    rejected alone (nothing of the batch was written then), and the rest is written without it."""
+    while True:  # each retry has fewer rows; an empty batch writes nothing and cannot fail
+        try:
+            catalog.upsert([record for _, record in stored.values()])
+            break
+        except PhotosMissing as missing:
+            for sku in missing.skus:
+                planned, _ = stored.pop(sku)
+                report.reject(
+                    planned.item.row, sku, "image",
+                    f"the stored photo {planned.image_name!r} was removed while this ingest ran (the product was "
+                    "deleted meanwhile?); ingest the row again with its photo",
+                )  # fmt: skip
+    for planned, _ in stored.values():
+        report.updated += planned.is_update
+        report.added += not planned.is_update
 
 
 def _record(planned: PlannedRow, vector, files: ImageFiles) -> ProductRecord:

@@ -65,5 +65,6 @@ def embed_products(
         if i in failures:
             continue
         image_vector = image_vectors.get(i)
-        vectors[i] = blend([(image_vector, image_weight), (text_vectors[i], 1.0 - image_weight if image_vector is not None else 1.0)])
+        text_weight = 1.0 - image_weight if image_vector is not None else 1.0
+        vectors[i] = blend([(image_vector, image_weight), (text_vectors[i], text_weight)])
     return vectors, failures

@@ -25,6 +25,16 @@ class CatalogError(AssistantError):
     """The catalog cannot be opened or changed as asked; the message says what to do."""
 
 
+class PhotosMissing(CatalogError):
+    """A write named stored photos that a concurrent delete removed, and brought no copy of them; nothing was
+    written. ``skus`` are the products concerned: the caller may write the others without them."""
+
+    def __init__(self, missing: dict[str, str]):
+        self.skus = frozenset(missing)
+        named = ", ".join(f"{sku} ({photo!r})" for sku, photo in sorted(missing.items()))
+        super().__init__(f"photos no longer in the catalog: {named}; ingest those rows again with their photos")
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

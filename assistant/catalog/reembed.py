@@ -9,10 +9,10 @@ import numpy as np
 
 from assistant.catalog import audit
 from assistant.catalog.catalog import Catalog, CatalogError, Product
+from assistant.catalog.product_vectors import content_hash, embed_products, product_text
 from assistant.catalog.records import AuditEntry
 from assistant.catalog.trash import delete_products
 from assistant.clip.embedder import Embedder
-from assistant.catalog.product_vectors import content_hash, embed_products, product_text
 
 
 def embed_stored_products(catalog: Catalog, embedder: Embedder, products: Sequence[Product]) -> np.ndarray:
@@ -32,7 +32,10 @@ def embed_stored_products(catalog: Catalog, embedder: Embedder, products: Sequen
 def stored_content_hash(catalog: Catalog, product: Product, model_spec: str | None = None) -> str:
     """The content hash ingest would give this product, so a later ingest of the same row skips it."""
     return content_hash(
-        dataclasses.asdict(product), product.image_sha256, catalog.manifest.image_weight, model_spec or catalog.model_spec
+        dataclasses.asdict(product),
+        product.image_sha256,
+        catalog.manifest.image_weight,
+        model_spec or catalog.model_spec,
     )
 
 
@@ -76,7 +79,8 @@ def undo_import(catalog: Catalog, embedder: Embedder, entry: AuditEntry) -> tupl
 def _save_edit(catalog: Catalog, embedder: Embedder, product: Product, changes: dict) -> Product:
     sku = product.sku
     edited = dataclasses.replace(product, **changes)
-    if not catalog.TEXT_FIELDS & changes.keys() or product_text(dataclasses.asdict(edited)) == product_text(dataclasses.asdict(product)):
+    text_unchanged = product_text(dataclasses.asdict(edited)) == product_text(dataclasses.asdict(product))
+    if not catalog.TEXT_FIELDS & changes.keys() or text_unchanged:
         return catalog.update_fields(sku, **changes)
     vector = embed_stored_products(catalog, embedder, [edited])[0]
     return catalog.update_fields(sku, embedding=(vector, stored_content_hash(catalog, edited)), **changes)

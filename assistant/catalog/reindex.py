@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from assistant.catalog import audit
 from assistant.catalog.catalog import Catalog
-from assistant.clip.embedder import Embedder, ProgressCallback
 from assistant.catalog.reembed import embed_stored_products, stored_content_hash
+from assistant.clip.embedder import Embedder, ProgressCallback
 
 
-def reindex(catalog: Catalog, embedder: Embedder, progress: ProgressCallback | None = None, batch_size: int = 128) -> int:
+def reindex(
+    catalog: Catalog, embedder: Embedder, progress: ProgressCallback | None = None, batch_size: int = 128
+) -> int:
     """Move every product's vector into ``embedder``'s space; returns how many were re-embedded.
 
     Rows already embedded with the target model (by an interrupted earlier run) are skipped.

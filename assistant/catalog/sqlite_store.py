@@ -30,6 +30,7 @@ from assistant.catalog.records import (
     TrashedProduct,
     VectorChanges,
 )
+from assistant.catalog.sql_writer import SQLProductWriter, vector_bytes
 from assistant.catalog.store import ProductStore, ProductWriter
 
 SCHEMA_VERSION = 2
@@ -98,10 +99,6 @@ CHUNK = 900
 BUSY_TIMEOUT_SECONDS = 30
 
 
-def _vector_blob(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype=np.float32).tobytes()
-
-
 def _vectors_from_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim).copy()
 
@@ -156,16 +153,18 @@ def _marks(chunk: Sequence) -> str:
     return ",".join("?" * len(chunk))
 
 
-class _SQLiteWriter(ProductWriter):
-    def __init__(self, conn: sqlite3.Connection, generation: int, dim: int):
-        self.conn = conn
-        self.generation = generation
-        self.dim = dim
-        self.changed = False
+class _SQLiteWriter(SQLProductWriter):
+    MARK = "?"
+    GENERATION_COLUMN = "vector_generation"
+    TOMBSTONES = "removed_products"
 
-    @property
-    def _next(self) -> int:
-        return self.generation + 1
+    def _product_columns(self) -> set[str]:
+        return {r["name"] for r in self.conn.execute("PRAGMA table_info(products)")}
+
+    def _tombstone(self, ids: Sequence[int]) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO removed_products(id, generation) VALUES (?, ?)", [(i, self._next) for i in ids]
+        )
 
     def upsert(self, records: Sequence[ProductRecord], model_spec: str, stamp: str) -> list[int]:
         ids = []
@@ -186,34 +185,12 @@ class _SQLiteWriter(ProductWriter):
                 (
                     r.sku, r.title, r.description, r.category, r.metal, r.stone, r.price, r.currency, r.image,
                     r.image_sha256, json.dumps(r.attributes, ensure_ascii=False), r.content_hash, model_spec,
-                    _vector_blob(r.vector), stamp, stamp, self._next,
+                    vector_bytes(r.vector), stamp, stamp, self._next,
                 ),
             ).fetchone()  # fmt: skip
             ids.append(int(row[0]))
         self.changed = self.changed or bool(ids)
         return ids
-
-    def update(
-        self, sku: str, fields: dict, stamp: str, embedding: tuple[np.ndarray, str, str] | None = None
-    ) -> int | None:
-        fields = dict(fields)
-        if embedding is not None:
-            vector, digest, model_spec = embedding
-            fields |= {
-                "vector": _vector_blob(vector),
-                "content_hash": digest,
-                "embed_model": model_spec,
-                "vector_generation": self._next,
-            }
-        assignments = "".join(f"{column} = ?, " for column in fields)  # column names were checked by the caller
-        row = self.conn.execute(
-            f"UPDATE products SET {assignments}updated_at = ? WHERE sku = ? RETURNING id",
-            [*fields.values(), stamp, sku],
-        ).fetchone()
-        if row is None:
-            return None
-        self.changed = True
-        return int(row[0])
 
     def delete(self, skus: Sequence[str]) -> list[RemovedProduct]:
         removed = []
@@ -222,10 +199,7 @@ class _SQLiteWriter(ProductWriter):
                 f"DELETE FROM products WHERE sku IN ({_marks(chunk)}) RETURNING id, sku, image, image_sha256", chunk
             ).fetchall()
             removed += [RemovedProduct(r["id"], r["sku"], r["image"], r["image_sha256"]) for r in rows]
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO removed_products(id, generation) VALUES (?, ?)",
-            [(p.id, self._next) for p in removed],
-        )
+        self._tombstone([p.id for p in removed])
         self.changed = self.changed or bool(removed)
         return removed
 
@@ -235,17 +209,9 @@ class _SQLiteWriter(ProductWriter):
         self.conn.executemany(
             "UPDATE products SET vector = ?, content_hash = ?, embed_model = ?, updated_at = ?, vector_generation = ? "
             "WHERE id = ?",
-            [(_vector_blob(v), h, model_spec, stamp, self._next, int(i)) for i, v, h in zip(ids, vectors, hashes)],
+            [(vector_bytes(v), h, model_spec, stamp, self._next, int(i)) for i, v, h in zip(ids, vectors, hashes)],
         )
         self.changed = self.changed or len(ids) > 0
-
-    def photo_in_use(self, sha256: str) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM products WHERE image_sha256 = ? UNION ALL "
-            "SELECT 1 FROM trash WHERE image_sha256 = ? LIMIT 1",
-            (sha256, sha256),
-        ).fetchone()
-        return row is not None
 
     def trash(self, skus: Sequence[str], stamp: str, actor: str) -> list[TrashedProduct]:
         trashed = []
@@ -258,9 +224,7 @@ class _SQLiteWriter(ProductWriter):
                     (row["id"], row["sku"], json.dumps(product, ensure_ascii=False), row["image_sha256"], stamp, actor,
                      row["vector"]),
                 )  # fmt: skip
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO removed_products(id, generation) VALUES (?, ?)", (row["id"], self._next)
-                )
+                self._tombstone([row["id"]])
                 trashed.append(
                     TrashedProduct(
                         row["id"], row["sku"], row["title"], row["image"], row["image_sha256"], row["embed_model"],
@@ -270,41 +234,9 @@ class _SQLiteWriter(ProductWriter):
         self.changed = self.changed or bool(trashed)
         return trashed
 
-    def restore(self, sku: str, model_spec: str, stamp: str) -> int:
-        row = self.conn.execute(
-            "SELECT id, product, vector FROM trash WHERE sku = ? ORDER BY deleted_at DESC, id DESC LIMIT 1", (sku,)
-        ).fetchone()
-        if row is None:
-            raise CatalogError(f"no product with sku {sku!r} in the trash (purged, or never deleted)")
-        if self.conn.execute("SELECT 1 FROM products WHERE sku = ?", (sku,)).fetchone():
-            raise CatalogError(f"{sku!r} is in the catalog again (imported after the delete); delete that one first")
-        product = json.loads(row["product"])
-        if product.get("embed_model") != model_spec:
-            raise CatalogError(
-                f"{sku!r} was deleted before the catalog moved to model {model_spec!r}; import it again instead"
-            )
-        columns = {r["name"] for r in self.conn.execute("PRAGMA table_info(products)")}
-        values = {k: v for k, v in product.items() if k in columns} | {
-            "id": row["id"], "vector": row["vector"], "vector_generation": self._next, "updated_at": stamp,
-        }  # fmt: skip
-        self.conn.execute(
-            f"INSERT INTO products ({', '.join(values)}) VALUES ({_marks(values)})", list(values.values())
-        )  # fmt: skip
-        self.conn.execute("DELETE FROM removed_products WHERE id = ?", (row["id"],))
-        self.conn.execute("DELETE FROM trash WHERE id = ?", (row["id"],))
-        self.changed = True
-        return int(row["id"])
-
     def purge_trash(self, before: str | None) -> list[TrashedProduct]:
         where, params = ("", []) if before is None else (" WHERE deleted_at <= ?", [before])
         return [_trashed(r) for r in self.conn.execute(f"DELETE FROM trash{where} RETURNING {TRASH_COLUMNS}", params)]
-
-    def append_audit(self, entry: AuditEntry) -> None:
-        self.conn.execute(
-            "INSERT INTO audit (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
-            (entry.at, entry.actor, entry.action, entry.target,
-             json.dumps(entry.details, ensure_ascii=False, sort_keys=True, default=str)),
-        )  # fmt: skip
 
 
 class SQLiteProductStore(ProductStore):
@@ -361,7 +293,7 @@ class SQLiteProductStore(ProductStore):
     @contextmanager
     def write(self) -> Iterator[ProductWriter]:
         with self._write_lock, self._transaction("BEGIN IMMEDIATE") as conn:
-            writer = _SQLiteWriter(conn, self._generation(conn), self.dim)
+            writer = _SQLiteWriter(conn, self._generation(conn))
             yield writer
             if writer.changed:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(writer.generation + 1),))

@@ -66,11 +66,13 @@ def draw_product(category: str, metal: str, stone: str, rng: random.Random, size
     elif category == "bracelet":
         d.ellipse([size * 0.12, size * 0.3, size * 0.88, size * 0.7], outline=m, width=w)
         for a in range(0, 360, 45):
-            jewel(c + size * 0.38 * math.cos(math.radians(a)), size / 2 + size * 0.2 * math.sin(math.radians(a)), gem * 0.45)
+            angle = math.radians(a)
+            jewel(c + size * 0.38 * math.cos(angle), size / 2 + size * 0.2 * math.sin(angle), gem * 0.45)
     else:  # pendant
         d.line([size * 0.2, size * 0.1, c, size * 0.45], fill=m, width=2)
         d.line([size * 0.8, size * 0.1, c, size * 0.45], fill=m, width=2)
-        d.polygon([(c, size * 0.45), (c - gem * 2, size * 0.62), (c, size * 0.85), (c + gem * 2, size * 0.62)], outline=m, fill=m)
+        diamond = [(c, size * 0.45), (c - gem * 2, size * 0.62), (c, size * 0.85), (c + gem * 2, size * 0.62)]
+        d.polygon(diamond, outline=m, fill=m)
         jewel(c, size * 0.64, gem * 1.2)
     return img
 

@@ -10,7 +10,6 @@ the trash is touched.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta

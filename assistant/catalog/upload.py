@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path, PurePath
 
-from dataclasses import replace
-
 from assistant.catalog.catalog import Catalog
-from assistant.clip.embedder import Embedder, ProgressCallback
 from assistant.catalog.ingest import IngestError, IngestReport, ingest_csv
+from assistant.clip.embedder import Embedder, ProgressCallback
 from assistant.plaintext import csv_text
 
 
@@ -34,7 +33,9 @@ def stage_photos(photos: Sequence[tuple[str, bytes]], folder: Path) -> Path | No
     names = [_upload_name(name) for name, _ in photos]
     zips = [n for n in names if n.lower().endswith(".zip")]
     if zips and len(photos) > 1:
-        raise IngestError(f"upload either one .zip of photos or the photo files themselves, not both ({zips[0]} and others)")
+        raise IngestError(
+            f"upload either one .zip of photos or the photo files themselves, not both ({zips[0]} and others)"
+        )
     if zips:
         path = folder / zips[0]
         path.write_bytes(photos[0][1])

@@ -247,11 +247,12 @@ class VectorIndex:
 
     def _positions(self, ids: np.ndarray) -> np.ndarray:
         """Internal positions of the given product ids that are in the index (unknown ids are dropped)."""
-        if self._position_table is None:
-            stored = self.ids()
-            self._position_table = np.full(int(stored.max(initial=-1)) + 1, -1, dtype=np.int64)
-            self._position_table[stored] = np.arange(len(stored))
         table = self._position_table
+        if table is None:  # searches share this index: publish the table only once it is complete
+            stored = self.ids()
+            table = np.full(int(stored.max(initial=-1)) + 1, -1, dtype=np.int64)
+            table[stored] = np.arange(len(stored))
+            self._position_table = table
         ids = ids[(ids >= 0) & (ids < len(table))]
         positions = table[ids]
         return np.unique(positions[positions >= 0])

@@ -9,6 +9,7 @@ from assistant.catalog import Catalog, CatalogError
 from assistant.cli.common import progress_bar
 from assistant.services import stored_manifest
 from assistant.settings import Settings
+from assistant.staff.accounts import StaffAccounts
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -60,20 +61,25 @@ def open_copy_ends(source: str, destination: str) -> tuple[Catalog, Catalog]:
 
 def cmd_copy(args: argparse.Namespace) -> int:
     from assistant.catalog.transfer import copy_catalog
+    from assistant.staff.account_copy import check_accounts_copyable, copy_accounts, verify_accounts
 
     source, destination = open_copy_ends(args.source, args.destination)
     files, folders = shared_file_names()
+    check_accounts_copyable(source, destination)
     with progress_bar("copying products") as progress:
         report = copy_catalog(source, destination, files, folders, progress=progress)
+    accounts = copy_accounts(source, destination)
+    problems = report.problems + verify_accounts(source, destination)
     print(
         f"{source.location} -> {destination.location}: copied {report.copied} products, {report.unchanged} already "
-        f"there; {len(report.files)} shared files ({', '.join(report.files) or 'none'})"
+        f"there; {len(report.files)} shared files ({', '.join(report.files) or 'none'}); {accounts} staff accounts"
     )
-    if not report.verified:
-        for problem in report.problems:
+    if problems:
+        for problem in problems:
             print(f"verification failed: {problem}", file=sys.stderr)
         return 1
-    print(f"verified: {destination.count()} products, every digest and photo hash matches")
+    count = len(StaffAccounts.of_catalog(destination).hashes())
+    print(f"verified: {destination.count()} products and {count} staff accounts, every digest and hash matches")
     return 0
 
 
@@ -88,9 +94,10 @@ def register(commands, evals, trains) -> None:
     copy = commands.add_parser(
         "copy",
         help="copy a catalog between a folder and a PostgreSQL database, either way (resumable, verified)",
-        description="Copy products (vectors and photos included), the category registry, its example photos and "
-        "trained heads from SRC to DST, a folder or a postgresql:// URL each. DST is created like SRC when absent. "
-        "Run it again after an interruption: products already copied are skipped. It ends by comparing counts and "
+        description="Copy products (vectors and photos included), the category registry, its example photos, "
+        "trained heads and staff accounts (password hashes only) from SRC to DST, a folder or a postgresql:// URL "
+        "each. DST is created like SRC when absent. Run it again after an interruption: products already copied "
+        "are skipped. It ends by comparing counts and "
         "content hashes of both sides; exit status 1 if they differ. Indexes and caches are rebuilt, not copied.",
     )
     copy.add_argument("--from", dest="source", required=True, metavar="SRC", help="catalog folder or URL to copy")

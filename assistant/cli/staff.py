@@ -1,4 +1,5 @@
-"""CLI commands for staff accounts: ``staff add|passwd|remove|list`` (the accounts of the --catalog folder).
+"""CLI commands for staff accounts: ``staff add|passwd|remove|list`` (the accounts of the --catalog folder or
+database, which every app server of that catalog signs staff in with).
 
 Passwords are read without echo from the terminal (twice, to catch typos) or, with ``--password-stdin``,
 as the first line of standard input for scripts; they are never taken as an argument (shell history,
@@ -13,7 +14,9 @@ import sys
 
 from assistant.cli.common import print_table
 from assistant.errors import UsageError
+from assistant.settings import Settings
 from assistant.staff.accounts import MIN_PASSWORD_LENGTH, StaffAccounts
+from assistant.staff.storage import STAFF_DB
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -31,13 +34,13 @@ def read_password(args: argparse.Namespace) -> str:
 
 
 def accounts_of(args: argparse.Namespace) -> StaffAccounts:
-    return StaffAccounts(args.settings.catalog_dir)
+    return StaffAccounts(args.settings.catalog_location)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     accounts = accounts_of(args)
     name = accounts.add(args.name, read_password(args))
-    print(f"added staff account {name!r} to {args.settings.catalog_dir}")
+    print(f"added staff account {name!r} to {accounts.where}")
     return 0
 
 
@@ -54,13 +57,27 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    accounts = accounts_of(args).accounts()
+    store = accounts_of(args)
+    accounts = store.accounts()
+    _note_accounts_left_behind(args.settings)
     if not accounts:
-        print(f"no staff accounts in {args.settings.catalog_dir}; add one with: python -m assistant staff add NAME")
+        print(f"no staff accounts in {store.where}; add one with: python -m assistant staff add NAME")
         return 0
     rows = [[a.name, a.created_at, a.last_sign_in or "never"] for a in accounts]
     print_table(rows, ["name", "created", "last sign-in"])
     return 0
+
+
+def _note_accounts_left_behind(settings: Settings) -> None:
+    """Before accounts moved into a shared catalog's database, each server kept its own in its cache folder; say
+    that those are no longer read, so that nobody wonders why an old password stopped working."""
+    left_behind = settings.catalog_dir / STAFF_DB
+    if settings.catalog_url and left_behind.exists():
+        print(
+            f"note: {left_behind} holds accounts this machine kept before they moved into the database; they are not "
+            "read any more: add them again with: staff add NAME, then delete that file",
+            file=sys.stderr,
+        )
 
 
 def register(commands, evals, trains) -> None:

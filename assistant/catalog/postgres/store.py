@@ -12,16 +12,14 @@ One connection per thread; psycopg types and SQL never leave this module.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
 
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from assistant.catalog.postgres.connection import connect, database_error, translated_errors
+from assistant.catalog.postgres.connection import ThreadConnections
 from assistant.catalog.records import (
     FACET_COLUMNS,
     AuditEntry,
@@ -34,6 +32,7 @@ from assistant.catalog.records import (
     TrashedProduct,
     VectorChanges,
 )
+from assistant.catalog.sql_writer import SQLProductWriter, vector_bytes
 from assistant.catalog.store import ProductStore, ProductWriter
 
 #: The LISTEN/NOTIFY channel a commit announces its generation on.
@@ -44,11 +43,6 @@ PRODUCT_COLUMNS = (
 )
 #: The trash's columns as ``_trashed`` reads them.
 TRASH_COLUMNS = "id, sku, product, image_sha256, deleted_at, deleted_by"
-T = TypeVar("T")
-
-
-def vector_bytes(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype="<f4").tobytes()
 
 
 def vectors_from_bytes(blobs: Sequence[bytes], dim: int) -> np.ndarray:
@@ -95,15 +89,18 @@ def _where(filters: Filters | None) -> tuple[str, list]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-class _PostgresWriter(ProductWriter):
-    def __init__(self, conn: psycopg.Connection, generation: int):
-        self.conn = conn
-        self.generation = generation
-        self.changed = False
+class _PostgresWriter(SQLProductWriter):
+    MARK = "%s"
+    GENERATION_COLUMN = "generation"
+    TOMBSTONES = "product_tombstones"
+    JSON_MARK = "?::jsonb"
 
-    @property
-    def _next(self) -> int:
-        return self.generation + 1
+    def _product_columns(self) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'products'"
+        )
+        return {r[0] for r in rows}
 
     def upsert(self, records: Sequence[ProductRecord], model_spec: str, stamp: str) -> list[int]:
         rows = [
@@ -137,28 +134,6 @@ class _PostgresWriter(ProductWriter):
         self.changed = self.changed or bool(ids)
         return ids
 
-    def update(
-        self, sku: str, fields: dict, stamp: str, embedding: tuple[np.ndarray, str, str] | None = None
-    ) -> int | None:
-        fields = dict(fields)
-        if embedding is not None:
-            vector, digest, model_spec = embedding
-            fields |= {
-                "vector": vector_bytes(vector),
-                "content_hash": digest,
-                "embed_model": model_spec,
-                "generation": self._next,
-            }
-        assignments = "".join(f"{column} = %s, " for column in fields)  # column names were checked by the caller
-        row = self.conn.execute(
-            f"UPDATE products SET {assignments}updated_at = %s WHERE sku = %s RETURNING id",
-            [*fields.values(), stamp, sku],
-        ).fetchone()
-        if row is None:
-            return None
-        self.changed = True
-        return int(row[0])
-
     def delete(self, skus: Sequence[str]) -> list[RemovedProduct]:
         rows = self.conn.execute(
             "DELETE FROM products WHERE sku = ANY(%s) RETURNING id, sku, image, image_sha256",
@@ -180,14 +155,6 @@ class _PostgresWriter(ProductWriter):
                 [(vector_bytes(v), h, model_spec, stamp, self._next, int(i)) for i, v, h in zip(ids, vectors, hashes)],
             )
         self.changed = self.changed or len(ids) > 0
-
-    def photo_in_use(self, sha256: str) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM products WHERE image_sha256 = %s UNION ALL SELECT 1 FROM trash WHERE image_sha256 = %s "
-            "LIMIT 1",
-            (sha256, sha256),
-        ).fetchone()
-        return row is not None
 
     def _tombstone(self, ids: Sequence[int]) -> None:
         self.conn.execute(
@@ -223,117 +190,18 @@ class _PostgresWriter(ProductWriter):
         self.changed = self.changed or bool(trashed)
         return trashed
 
-    def restore(self, sku: str, model_spec: str, stamp: str) -> int:
-        row = self.conn.execute(
-            "SELECT id, product, vector FROM trash WHERE sku = %s ORDER BY deleted_at DESC, id DESC LIMIT 1", (sku,)
-        ).fetchone()
-        if row is None:
-            raise CatalogError(f"no product with sku {sku!r} in the trash (purged, or never deleted)")
-        if self.conn.execute("SELECT 1 FROM products WHERE sku = %s", (sku,)).fetchone():
-            raise CatalogError(f"{sku!r} is in the catalog again (imported after the delete); delete that one first")
-        pid, product, vector = row
-        if product.get("embed_model") != model_spec:
-            raise CatalogError(
-                f"{sku!r} was deleted before the catalog moved to model {model_spec!r}; import it again instead"
-            )
-        columns = {
-            r[0]
-            for r in self.conn.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = 'products'"
-            )
-        }
-        values = {k: v for k, v in product.items() if k in columns} | {
-            "id": pid, "vector": vector, "generation": self._next, "updated_at": stamp,
-        }  # fmt: skip
-        values["attributes"] = json.dumps(values.get("attributes") or {}, ensure_ascii=False)
-        self.conn.execute(
-            f"INSERT INTO products ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
-            list(values.values()),
-        )
-        self.conn.execute("DELETE FROM product_tombstones WHERE id = %s", (pid,))
-        self.conn.execute("DELETE FROM trash WHERE id = %s", (pid,))
-        self.changed = True
-        return int(pid)
-
     def purge_trash(self, before: str | None) -> list[TrashedProduct]:
         where, params = ("", []) if before is None else (" WHERE deleted_at <= %s", [before])
         rows = self.conn.execute(f"DELETE FROM trash{where} RETURNING {TRASH_COLUMNS}", params).fetchall()
         return [_trashed(r) for r in rows]
 
-    def append_audit(self, entry: AuditEntry) -> None:
-        self.conn.execute(
-            "INSERT INTO audit (at, actor, action, target, details) VALUES (%s, %s, %s, %s, %s::jsonb)",
-            (entry.at, entry.actor, entry.action, entry.target,
-             json.dumps(entry.details, ensure_ascii=False, sort_keys=True, default=str)),
-        )  # fmt: skip
 
-
-class PostgresProductStore(ProductStore):
+class PostgresProductStore(ThreadConnections, ProductStore):
     """Products in the (migrated) database at ``url``. Thread-safe: one connection per thread."""
 
     def __init__(self, url: str, dim: int):
-        self.url = url
+        super().__init__(url)
         self.dim = int(dim)
-        self._local = threading.local()
-
-    # ----------------------------------------------------------------- connections and transactions
-    def connection(self) -> psycopg.Connection:
-        """This thread's autocommit connection, opened (again) when there is none or it broke."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = connect(self.url)
-            self._local.conn = conn
-        return conn
-
-    def _forget_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
-
-    def _failed(self, conn: psycopg.Connection, exc: Exception) -> CatalogError:
-        """The error to raise for ``exc``; a connection that is gone is dropped, so the next call reconnects."""
-        error = database_error(self.url, exc, conn)
-        if conn.closed or conn.broken:
-            self._forget_connection()
-        return error
-
-    def _read(self, query: Callable[[psycopg.Connection], T]) -> T:
-        """Run a read; when the connection was dropped (a server restart, a failover) retry once on a new one."""
-        for attempt in (1, 2):
-            conn = self.connection()
-            try:
-                return query(conn)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                dropped = conn.broken
-                error = self._failed(conn, exc)
-                if attempt == 2 or not dropped:
-                    raise error from exc
-        raise AssertionError("unreachable")
-
-    @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
-        """One transaction on this thread's connection; a failure of the connection becomes a ``CatalogError``
-        (the transaction did not commit) and the next call reconnects."""
-        conn = self.connection()
-        try:
-            with conn.transaction():
-                yield conn
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self._failed(conn, exc) from exc
-
-    def read_one(self, sql: str, params: Sequence = ()) -> tuple | None:
-        """The first row of a query on this thread's connection (inside its open transaction, if any)."""
-        return self._read(lambda c: c.execute(sql, params).fetchone())
-
-    def execute(self, sql: str, params: Sequence = ()) -> None:
-        """One statement on this thread's connection: part of its open transaction, else committed at once."""
-        conn = self.connection()
-        try:
-            conn.execute(sql, params)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self._failed(conn, exc) from exc
 
     @contextmanager
     def write(self) -> Iterator[ProductWriter]:
@@ -344,10 +212,6 @@ class PostgresProductStore(ProductStore):
             if writer.changed:
                 conn.execute("UPDATE catalog_state SET generation = %s", (writer.generation + 1,))
                 conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(writer.generation + 1)))
-
-    def close(self) -> None:
-        with translated_errors(self.url):
-            self._forget_connection()
 
     # ----------------------------------------------------------------- reads
     def generation(self) -> int:
