@@ -8,6 +8,7 @@ Every catalog value goes into the card's HTML escaped, so a title is text, never
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,11 +40,13 @@ class Card:
     dimmed: bool = False
 
 
-@st.cache_data(max_entries=2000, show_spinner=False)  # about 60 MB of JPEGs at most
+@functools.lru_cache(maxsize=2000)  # about 60 MB of JPEGs at most, shared by every session of the server
 def thumbnail(path: str | None, size: int = THUMBNAIL_PIXELS) -> bytes:
     """A JPEG no larger than size x size: the browser gets small files, whatever the shop uploaded.
 
-    Keyed by path, which is safe because catalog photos are stored under their content hash.
+    Keyed by path, which is safe because catalog photos are stored under their content hash. A plain
+    in-process cache: st.cache_data hashed its arguments through inspect.signature and unpickled a copy of
+    the bytes on every hit, a few ms per card on every run.
     """
     try:
         image = load_image(path) if path else None
