@@ -339,3 +339,11 @@ def test_chinese_by_deep_link_by_default_and_by_the_switch(monkeypatch, app_cata
 def test_an_unknown_default_language_is_explained(monkeypatch, app_catalog):
     at = run_app(monkeypatch, app_catalog, ASSISTANT_LANGUAGE="klingon")
     assert at.error and "ASSISTANT_LANGUAGE" in shown(at.error[0].value)
+
+
+def test_the_loaded_shop_is_kept_out_of_the_garbage_collectors_walk(monkeypatch, app_catalog):
+    """Streamlit collects garbage after every run; the model and torch must not be walked each time."""
+    import gc
+
+    run_app(monkeypatch, app_catalog)
+    assert gc.get_freeze_count() > 100_000
