@@ -148,7 +148,7 @@ with camera_col:
 with choice_col:
     category = st.pills(
         t("kiosk.category"),
-        catalog.facet_values("category"),
+        shop.facet_values("category"),
         format_func=facet_markdown,
         key=key("category"),
         width="stretch",
@@ -156,7 +156,7 @@ with choice_col:
     )
     metal = st.pills(
         t("kiosk.metal"),
-        catalog.facet_values("metal"),
+        shop.facet_values("metal"),
         format_func=facet_markdown,
         key=key("metal"),
         width="stretch",

@@ -68,7 +68,7 @@ class Query:
 page_header(t("shop.title"), t("shop.subtitle"))
 with st.sidebar:
     language_switch("shop")
-    filters = filter_sidebar(catalog, key="shop")
+    filters = filter_sidebar(shop, key="shop")
 
 words_col, photo_col = st.columns([3, 2], gap="large")
 with words_col:

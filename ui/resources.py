@@ -98,6 +98,16 @@ def _match_threshold(
     return match_threshold(_catalog, _nonsense.like(words, photo, weight))
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _facet_values(_catalog: Catalog, root: str, generation: int, column: str) -> tuple[str, ...]:
+    return tuple(_catalog.facet_values(column))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _price_range(_catalog: Catalog, root: str, generation: int) -> tuple[float, float] | None:
+    return _catalog.price_range()
+
+
 @dataclass(frozen=True)
 class Shop:
     """Everything a page needs: the settings, the embedder, the catalog, and the engines over them."""
@@ -133,6 +143,15 @@ class Shop:
         generation = self.catalog.generation
         weight = round(text_weight, 2) if words and photo else 0.0
         return _match_threshold(self.catalog, nonsense, str(self.catalog.root), generation, words, photo, weight)
+
+    def facet_values(self, column: str) -> tuple[str, ...]:
+        """A facet's values in the catalog (for the shopper's filters), read again only after a catalog write:
+        each read scans every product."""
+        return _facet_values(self.catalog, str(self.catalog.root), self.catalog.generation, column)
+
+    def price_range(self) -> tuple[float, float] | None:
+        """The catalog's lowest and highest price, read again only after a catalog write."""
+        return _price_range(self.catalog, str(self.catalog.root), self.catalog.generation)
 
     def personalizer(self) -> tuple[Personalizer, str | None]:
         """The ranking for "for you" (re-read when ``train personalizer`` writes a new checkpoint), and any problem."""
