@@ -5,10 +5,8 @@ from ui.navigation import ensure_app
 ensure_app()  # runs app.py's navigation if Streamlit ran this file alone
 
 import base64
-from datetime import UTC, datetime
 
 import pandas as pd
-from babel.dates import format_datetime
 import streamlit as st
 
 from assistant.catalog import CatalogError, Filters
@@ -16,42 +14,43 @@ from assistant.catalog.trash import delete_products
 from assistant.catalog.upload import ingest_upload, rejected_rows_csv
 from assistant.categories import CategoryRegistry, RegistryError
 from assistant.plaintext import markdown_literal
-from assistant.shop.display import facet_label
 from assistant.images import IMAGE_SUFFIXES
 from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport, Problem
 from assistant.catalog.reembed import edit_product
 from assistant.errors import AssistantError
 from ui.audit import audit_tab, trash_tab
 from ui.cards import product_thumbnail
+from ui.i18n import facet, labelled, price, stored_facet, t, tn, when
 from ui.resources import current_shop
 from ui.style import page_header
 
 PAGE_SIZE = 50
+ALL = "all"  # the category filter's "every category" choice
 shop = current_shop()
 catalog = shop.catalog
 
 
 def remarks_table(remarks: list[Problem], what: str) -> pd.DataFrame:
-    """One line per remark: the file, row and column it concerns, and the remark itself."""
-    return pd.DataFrame(
-        [{"file": p.file, "row": p.row, "sku": p.sku, "column": p.column, what: p.message} for p in remarks]
-    )
+    """One line per remark: the file, row and column it concerns, and the remark itself (``what``: its heading)."""
+    headings = [t("column.file"), t("column.row"), t("column.sku"), t("column.column"), what]
+    return pd.DataFrame([[p.file, p.row, p.sku, p.column, p.message] for p in remarks], columns=headings)
 
 
 def show_report(report: IngestReport) -> None:
     """The outcome of the last import, with one row per rejected product and the reason."""
-    summary = f"Added {report.added}, updated {report.updated}, unchanged {report.unchanged}."
+    summary = t("import.summary", added=report.added, updated=report.updated, unchanged=report.unchanged)
     if report.notes:
-        st.info(f"{len(report.notes)} row(s) went in with a note:")
-        st.dataframe(remarks_table(report.notes, "note"), hide_index=True, width="stretch", key="import-notes")
+        st.info(tn("import.notes", len(report.notes)))
+        notes = remarks_table(report.notes, t("column.note"))
+        st.dataframe(notes, hide_index=True, width="stretch", key="import-notes")
     if not report.rejected:
-        st.success(summary + " Every row went in.")
+        st.success(f"{summary} {t('import.all_in')}")
         return
-    st.warning(f"{summary} {len(report.rejected)} row(s) were rejected; fix them and import the same file again.")
-    rejected = remarks_table(report.rejected, "problem")
+    st.warning(tn("import.rejected", len(report.rejected), summary=summary))
+    rejected = remarks_table(report.rejected, t("column.problem"))
     st.dataframe(rejected, hide_index=True, width="stretch", key="import-rejected")
     st.download_button(
-        "Download the rejected rows (CSV)",
+        t("import.download_rejected"),
         rejected_rows_csv(report),
         "rejected-rows.csv",
         "text/csv",
@@ -60,20 +59,16 @@ def show_report(report: IngestReport) -> None:
 
 
 def import_tab() -> None:
-    st.markdown(
-        f"A CSV with the header `{','.join(CSV_COLUMNS)}` (extra columns are kept as attributes). "
-        "Add the photos its `image` column names: the files themselves, or one .zip when they sit in folders. "
-        "An empty `image` cell keeps a product's stored photo; `-` removes it."
-    )
-    csv_file = st.file_uploader("Products CSV", type=["csv"], key="import-csv")
+    st.markdown(t("import.intro", columns=",".join(CSV_COLUMNS)))
+    csv_file = st.file_uploader(t("import.csv"), type=["csv"], key="import-csv")
     photos = st.file_uploader(
-        "Photos, or one .zip of them",
+        t("import.photos"),
         type=[*sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), "zip"],
         accept_multiple_files=True,
         key="import-photos",
     )
-    if st.button("Import", type="primary", disabled=csv_file is None, key="import-run"):
-        bar = st.progress(0.0, text="Checking every row…")
+    if st.button(t("import.run"), type="primary", disabled=csv_file is None, key="import-run"):
+        bar = st.progress(0.0, text=t("import.checking"))
         try:
             report = ingest_upload(
                 catalog,
@@ -82,16 +77,15 @@ def import_tab() -> None:
                 csv_file.getvalue(),
                 [(f.name, f.getvalue()) for f in photos or []],
                 progress=lambda done, total: bar.progress(
-                    done / max(total, 1), text=f"Embedding {done} of {total} products…"
+                    done / max(total, 1), text=t("import.embedding", done=done, total=total)
                 ),
             )
         except IngestError as exc:
             bar.empty()
-            st.error(markdown_literal(f"Nothing was imported: {exc}"))
+            st.error(markdown_literal(t("import.nothing", error=exc)))
         except AssistantError as exc:  # e.g. the catalog refused a batch: the batches before it are in
             bar.empty()
-            stopped = f"The import stopped part way: {exc}. Import the same file again to finish it."
-            st.error(markdown_literal(stopped))
+            st.error(markdown_literal(t("import.stopped", error=exc)))
         else:
             st.session_state["import-report"] = report
             st.rerun()  # the navigation and the counts above follow the new catalog
@@ -101,34 +95,42 @@ def import_tab() -> None:
 
 def browse_tab() -> None:
     find_col, category_col = st.columns([3, 1])
-    needle = find_col.text_input("Find by sku or title", key="browse-find").strip().lower()
+    needle = find_col.text_input(t("browse.find"), key="browse-find").strip().lower()
     categories = catalog.facet_values("category")
-    category = category_col.selectbox("Category", ["all", *categories], format_func=facet_label, key="browse-category")
-    filters = Filters(category=None if category == "all" else category)
+    choices = [ALL, *categories]
+    all_label = t("common.all")
+    category = category_col.selectbox(
+        t("browse.category"),
+        choices,
+        format_func=labelled(choices, lambda v: all_label if v == ALL else facet(v)),
+        key="browse-category",
+    )
+    filters = Filters(category=None if category == ALL else category)
     if needle:  # a substring match on two columns: the page size keeps this list short to show
         matching = [p for p in catalog.products(filters) if needle in p.sku.lower() or needle in p.title.lower()]
         total = len(matching)
     else:
         matching, total = None, catalog.count(filters)
     if not total:
-        st.info("No products match.")
+        st.info(t("browse.nothing"))
         return
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-    page = st.columns([1, 5])[0].number_input(f"Page (of {pages})", 1, pages, 1, key="browse-page") if pages > 1 else 1
+    pager = st.columns([1, 5])[0]
+    page = pager.number_input(t("browse.page", pages=pages), 1, pages, 1, key="browse-page") if pages > 1 else 1
     start = (page - 1) * PAGE_SIZE
     shown = matching[start : start + PAGE_SIZE] if matching is not None else catalog.products(filters, PAGE_SIZE, start)
+    photo = t("column.photo")
     table = pd.DataFrame(
         [
             {
-                "photo": "data:image/jpeg;base64," + base64.b64encode(product_thumbnail(catalog, p, 96)).decode(),
-                "sku": p.sku,
-                "title": p.title,
-                "category": p.category,
-                "metal": p.metal,
-                "stone": p.stone,
-                "price": p.price,
-                "currency": p.currency,
-                "updated": human_date(p.updated_at),
+                photo: "data:image/jpeg;base64," + base64.b64encode(product_thumbnail(catalog, p, 96)).decode(),
+                t("column.sku"): p.sku,
+                t("column.title"): p.title,
+                t("column.category"): stored_facet(p.category),
+                t("column.metal"): stored_facet(p.metal),
+                t("column.stone"): stored_facet(p.stone),
+                t("column.price"): price(p.price, p.currency),
+                t("column.updated"): when(p.updated_at),
             }
             for p in shown
         ]
@@ -139,14 +141,11 @@ def browse_tab() -> None:
         width="stretch",
         row_height=56,
         key="browse-table",
-        column_config={
-            "photo": st.column_config.ImageColumn("photo", width="small"),
-            "price": st.column_config.NumberColumn("price", format="%.2f"),
-        },
+        column_config={photo: st.column_config.ImageColumn(photo, width="small")},
     )
     edit_form(
         st.selectbox(
-            "Edit or delete",
+            t("browse.edit_or_delete"),
             [p.sku for p in shown],
             key="edit-sku",
             format_func=lambda sku: f"{sku} · {next(p.title for p in shown if p.sku == sku)}",
@@ -162,18 +161,11 @@ def registry_size() -> int | str:
         return "?"
 
 
-def human_date(stamp: str) -> str:
-    """'2026-11-30T07:14:03+00:00' -> 'Nov 30, 2026, 7:14 AM' (UTC, as stored); unreadable stamps as they are."""
-    try:
-        return format_datetime(datetime.fromisoformat(stamp), "MMM d, y, h:mm a", tzinfo=UTC, locale="en_US")
-    except (TypeError, ValueError):
-        return stamp
-
-
-def facet_choice(column, label: str, facet: str, current: str) -> str:
+def facet_choice(column, label: str, facet_column: str, current: str) -> str:
     """A facet chosen from the values the catalog already uses (no typo makes a new one by accident); typing
     a value that is not in the list adds it."""
-    values = catalog.facet_values(facet)
+    values = catalog.facet_values(facet_column)
+    none_label = t("common.none")
     if current and current not in values:
         values = [current, *values]
     return (
@@ -181,9 +173,9 @@ def facet_choice(column, label: str, facet: str, current: str) -> str:
             label,
             ["", *values],
             index=(values.index(current) + 1) if current else 0,
-            format_func=lambda v: facet_label(v) if v else "(none)",
+            format_func=labelled(["", *values], lambda v: facet(v) if v else none_label),
             accept_new_options=True,
-            help="Pick a value the catalog uses, or type a new one.",
+            help=t("edit.facet_help"),
         )
         or ""
     )
@@ -194,19 +186,19 @@ def edit_form(sku: str) -> None:
     if product is None:
         return
     with st.form(f"edit-{sku}"):
-        title = st.text_input("Title", product.title)
-        description = st.text_area("Description", product.description)
+        title = st.text_input(t("edit.title"), product.title)
+        description = st.text_area(t("common.description"), product.description)
         c1, c2, c3, c4, c5 = st.columns(5)
-        category = facet_choice(c1, "Category", "category", product.category)
-        metal = facet_choice(c2, "Metal", "metal", product.metal)
-        stone = facet_choice(c3, "Stone", "stone", product.stone)
-        price = c4.number_input("Price", min_value=0.0, value=product.price, step=1.0, format="%.2f")
-        currency = c5.text_input("Currency", product.currency, max_chars=3)
-        st.caption("Changed words are embedded again with the stored photo, so search follows the edit at once.")
-        save = st.form_submit_button("Save changes", type="primary")
+        category = facet_choice(c1, t("edit.category"), "category", product.category)
+        metal = facet_choice(c2, t("edit.metal"), "metal", product.metal)
+        stone = facet_choice(c3, t("edit.stone"), "stone", product.stone)
+        amount = c4.number_input(t("edit.price"), min_value=0.0, value=product.price, step=1.0, format="%.2f")
+        currency = c5.text_input(t("edit.currency"), product.currency, max_chars=3)
+        st.caption(t("edit.reembed_note"))
+        save = st.form_submit_button(t("common.save_changes"), type="primary")
     if save:
         if not title.strip():
-            st.error("The title cannot be empty.")
+            st.error(t("edit.title_empty"))
             return
         try:
             edit_product(
@@ -218,41 +210,39 @@ def edit_form(sku: str) -> None:
                 category=category,
                 metal=metal,
                 stone=stone,
-                price=price,
+                price=amount,
                 currency=currency.strip().upper(),
             )
         except CatalogError as exc:
             st.error(markdown_literal(exc))
             return
-        st.session_state["catalog-message"] = f"Saved {sku}."
+        st.session_state["catalog-message"] = t("edit.saved", sku=sku)
         st.rerun()
-    confirm = st.checkbox(f"Yes, delete {markdown_literal(sku)} and its photo", key=f"delete-confirm-{sku}")
-    if st.button("Delete product", disabled=not confirm, key=f"delete-{sku}", type="primary", icon=":material/delete:"):
+    confirm = st.checkbox(t("edit.delete_confirm", sku=markdown_literal(sku)), key=f"delete-confirm-{sku}")
+    delete = t("edit.delete")
+    if st.button(delete, disabled=not confirm, key=f"delete-{sku}", type="primary", icon=":material/delete:"):
         delete_products(catalog, [sku])
-        st.session_state["catalog-message"] = f"Deleted {sku}; restore it from the Trash tab."
+        st.session_state["catalog-message"] = t("edit.deleted", sku=sku)
         st.rerun()
 
 
-page_header("Catalog", "Import products, fix rejected rows, edit and delete.")
+page_header(t("catalog.title"), t("catalog.subtitle"))
 if message := st.session_state.pop("catalog-message", None):
     st.success(markdown_literal(message))
 info = catalog.info()
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Products", f"{info['products']:,}")
-m2.metric("In the search index", f"{info['indexed']:,}")
-m3.metric(
-    "Index",
-    info["index_kind"],
-    help=f"setting: {info['index_kind_setting']} (flat = exact; hnsw = approximate, for large catalogs)",
-)
+m1.metric(t("catalog.products"), f"{info['products']:,}")
+m2.metric(t("catalog.indexed"), f"{info['indexed']:,}")
+m3.metric(t("catalog.index"), info["index_kind"], help=t("catalog.index_help", setting=info["index_kind_setting"]))
 m4.metric(
-    "Categories",
-    registry_size(),
-    help=f"The categories the Merchandiser page lists; the CSV's category column uses {len(info['categories'])}.",
+    t("catalog.categories"), registry_size(), help=t("catalog.categories_help", n=len(info["categories"]))
 )
-st.caption(f"Model `{info['model']}` · {info['dim']}-dimensional vectors · folder `{info['catalog']}`")
+st.caption(t("catalog.model_caption", model=info["model"], dim=info["dim"], folder=info["catalog"]))
 
-import_, browse, trash, history = st.tabs(["Import", "Browse and edit", "Trash", "Audit trail"], key="catalog-tab")
+import_, browse, trash, history = st.tabs(
+    [t("catalog.tab_import"), t("catalog.tab_browse"), t("catalog.tab_trash"), t("catalog.tab_audit")],
+    key="catalog-tab",
+)
 with import_:
     import_tab()
 with browse:

@@ -14,20 +14,23 @@ import streamlit as st
 from assistant.catalog import Filters
 from assistant.categories import UNKNOWN, Preview, RegistryError, preview_draft
 from assistant.plaintext import markdown_literal
-from assistant.shop.display import facet_label, facet_markdown
 from assistant.images import IMAGE_SUFFIXES, ImageError
 from ui.cards import Card, product_grid
+from ui.i18n import facet, facet_markdown, labelled, t
 from ui.resources import current_shop
 from ui.style import page_header
 
 SHOWN = 24
-NO_PARENT = "(none)"
+NO_PARENT = ""  # the draft's "Part of" choice for a top-level category
+#: The category table's columns, in order (their headings are ``merch.col.<name>`` messages).
+CATEGORY_COLUMNS = ("category", "part_of", "products", "tagged", "description", "other_names", "chinese", "examples")
 shop = current_shop()
 catalog = shop.catalog
 try:
-    categories = shop.categories()
+    with st.spinner(t("merch.labelling")):  # after a registry change, the catalog's products are labelled again
+        categories = shop.categories()
 except RegistryError as exc:  # a hand-edited registry file with a mistake: say which and where
-    st.error(markdown_literal(f"The category registry cannot be read: {exc}"))
+    st.error(markdown_literal(t("merch.registry_broken", error=exc)))
     st.stop()
 
 
@@ -37,16 +40,19 @@ def names(text: str) -> list[str]:
 
 def draft_form() -> None:
     with st.form("merch-draft"):
-        name = st.text_input("Name", placeholder="e.g. cocktail ring")
-        description = st.text_area("Description", placeholder="e.g. a large statement ring with a big coloured stone")
+        name = st.text_input(t("merch.name"), placeholder=t("merch.name_placeholder"))
+        description = st.text_area(t("common.description"), placeholder=t("merch.description_placeholder"))
         c1, c2, c3 = st.columns(3)
-        synonyms = c1.text_input("Other English names", placeholder="comma separated")
-        zh = c2.text_input("Chinese names", placeholder="e.g. 鸡尾酒戒指")
-        parent = c3.selectbox("Part of", [NO_PARENT, *categories.registry.names], format_func=facet_label)
+        synonyms = c1.text_input(t("merch.synonyms"), placeholder=t("merch.synonyms_placeholder"))
+        zh = c2.text_input(t("merch.zh_names"), placeholder=t("merch.zh_placeholder"))
+        parents = [NO_PARENT, *categories.registry.names]
+        none_label = t("common.none")
+        parent_label = labelled(parents, lambda v: none_label if v == NO_PARENT else facet(v))
+        parent = c3.selectbox(t("merch.parent"), parents, format_func=parent_label)
         photos = st.file_uploader(
-            "Example photos (optional)", type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), accept_multiple_files=True
+            t("merch.photos"), type=sorted(s.lstrip(".") for s in IMAGE_SUFFIXES), accept_multiple_files=True
         )
-        submitted = st.form_submit_button("Preview", type="primary")
+        submitted = st.form_submit_button(t("merch.preview"), type="primary")
     if not submitted:
         return
     try:
@@ -68,56 +74,41 @@ def draft_form() -> None:
 
 def show_preview(preview: Preview) -> None:
     name = preview.category.name
-    verb = "would now hold" if preview.is_update else "would take"
-    st.subheader(f"“{facet_markdown(name)}” {verb} {len(preview.taken)} of {catalog.count()} products")
+    verb = "merch.would_hold" if preview.is_update else "merch.would_take"
+    st.subheader(t(verb, name=facet_markdown(name), taken=len(preview.taken), total=catalog.count()))
     m1, m2, m3 = st.columns(3)
-    m1.metric("Products taken", len(preview.taken))
-    m2.metric(
-        "Nearest category",
-        facet_markdown(preview.nearest_category or "none"),
-        help="The existing category whose prototype is most similar to the draft's.",
-    )
-    m3.metric(
-        "Tells apart from the nearest",
-        distinctness(preview.margin),
-        help="How much closer the products taken are to the draft than to the nearest category "
-        f"(median margin {'none' if preview.margin is None else f'{preview.margin:+.3f}'}).",
-    )
+    m1.metric(t("merch.taken"), len(preview.taken))
+    nearest = facet_markdown(preview.nearest_category) if preview.nearest_category else t("merch.none")
+    m2.metric(t("merch.nearest"), nearest, help=t("merch.nearest_help"))
+    margin = t("merch.none") if preview.margin is None else f"{preview.margin:+.3f}"
+    m3.metric(t("merch.distinct"), distinctness(preview.margin), help=t("merch.distinct_help", margin=margin))
     if preview.nearest_similarity is not None:
-        st.caption(
-            f"The draft reads {preview.nearest_similarity:.0%} like “{facet_markdown(preview.nearest_category)}”, "
-            "the closest existing category."
-        )
+        similarity = f"{preview.nearest_similarity:.0%}"
+        st.caption(t("merch.reads_like", similarity=similarity, name=facet_markdown(preview.nearest_category)))
     takes_nothing = not preview.taken
     if takes_nothing:
-        st.info(
-            "This draft takes no products yet. Add a few example photos, other names shoppers use, or a "
-            "description in the words of your product titles, then preview again; or discard it."
-        )
+        st.info(t("merch.takes_nothing"))
     apply_col, discard_col, _ = st.columns([1, 1, 4])
     apply_type = "secondary" if takes_nothing else "primary"
-    if apply_col.button("Apply", type=apply_type, key="merch-apply", width="stretch"):
+    if apply_col.button(t("merch.apply"), type=apply_type, key="merch-apply", width="stretch"):
         preview.apply()
         st.session_state.pop("merch-preview")
-        st.session_state["merch-message"] = f"Saved category “{name}”; the catalog's labels are updated."
+        st.session_state["merch-message"] = t("merch.applied", name=name)
         st.rerun()
-    if discard_col.button(
-        "Discard", type="primary" if takes_nothing else "secondary", key="merch-discard", width="stretch"
-    ):
+    discard_type = "primary" if takes_nothing else "secondary"
+    if discard_col.button(t("merch.discard"), type=discard_type, key="merch-discard", width="stretch"):
         preview.discard()
         st.session_state.pop("merch-preview")
-        st.session_state["merch-message"] = f"Discarded the draft “{name}”; nothing was saved."
+        st.session_state["merch-message"] = t("merch.discarded", name=name)
         st.rerun()
     if preview.taken_from:
-        st.markdown("**Taken from**")
-        st.dataframe(
-            pd.DataFrame([{"category now": facet_label(k), "products": v} for k, v in preview.taken_from.items()]),
-            hide_index=True,
-            key="merch-taken-from",
-        )
+        st.markdown(f"**{t('merch.taken_from')}**")
+        header = [t("merch.col.category_now"), t("merch.col.products")]
+        taken_from = [[facet(k), v] for k, v in preview.taken_from.items()]
+        st.dataframe(pd.DataFrame(taken_from, columns=header), hide_index=True, key="merch-taken-from")
     cards = [
-        Card(t.product, reasons=[f"How sure: {t.probability:.0%}", f"Now: {facet_label(t.previous)}"])
-        for t in preview.taken[:SHOWN]
+        Card(taken.product, reasons=[how_sure(taken.probability), t("merch.now", category=facet(taken.previous))])
+        for taken in preview.taken[:SHOWN]
     ]
     product_grid(catalog, cards, key="merch-preview")
 
@@ -125,94 +116,91 @@ def show_preview(preview: Preview) -> None:
 def distinctness(margin: float | None) -> str:
     """The median margin in words: how clearly the products taken belong to the draft."""
     if margin is None:
-        return "Nothing taken"
+        return t("merch.nothing_taken")
     if margin >= 0.05:
-        return "Clearly"
-    return "Somewhat" if margin >= 0.01 else "Hardly"
+        return t("merch.clearly")
+    return t("merch.somewhat") if margin >= 0.01 else t("merch.hardly")
+
+
+def how_sure(probability: float) -> str:
+    return t("merch.how_sure", p=f"{probability:.0%}")
 
 
 def category_table() -> None:
     counts = categories.counts()
     rows = [
-        {
-            "category": c.name,
-            "part of": c.parent or "",
-            "products": counts.get(c.name, 0),
-            "tagged in CSV": catalog.count(Filters(category=c.name)),
-            "description": c.description,
-            "other names": ", ".join(c.synonyms),
-            "Chinese": "、".join(c.zh),
-            "example photos": len(c.examples),
-        }
+        [
+            c.name,
+            c.parent or "",
+            counts.get(c.name, 0),
+            catalog.count(Filters(category=c.name)),
+            c.description,
+            ", ".join(c.synonyms),
+            "、".join(c.zh),
+            len(c.examples),
+        ]
         for c in categories.registry
     ]
-    rows.append(
-        {
-            "category": UNKNOWN,
-            "part of": "",
-            "products": counts.get(UNKNOWN, 0),
-            "tagged in CSV": 0,
-            "description": "no category is sure enough",
-            "other names": "",
-            "Chinese": "",
-            "example photos": 0,
-        }
-    )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="merch-categories")
+    rows.append([UNKNOWN, "", counts.get(UNKNOWN, 0), 0, t("merch.unknown_description"), "", "", 0])
+    header = [t(f"merch.col.{column}") for column in CATEGORY_COLUMNS]
+    st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, width="stretch", key="merch-categories")
     st.caption(
-        f"“products”: how the zero-shot classifier labels the catalog; “unknown” below probability "
-        f"{categories.registry.unknown_below:.2f}. “tagged in CSV”: the category column of the import."
+        t(
+            "merch.counts_caption",
+            products=t("merch.col.products"),
+            unknown=UNKNOWN,
+            threshold=f"{categories.registry.unknown_below:.2f}",
+            tagged=t("merch.col.tagged"),
+        )
     )
 
 
 def edit_category() -> None:
     """Change a category's words, or remove it (its sub-categories move up; its products are labelled again)."""
-    st.markdown("**Edit or remove a category**")
-    name = st.selectbox("Category", categories.registry.names, format_func=facet_label, key="merch-edit-name")
+    st.markdown(f"**{t('merch.edit_heading')}**")
+    names_now = categories.registry.names
+    name = st.selectbox(
+        t("merch.edit_category"), names_now, format_func=labelled(names_now, facet), key="merch-edit-name"
+    )
     if name is None:
         return
     category = categories.registry.get(name)
     with st.form(f"merch-edit-{name}"):
-        description = st.text_area("Description", category.description)
+        description = st.text_area(t("common.description"), category.description)
         c1, c2 = st.columns(2)
-        synonyms = c1.text_input("Other English names", ", ".join(category.synonyms))
-        zh = c2.text_input("Chinese names", ", ".join(category.zh))
-        save = st.form_submit_button("Save changes", type="primary")
+        synonyms = c1.text_input(t("merch.synonyms"), ", ".join(category.synonyms))
+        zh = c2.text_input(t("merch.zh_names"), ", ".join(category.zh))
+        save = st.form_submit_button(t("common.save_changes"), type="primary")
     if save:
         try:
             categories.update(name, description=description.strip(), synonyms=names(synonyms), zh=names(zh))
         except RegistryError as exc:
             st.error(markdown_literal(exc))
             return
-        st.session_state["merch-message"] = f"Saved “{name}”; the catalog's labels are updated."
+        st.session_state["merch-message"] = t("merch.saved", name=name)
         st.rerun()
-    confirm = st.checkbox(
-        f"Yes, remove “{markdown_literal(name)}” (its products are labelled again)", key=f"merch-remove-ok-{name}"
-    )
+    confirm = st.checkbox(t("merch.remove_confirm", name=facet_markdown(name)), key=f"merch-remove-ok-{name}")
     if st.button(
-        "Remove category", type="primary", icon=":material/delete:", disabled=not confirm, key=f"delete-category-{name}"
+        t("merch.remove"), type="primary", icon=":material/delete:", disabled=not confirm, key=f"delete-category-{name}"
     ):
         categories.remove(name)
-        st.session_state["merch-message"] = f"Removed “{name}”; the catalog's labels are updated."
+        st.session_state["merch-message"] = t("merch.removed", name=name)
         st.rerun()
 
 
 def low_confidence() -> None:
     unsure = categories.low_confidence(limit=SHOWN)
     if not unsure:
-        st.info("No products yet.")
+        st.info(t("merch.no_products"))
         return
-    st.markdown(
-        "The products the classifier is least sure of: check their photos and descriptions, "
-        "or draft a category for them."
-    )
+    st.markdown(t("merch.unsure_intro"))
     cards = [
         Card(
             item.product,
             badges=[item.classification.label],
             reasons=[
-                f"How sure: {item.classification.probability:.0%}",
-                " · ".join(f"{facet_label(label)} {p:.0%}" for label, p in item.classification.top),
+                how_sure(item.classification.probability),
+                " · ".join(f"{facet(label)} {p:.0%}" for label, p in item.classification.top),
             ],
         )
         for item in unsure
@@ -220,12 +208,14 @@ def low_confidence() -> None:
     product_grid(catalog, cards, key="merch-unsure")
 
 
-page_header("Merchandiser", "Draft a category, preview what it would take, then apply or discard.")
+page_header(t("merch.title"), t("merch.subtitle"))
 if categories.head_problem:  # a trained few-shot head that cannot be used: why, and the command that retrains it
     st.warning(categories.head_problem)
 if message := st.session_state.pop("merch-message", None):
     st.success(markdown_literal(message))
-draft, listing, unsure = st.tabs(["Draft a category", "Categories", "Low confidence"], key="merch-tab")
+draft, listing, unsure = st.tabs(
+    [t("merch.tab_draft"), t("merch.tab_categories"), t("merch.tab_unsure")], key="merch-tab"
+)
 with draft:
     preview = st.session_state.get("merch-preview")
     if preview is None:

@@ -125,11 +125,21 @@ def search_listing(query: Query, order: str) -> tuple[list[int], tuple[str, int 
     return ids, summary
 
 
+def within(filters: Filters) -> list[int] | None:
+    """The ids the filters allow (None: the whole collection)."""
+    return None if filters.is_empty() else catalog.ids_matching(filters).tolist()
+
+
+def band_pool() -> list[int] | None:
+    """Where *Updated for you* picks from: the search's matches; after no close match (nothing to offer but
+    the nearest few, all on screen) the collection within the filters, so a like still brings fresh pieces."""
+    return within(filters) if key == "results.no_match" else view.ids
+
+
 def collection_listing(order: str, filters: Filters) -> tuple[list[int], tuple[str, int | None]]:
     """No search yet: the collection (filtered), for this shopper or in catalog order."""
     if order == FOR_YOU:
-        candidates = None if filters.is_empty() else catalog.ids_matching(filters).tolist()
-        ids = for_you_order(session, candidates, None, MAX_COUNTED)
+        ids = for_you_order(session, within(filters), None, MAX_COUNTED)
     else:
         ids = [p.id for p in catalog.products(filters, limit=MAX_COUNTED) if p.id not in session.skips]
     count = catalog.count(filters)
@@ -194,7 +204,7 @@ def tray() -> None:
 @st.fragment(key=BAND)
 def band() -> None:
     """After a like: the best pieces for this shopper that are not on screen yet."""
-    if fresh := updated_for_you(session, view.ids, query_vector, view.visible()):
+    if fresh := updated_for_you(session, band_pool(), reason_query, view.visible()):
         st.subheader(t("results.updated_for_you"))
         actions = lambda card: like_pass_buttons(session, card.product, "band", after_tap)  # noqa: E731
         cards = shop_cards(session, catalog.get(fresh), reason_query)

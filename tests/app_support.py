@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from assistant.catalog import Catalog
 from assistant.catalog.ingest import ingest_csv
 from assistant.clip.factory import TEST_MODEL_SPEC
+from assistant.shop.i18n import LOCALES, messages
 from assistant.staff.accounts import StaffAccounts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +88,8 @@ def sign_in(at: AppTest, name: str = STAFF_NAME, password: str = STAFF_PASSWORD)
     """Fill in the staff sign-in form on the current page and submit it."""
     at.text_input(key="staff-name").input(name)
     at.text_input(key="staff-password").input(password)
-    next(b for b in at.button if b.label == "Sign in").click()
+    labels = {messages(language).text("staff.sign_in") for language in LOCALES}  # in the page's language
+    next(b for b in at.button if b.label in labels).click()
     return rerun(at)
 
 
@@ -129,3 +133,26 @@ def record_navigation(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, l
 
     monkeypatch.setattr(st, "navigation", recording)
     return calls
+
+
+def database_digest(path: Path) -> str:
+    """A hash of what the SQLite database holds (every table's rows), read without writing: when SQLite
+    moves committed pages from its write-ahead log into the file, the bytes change but not the data."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
+    finally:
+        connection.close()
+
+
+def folder_snapshot(*folders: Path) -> dict[str, str]:
+    """Every file under the folders with a hash of its content; SQLite databases by what they hold, their
+    write-ahead log and shared-memory index (SQLite housekeeping, counted in the database's content) left out.
+    Raw bytes of a database would change whenever a connection closing (garbage collection, another thread)
+    checkpoints the log into the file: a test comparing them fails at random on a busy machine."""
+    return {
+        str(path): database_digest(path) if path.suffix == ".db" else hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.endswith(("-shm", "-wal"))
+    }

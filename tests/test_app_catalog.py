@@ -57,7 +57,7 @@ def test_bad_upload_lists_each_rejected_row_and_imports_the_good_ones(monkeypatc
     assert not table["problem"].str.contains("assistant-upload-").any(), (
         "messages name the user's files, not temp paths"
     )
-    assert any("3 row(s) were rejected" in w.value for w in at.warning)
+    assert any("3 rows were rejected" in w.value for w in at.warning)
     catalog = open_catalog(app_catalog)
     assert catalog.count() == before + 1
     assert catalog.get_by_sku("NEW-1").title == "Hammered gold cuff"

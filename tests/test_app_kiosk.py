@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
 import tempfile
 import time
 import uuid
 
 import pytest
-from app_support import camera_photo, card_titles, rerun, run_app, shown
+from app_support import camera_photo, card_titles, folder_snapshot, rerun, run_app, shown
 
 from assistant.catalog import Catalog
 from assistant.clip.factory import TEST_MODEL_SPEC
 from assistant.search import SearchEngine
+from assistant.shop import kiosk as kiosk_rules
 from assistant.shop.kiosk import ENV_IDLE_SECONDS
 from assistant.shop.results import NonsenseQueries, match_threshold, search_results
 
 KIOSK = "pages/kiosk.py"
-
-
-def database_digest(path) -> str:
-    """A hash of what the SQLite database holds (every table's rows), read without writing: when SQLite
-    moves committed pages from its write-ahead log into the file, the bytes change but not the data."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
-    finally:
-        connection.close()
-
-
-def snapshot(*folders) -> dict[str, str]:
-    """Every file under the folders with a hash of its content; SQLite databases by what they hold, their
-    write-ahead log and shared-memory index (SQLite housekeeping, counted in the database's content) left out."""
-    return {
-        str(path): database_digest(path) if path.suffix == ".db" else hashlib.sha256(path.read_bytes()).hexdigest()
-        for folder in folders
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.name.endswith(("-shm", "-wal"))
-    }
 
 
 def test_camera_search_shows_tiles_and_writes_nothing_to_disk(
@@ -49,13 +27,13 @@ def test_camera_search_shows_tiles_and_writes_nothing_to_disk(
     monkeypatch.setenv("TMPDIR", str(private_tmp))
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     at = run_app(monkeypatch, app_catalog, KIOSK)
-    before = snapshot(app_catalog, private_tmp)
+    before = folder_snapshot(app_catalog, private_tmp)
     marker = f"kiosk-photo-{uuid.uuid4()}".encode()
     photo = camera_photo(synthetic_source.parent / "images" / "SYN-00005.png", marker)
 
     at.camera_input[0].set_value(("shot.jpg", photo, "image/jpeg"))
     rerun(at)
-    after = snapshot(app_catalog, private_tmp)  # before this test opens the catalog itself
+    after = folder_snapshot(app_catalog, private_tmp)  # before this test opens the catalog itself
 
     changed = sorted({path for path, digest in before.items() ^ after.items()})
     assert not changed, f"the kiosk wrote or changed files: {changed}"
@@ -147,8 +125,25 @@ def test_start_over_closes_everything(monkeypatch, app_catalog):
     assert any(m.value == "### 60 pieces in the collection" for m in at.markdown)
 
 
+class KioskClock:
+    """The kiosk rules' clock, moved by the test: a shopper walks away for exactly as long as the test says,
+    however long the machine takes to run the page (a real sleep races the page's own run time)."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def walk_away(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 def test_idle_kiosk_starts_over(monkeypatch, app_catalog, synthetic_source):
-    at = run_app(monkeypatch, app_catalog, KIOSK, **{ENV_IDLE_SECONDS: "1"})
+    clock = KioskClock()
+    monkeypatch.setattr(kiosk_rules, "time", clock)
+    idle = 60
+    at = run_app(monkeypatch, app_catalog, KIOSK, **{ENV_IDLE_SECONDS: str(idle)})
     at.camera_input[0].set_value(
         ("shot.jpg", camera_photo(synthetic_source.parent / "images" / "SYN-00001.png", b"x"), "image/jpeg")
     )
@@ -156,13 +151,17 @@ def test_idle_kiosk_starts_over(monkeypatch, app_catalog, synthetic_source):
     shortlist_first_card(at)
     assert at.session_state["kiosk"].shortlist and at.camera_input[0].value is not None
 
-    time.sleep(1.2)  # nobody touches the screen for longer than ASSISTANT_KIOSK_IDLE_SECONDS
+    clock.walk_away(idle - 1)  # a shopper who comes back just in time keeps everything
+    rerun(at)
+    assert at.session_state["kiosk"].shortlist and at.camera_input[0].value is not None
+
+    clock.walk_away(idle)  # nobody touches the screen for ASSISTANT_KIOSK_IDLE_SECONDS
     rerun(at)
 
     assert at.session_state["kiosk"].shortlist == []
     assert at.camera_input[0].value is None, "the previous shopper's photo is gone"
     assert any(m.value == "### 60 pieces in the collection" for m in at.markdown)
-    assert any("Starts over after 1 s without a touch" in m.value for m in at.markdown)
+    assert any(f"Starts over after {idle} s without a touch" in m.value for m in at.markdown)
 
 
 def test_start_over_button(monkeypatch, app_catalog):

@@ -3,22 +3,12 @@ confidence."""
 
 from __future__ import annotations
 
-import hashlib
-
-from app_support import card_titles, rerun, run_app, shown
+from app_support import card_titles, folder_snapshot, rerun, run_app, shown
 
 from assistant.categories import CategoryRegistry
 from assistant.categories.fewshot import Maml
 
 MERCHANDISER = "pages/merchandiser.py"
-
-
-def folder_state(folder) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.endswith(("-shm", "-wal"))
-    }
 
 
 def preview_draft(at, name: str, description: str, photo: bytes | None = None):
@@ -38,7 +28,7 @@ def category_table(at):
 
 def test_preview_then_discard_leaves_the_catalog_unchanged(monkeypatch, app_catalog, synthetic_source):
     at = run_app(monkeypatch, app_catalog, MERCHANDISER, signed_in=True)
-    before = folder_state(app_catalog)  # after the first load, which labels the catalog once
+    before = folder_snapshot(app_catalog)  # after the first load, which labels the catalog once
     photo = (synthetic_source.parent / "images" / "SYN-00004.png").read_bytes()
 
     preview_draft(at, "cocktail ring", "a large statement ring with a big coloured stone", photo)
@@ -62,7 +52,7 @@ def test_preview_then_discard_leaves_the_catalog_unchanged(monkeypatch, app_cata
     rerun(at)
 
     assert [shown(s.value) for s in at.success] == ["Discarded the draft “cocktail ring”; nothing was saved."]
-    assert folder_state(app_catalog) == before
+    assert folder_snapshot(app_catalog) == before
     assert "cocktail ring" not in CategoryRegistry.load(app_catalog)
     assert "cocktail ring" not in category_table(at)["category"].tolist()
 

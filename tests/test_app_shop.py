@@ -103,6 +103,18 @@ def test_nonsense_finds_no_close_match_and_offers_the_nearest(monkeypatch, app_c
     assert not [m for m in at.markdown if "matches your search" in m.value], "nothing matched, so no card says so"
 
 
+def test_a_like_after_no_close_match_brings_fresh_pieces_from_the_collection(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog)
+    search(at, "xyzzy qwerty")
+    nearest = card_ids(at)
+    at.button(key=f"like-shop-{nearest[2]}").click()
+    rerun(at)
+    assert card_ids(at)[: len(nearest)] == nearest, "nothing moves under the shopper's finger"
+    assert [s.value for s in at.subheader][-1] == "Updated for you"
+    band = [int(b.key.removeprefix("like-band-")) for b in at.button if (b.key or "").startswith("like-band-")]
+    assert band and not set(band) & set(nearest), "every nearest piece is on screen: the band brings others"
+
+
 def test_a_photo_search_counts_its_close_matches(monkeypatch, app_catalog, engine, synthetic_source):
     photo = photo_of(synthetic_source, "SYN-00012")
     at = run_app(monkeypatch, app_catalog)

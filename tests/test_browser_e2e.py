@@ -1,11 +1,13 @@
 """End to end in a real browser: the Streamlit server on a free localhost port, driven by Debian's headless Chromium.
 
 Skipped when /usr/bin/chromium or /usr/bin/chromedriver is missing (``./run.sh test`` installs them).
-Screenshots go to a temporary folder whose path the test prints.
+Screenshots of every page, at desk and portrait-kiosk sizes in English and Chinese, go to $ASSISTANT_SCREENSHOTS
+when set, else to a temporary folder; the test prints the path. They show synthetic products only.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from app_support import STAFF_NAME, STAFF_PASSWORD, add_staff_account, build_catalog
 
 from assistant.catalog import Catalog
+from assistant.shop.i18n import messages
 from bench.live_app import chromium, chromium_available
 from bench.live_app import streamlit_server as live_server
 
@@ -73,9 +76,15 @@ def browser():
         yield driver
 
 
+SCREENSHOTS_ENV = "ASSISTANT_SCREENSHOTS"
+
+
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("screenshots")
+    """$ASSISTANT_SCREENSHOTS (created if needed), else a fresh temporary folder."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots in {folder}")
     return folder
 
@@ -101,8 +110,21 @@ def loaded_card_images(browser) -> int:
     )
 
 
+#: Streamlit draws a placeholder (a "skeleton") while a widget's code is still loading, slowly on a busy machine.
+SETTLED = (
+    "return !document.querySelector('[data-testid=\"stSkeleton\"]')"
+    " && [...document.images].every(i => i.complete)"
+)
+
+
+def settled(browser) -> bool:
+    """Every widget drawn (no loading placeholder) and every photo loaded."""
+    return browser.execute_script(SETTLED)
+
+
 def screenshot(browser, path: Path) -> None:
-    """Save the top of the page (Streamlit scrolls its main container, not the window)."""
+    """Save the top of the page once it has settled (Streamlit scrolls its main container, not the window)."""
+    wait_until(browser, settled, f"the page to settle for {path.name}")
     browser.execute_script(
         "document.querySelectorAll('[data-testid=\"stMain\"], section.main').forEach(e => e.scrollTo(0, 0))"
     )
@@ -179,15 +201,16 @@ def assert_nothing_of_a_staff_page(browser, catalog: Path) -> None:
     assert browser.execute_script("return document.querySelectorAll('input[type=file]').length") == 0
 
 
-def sign_in(browser, name: str, password: str) -> None:
+def sign_in(browser, name: str, password: str, language: str = "en") -> None:
     from selenium.webdriver.common.by import By
 
+    words = messages(language)
     wait_until(browser, password_shown, "the sign-in form")
-    name_box = browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Name"]')
+    name_box = browser.find_element(By.CSS_SELECTOR, f'input[aria-label="{words.text("staff.name")}"]')
     name_box.clear()
     name_box.send_keys(name)
     browser.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(password)
-    click_button(browser, "Sign in")
+    click_button(browser, words.text("staff.sign_in"))
 
 
 def test_staff_sign_in_refuses_a_wrong_password_opens_with_the_right_one_and_locks_when_idle(
@@ -264,15 +287,21 @@ def test_a_kiosk_only_server_serves_the_kiosk_at_every_url_and_never_shows_staff
 
 
 VIEWPORTS = {"desk": (1400, 1000), "portrait": (1080, 1920)}
-#: Every page a person can open, at both sizes and in both languages (the product page by its deep link).
+#: Every page a person can open, at both sizes and in both languages: its path (the product page by its deep
+#: link), what shows it is drawn, and whether staff sign in first (signed out, the sign-in form is the page).
 PAGES = {
-    "shop": ("", ".card-title"),
-    "product": ("?sku=SYN-00003", ".product-title"),
-    "kiosk": ("kiosk", ".kiosk-title"),
-    "kiosk-product": ("kiosk?sku=SYN-00003", ".product-title"),
-    "merchandiser": ("merchandiser", "h1"),
-    "catalog": ("catalog", "h1"),
+    "shop": ("", ".card-title", False),
+    "product": ("?sku=SYN-00003", ".product-title", False),
+    "kiosk": ("kiosk", ".kiosk-title", False),
+    "kiosk-product": ("kiosk?sku=SYN-00003", ".product-title", False),
+    "sign-in": ("catalog", "input[type=password]", False),
+    "catalog": ("catalog", '[data-testid="stMetric"]', True),
+    "merchandiser": ("merchandiser", '[data-testid="stTabs"]', True),
 }
+#: Staff pages' second tabs (a table of products; the category list), shot after the page itself.
+SECOND_TABS = {"catalog": "catalog-browse", "merchandiser": "merchandiser-categories"}
+#: Message keys whose English words must not show on a Chinese page (the pages' own words, not catalog data).
+STAFF_PAGE_MESSAGES = ("staff.", "catalog.", "import.", "browse.", "edit.", "trash.", "audit.", "merch.", "common.")
 
 
 def viewport(browser, name: str) -> None:
@@ -284,32 +313,77 @@ def viewport(browser, name: str) -> None:
     )
 
 
-def open_page(browser, url: str, ready_selector: str) -> None:
+def wait_drawn(browser, ready_selector: str, what: str) -> None:
+    """Until ``ready_selector`` shows, the script has finished and every photo has loaded."""
     from selenium.webdriver.common.by import By
 
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ready_selector) and idle(d), f"{what} to draw")
+    wait_until(browser, settled, f"the widgets and photos of {what}")
+
+
+def open_page(browser, url: str, ready_selector: str) -> None:
     browser.get(url)
-    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ready_selector) and idle(d), f"{url} to draw")
+    wait_drawn(browser, ready_selector, url)
+
+
+def open_tab(browser, index: int) -> None:
+    """Click the page's nth tab and wait until its panel is drawn."""
+    tabs = "return [...document.querySelectorAll('[role=tab]')]"
+    browser.execute_script(f"{tabs}[{index}].click()")
     wait_until(
         browser,
-        lambda d: d.execute_script("return [...document.images].every(i => i.complete)"),
-        f"the photos of {url}",
+        lambda d: (
+            d.execute_script(f"return {tabs[7:]}[{index}].getAttribute('aria-selected') === 'true'")
+            and idle(d)
+            and settled(d)
+        ),
+        f"tab {index}",
     )
+
+
+def english_phrases(language: str) -> list[str]:
+    """The English words of the staff pages' messages (two words or more) that differ in ``language``."""
+    english, other = messages("en").entries, messages(language).entries
+    return [
+        text
+        for key, text in english.items()
+        if key.startswith(STAFF_PAGE_MESSAGES)
+        and isinstance(text, str)
+        and "{" not in text
+        and len(text.split()) >= 2
+        and other[key] != text
+    ]
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_screenshots_of_every_page(app_url, browser, screenshots, size, language):
-    """Every page drawn at both sizes in both languages; in Chinese the shop's own words are Chinese."""
+    """Every page drawn at both sizes in both languages; in Chinese no English interface words remain."""
     viewport(browser, size)
+    english = english_phrases(language) if language != "en" else []
     try:
-        for name, (path, ready) in PAGES.items():
+        for name, (path, ready, staff) in PAGES.items():
             joiner = "&" if "?" in path else "?"
-            open_page(browser, f"{app_url}/{path}{joiner}lang={language}", ready)
+            url = f"{app_url}/{path}{joiner}lang={language}"
+            if staff:  # a new browser session: signed out, so the page's URL shows the form first
+                open_page(browser, url, "input[type=password]")
+                sign_in(browser, STAFF_NAME, STAFF_PASSWORD, language)
+                wait_drawn(browser, ready, name)
+            else:
+                open_page(browser, url, ready)
             screenshot(browser, screenshots / f"{name}-{size}-{language}.png")
+            if name in SECOND_TABS:
+                open_tab(browser, 1)
+                screenshot(browser, screenshots / f"{SECOND_TABS[name]}-{size}-{language}.png")
+            shown = visible_text(browser)
+            assert not [e for e in english if e in shown], f"English on the Chinese {name} page"
             if language == "zh" and name in ("shop", "kiosk"):
                 assert "馆藏共 60 件" in browser.page_source
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+BAND_CARDS = "return document.querySelectorAll('div[class*=\"st-key-open-band-\"]').length"
 
 
 def test_search_then_like_keeps_the_grid_in_place(app_url, browser, screenshots):
@@ -337,7 +411,8 @@ def test_search_then_like_keeps_the_grid_in_place(app_url, browser, screenshots)
     assert 0 < len(results) <= 8
 
     click_button(browser, "Like", nth=2)
-    wait_until(browser, lambda d: "Updated for you" in d.page_source and idle(d), "the Updated for you band")
+    # the band's own cards: its name is also in the (collapsed) likes tray's help text from the start
+    wait_until(browser, lambda d: d.execute_script(BAND_CARDS) > 0 and idle(d), "the Updated for you band")
     assert card_titles(browser)[: len(results)] == results, "nothing moved under the finger"
     liked_buttons = browser.execute_script(
         "return [...document.querySelectorAll('button')].filter(b => b.innerText.trim().endsWith('Liked')).length"

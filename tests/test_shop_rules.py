@@ -150,3 +150,11 @@ def test_facet_values_have_chinese_names_from_the_vocabularies():
     assert names["rose gold"] == "玫瑰金" and names["ring"] == "戒指"
     ring = Product(id=1, sku="R-1", title="t", category="ring", metal="rose gold", stone="unobtainium")
     assert product_facts(ring, lambda v: names.get(v, v)) == "戒指 · 玫瑰金 · unobtainium"
+
+
+def test_dates_read_as_people_write_them_in_each_language():
+    stamp = "2026-11-30T19:14:03.5+00:00"
+    assert messages("en").when(stamp).replace("\u202f", " ") == "Nov 30, 2026, 7:14 PM"
+    assert messages("zh").when(stamp) == "2026年11月30日 19:14"
+    assert messages("zh").when("2026-11-30T21:14:03+02:00") == "2026年11月30日 19:14", "shown in UTC, as stored"
+    assert messages("en").when("not a date") == "not a date" and messages("en").when(None) == ""

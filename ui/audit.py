@@ -19,6 +19,7 @@ from assistant.catalog.trash import purge, restore_product, trash_days_from_env,
 from assistant.errors import AssistantError
 from assistant.plaintext import csv_text, markdown_literal
 
+from .i18n import action_label, field_label, labelled, t, tn, when
 from .resources import Shop
 
 ALL = "all"
@@ -28,41 +29,48 @@ MESSAGE_KEY = "catalog-message"
 def trash_tab(shop: Shop) -> None:
     days = trash_days_from_env()
     products = trashed(shop.catalog)
-    st.caption(f"Deleted products wait here for {days:g} days, then are purged; until then anyone on staff can "
-               "restore them, with their photo and search vector.")  # fmt: skip
+    st.caption(tn("trash.caption", days))
     if not products:
-        st.info("The trash is empty.")
+        st.info(t("trash.empty"))
         return
+    header = [t("column.sku"), t("column.title"), t("column.deleted"), t("column.by")]
     st.dataframe(
-        pd.DataFrame([{"sku": p.sku, "title": p.title, "deleted": p.deleted_at, "by": p.deleted_by} for p in products]),
+        pd.DataFrame([[p.sku, p.title, when(p.deleted_at), p.deleted_by] for p in products], columns=header),
         hide_index=True,
         width="stretch",
         key="trash-table",
     )
     skus = list(dict.fromkeys(p.sku for p in products))
-    chosen = st.selectbox("Restore", skus, key="trash-sku")
+    chosen = st.selectbox(t("trash.choose"), skus, key="trash-sku")
     restore_col, purge_col, _ = st.columns([1, 1, 3])
-    if restore_col.button("Restore", type="primary", key="trash-restore", width="stretch"):
+    if restore_col.button(t("trash.restore"), type="primary", key="trash-restore", width="stretch"):
         try:
             restore_product(shop.catalog, chosen)
         except CatalogError as exc:
             st.error(markdown_literal(exc))
             return
-        st.session_state[MESSAGE_KEY] = f"Restored {chosen}."
+        st.session_state[MESSAGE_KEY] = t("trash.restored", sku=chosen)
         st.rerun()
-    confirm = st.checkbox("Yes, delete everything in the trash for good", key="trash-purge-confirm")
-    if purge_col.button("Empty the trash", disabled=not confirm, key="trash-purge", width="stretch"):
+    confirm = st.checkbox(t("trash.purge_confirm"), key="trash-purge-confirm")
+    if purge_col.button(t("trash.purge"), disabled=not confirm, key="trash-purge", width="stretch"):
         gone = purge(shop.catalog)
-        st.session_state[MESSAGE_KEY] = f"Deleted {len(gone)} product(s) for good."
+        st.session_state[MESSAGE_KEY] = tn("trash.purged", len(gone))
         st.rerun()
 
 
 def audit_tab(shop: Shop) -> None:
     action_col, actor_col, target_col, since_col = st.columns(4)
-    action = action_col.selectbox("Action", [ALL, *audit.ACTIONS], key="audit-action")
-    actor = actor_col.text_input("Who", key="audit-actor", placeholder="exact name").strip()
-    target = target_col.text_input("What (sku, category, file)", key="audit-target").strip()
-    since = since_col.date_input("Since", value=None, key="audit-since")
+    actions = [ALL, *audit.ACTIONS]
+    all_label = t("common.all")
+    action = action_col.selectbox(
+        t("audit.action"),
+        actions,
+        format_func=labelled(actions, lambda a: all_label if a == ALL else action_label(a)),
+        key="audit-action",
+    )
+    actor = actor_col.text_input(t("audit.who"), key="audit-actor", placeholder=t("audit.who_placeholder")).strip()
+    target = target_col.text_input(t("audit.what"), key="audit-target").strip()
+    since = since_col.date_input(t("audit.since"), value=None, key="audit-since")
     query = AuditQuery(
         action=None if action == ALL else action,
         actor=actor or None,
@@ -71,13 +79,13 @@ def audit_tab(shop: Shop) -> None:
     )
     entries = audit.entries(shop.catalog, query)
     if not entries:
-        st.info("No changes match.")
+        st.info(t("audit.nothing"))
         return
-    rows = [[e.at, e.actor, e.action, e.target, audit.summary(e)] for e in entries]
-    header = ["when", "who", "action", "what", "details"]
+    rows = [[when(e.at), e.actor, action_label(e.action), e.target, audit.summary(e, field_label)] for e in entries]
+    header = [t("column.when"), t("column.who"), t("column.action"), t("column.what"), t("column.details")]
     st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, width="stretch", key="audit-table")
     st.download_button(
-        "Download as CSV", csv_text(header, rows), "audit-trail.csv", "text/csv", key="audit-csv"
+        t("common.download_csv"), csv_text(header, rows), "audit-trail.csv", "text/csv", key="audit-csv"
     )  # fmt: skip
     undo_form(shop, [e for e in entries if e.action in UNDOABLE])
 
@@ -90,16 +98,20 @@ def undo(shop: Shop, entry: AuditEntry) -> str:
     """Reverse one audited change (itself audited as the current staff member); says what was done."""
     if entry.action == audit.EDIT:
         undo_edit(shop.catalog, shop.embedder, entry)
-        return f"Put back {entry.target} as it was before that edit."
+        return t("audit.undone_edit", sku=entry.target)
     if entry.action == audit.IMPORT:
         trashed_skus, restored = undo_import(shop.catalog, shop.embedder, entry)
-        return f"Moved {len(trashed_skus)} added product(s) to the trash and put back {len(restored)} updated one(s)."
+        return t("audit.undone_import", trashed=len(trashed_skus), restored=len(restored))
     if entry.action == audit.DELETE:
         for sku in entry.details.get("skus", []):
             restore_product(shop.catalog, sku)
-        return f"Restored {entry.target}."
+        return t("audit.undone_delete", target=entry.target)
     shop.categories().undo(entry)
-    return f"Reversed the {entry.action} of “{entry.target}”."
+    return t("audit.undone_category", action=action_label(entry.action), target=entry.target)
+
+
+def entry_line(entry: AuditEntry) -> str:
+    return f"{when(entry.at)} · {action_label(entry.action)} · {entry.target} · {entry.actor}"
 
 
 def undo_form(shop: Shop, entries: list[AuditEntry]) -> None:
@@ -107,12 +119,12 @@ def undo_form(shop: Shop, entries: list[AuditEntry]) -> None:
         return
     by_id = {e.id: e for e in entries}
     chosen = st.selectbox(
-        "Undo a change",
+        t("audit.undo_choose"),
         list(by_id),
-        format_func=lambda i: f"{by_id[i].at} · {by_id[i].action} · {by_id[i].target} · {by_id[i].actor}",
+        format_func=labelled(by_id, lambda i: entry_line(by_id[i])),
         key="audit-undo-entry",
     )
-    if st.button("Undo this change", key="audit-undo"):
+    if st.button(t("audit.undo"), key="audit-undo"):
         try:
             message = undo(shop, by_id[chosen])
         except AssistantError as exc:

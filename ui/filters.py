@@ -8,7 +8,7 @@ import streamlit as st
 
 from assistant.catalog import Filters
 
-from .i18n import facet, t
+from .i18n import facet, labelled, t
 from .resources import Shop
 
 
@@ -22,7 +22,11 @@ def filter_sidebar(shop: Shop, key: str) -> Filters:
         if values:
             chosen[column] = (
                 st.multiselect(
-                    t(f"filter.{column}"), values, format_func=facet, placeholder=t("filter.any"), key=f"{key}-{column}"
+                    t(f"filter.{column}"),
+                    values,
+                    format_func=labelled(values, facet),
+                    placeholder=t("filter.any"),
+                    key=f"{key}-{column}",
                 )
                 or None
             )

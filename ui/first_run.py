@@ -13,6 +13,7 @@ from assistant.catalog.ingest import ingest_csv
 from assistant.catalog.synthetic import write_synthetic_catalog
 from assistant.clip.factory import ModelWeightsMissing
 
+from .i18n import t
 from .resources import Shop, current_settings
 
 DEMO_PRODUCTS = 120
@@ -26,28 +27,23 @@ def setup_problem_page(problem: Exception, details: bool = True) -> Callable[[],
     def setup_needed() -> None:
         if not details:
             log.error("the shop cannot start: %s", problem)
-            st.title("Closed for maintenance")
-            st.info("The shop is closed for a moment. Please come back a little later.")
+            st.title(t("setup.closed_title"))
+            st.info(t("setup.closed_text"))
             return
         settings = current_settings()
-        st.title("Setup needed")
-        if isinstance(problem, ModelWeightsMissing):
-            st.error("The image model's weights are not on this machine, so the shop cannot search yet.")
-        else:
-            st.error("The shop cannot open its catalog with the current settings.")
+        st.title(t("setup.title"))
+        st.error(t("setup.no_weights" if isinstance(problem, ModelWeightsMissing) else "setup.cannot_open"))
         st.code(str(problem), language=None, wrap_lines=True)
-        st.markdown(
-            f"- catalog: `{settings.catalog_location}` (environment variable `ASSISTANT_CATALOG`)\n"
-            f"- model spec: `{settings.model_spec}` (environment variable `ASSISTANT_MODEL`)\n\n"
-            "Fix the setting, then reload this page."
-        )
+        catalog = t("setup.catalog", location=settings.catalog_location)
+        model = t("setup.model", spec=settings.model_spec)
+        st.markdown(f"- {catalog}\n- {model}\n\n{t('setup.fix')}")
 
     return setup_needed
 
 
 def fill_with_demo_products(shop: Shop, n: int = DEMO_PRODUCTS) -> str:
     """Ingest n synthetic demo products (drawn pictures, sku SYN-...) with a progress bar; returns a summary."""
-    bar = st.progress(0.0, text="Drawing and embedding synthetic demo products…")
+    bar = st.progress(0.0, text=t("demo.drawing"))
     with tempfile.TemporaryDirectory(prefix="assistant-demo-") as tmp:
         csv_path = write_synthetic_catalog(Path(tmp), n=n)
         report = ingest_csv(
@@ -55,7 +51,9 @@ def fill_with_demo_products(shop: Shop, n: int = DEMO_PRODUCTS) -> str:
             shop.embedder,
             csv_path,
             Path(tmp) / "images",
-            progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Embedding {done} of {total}…"),
+            progress=lambda done, total: bar.progress(
+                done / max(total, 1), text=t("demo.embedding", done=done, total=total)
+            ),
         )
     bar.empty()
-    return f"Added {report.added} synthetic demo products."
+    return t("demo.added", n=report.added)

@@ -1,11 +1,14 @@
 """The session's interface language: ``?lang=zh|en`` wins, then the session's choice, then ASSISTANT_LANGUAGE.
 
 ``t("key")`` / ``tn("key", n)`` read the message catalogue of the current session's language
-(assistant/shop/i18n.py); ``price()`` formats with its locale. The choice lives in st.session_state,
-so every browser tab keeps its own language, and is mirrored in the URL so a link keeps it too.
+(assistant/shop/i18n.py); ``price()`` and ``when()`` format prices and dates with its locale. The choice lives
+in st.session_state, so every browser tab keeps its own language, and is mirrored in the URL so a link keeps it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import streamlit as st
 
@@ -16,6 +19,7 @@ from assistant.shop.i18n import LANGUAGE_NAMES, Messages, language_from_env, mes
 from .resources import current_shop
 
 SESSION_KEY = "language"
+T = TypeVar("T")
 
 
 def current_language() -> str:
@@ -44,19 +48,55 @@ def price(amount: float | None, currency: str = "") -> str:
     return current_messages().price(amount, currency)
 
 
+def when(stamp: str | None) -> str:
+    """A stored ISO timestamp in the session's language (UTC, as stored)."""
+    return current_messages().when(stamp)
+
+
+def text_or(key: str, default: str) -> str:
+    """The message ``key``, or ``default`` where the catalogue has none (a name only some values have)."""
+    return t(key) if key in current_messages().entries else default
+
+
+def action_label(action: str) -> str:
+    """An audit trail action ('category add') in the session's language; one the catalogue lacks as it is."""
+    return text_or("audit.action." + action.replace(" ", "_"), action)
+
+
+def field_label(name: str) -> str:
+    """A product or category field ('price', 'added') as the audit trail's details name it."""
+    return text_or(f"field.{name}", name)
+
+
+def labelled(options: Iterable[T], label: Callable[[T], str]) -> Callable[[T], str]:
+    """A widget's ``format_func`` whose words are looked up now, while the page runs in this session's language:
+    Streamlit (and AppTest) may call it later, outside the run, where the session's language is unknown."""
+    names = {option: label(option) for option in options}
+    return lambda option: names.get(option, str(option))
+
+
 def reset_language() -> None:
     """Back to ASSISTANT_LANGUAGE (a kiosk's next shopper starts in the shop's language)."""
     st.session_state.pop(SESSION_KEY, None)
     st.query_params.pop("lang", None)
 
 
+def _chinese_name(value: str) -> str | None:
+    """The vocabularies' Chinese name of a facet value when the session reads Chinese; None otherwise."""
+    if current_language() != "zh":
+        return None
+    return current_shop().chinese_facet_names().get((value or "").strip().lower())
+
+
 def facet(value: str) -> str:
     """A facet value ('rose gold') as the shopper reads it: 'Rose gold', or '玫瑰金' in Chinese when the
     vocabularies name it (catalog values without a Chinese name stay as the shop wrote them)."""
-    name = (
-        current_shop().chinese_facet_names().get((value or "").strip().lower()) if current_language() == "zh" else None
-    )
-    return name or facet_label(value)
+    return _chinese_name(value) or facet_label(value)
+
+
+def stored_facet(value: str) -> str:
+    """A facet value in a staff table: its Chinese name in Chinese, else exactly as stored ('rose gold')."""
+    return _chinese_name(value) or value
 
 
 def facet_markdown(value: str) -> str:

@@ -27,7 +27,7 @@ from assistant.staff.accounts import StaffAccounts
 from assistant.staff.pages import CLOSED, KIOSK, STAFF, URLS, Route, page_sets_from_env, routes
 from assistant.staff.session import StaffSession, idle_minutes_from_env
 from ui.first_run import setup_problem_page
-from ui.i18n import current_language, current_messages, t
+from ui.i18n import current_language, t, text_or
 from ui.resources import current_shop
 from ui.staff import current_staff, sign_in_page, staff_panel
 from ui.style import apply_style, page_header, show_logo
@@ -60,8 +60,7 @@ def closed_page() -> None:
 
 def _title(target: str, title: str) -> str:
     """A page's title in the session's language (the English one where the catalogue has none)."""
-    key = f"nav.{target}"
-    return t(key) if key in current_messages().entries else title
+    return text_or(f"nav.{target}", title)
 
 
 def _page(route: Route, target: Callable[[], None] | str, title: str, icon: str, visible: bool = True) -> st.Page:
@@ -91,7 +90,8 @@ def run_app() -> None:
         message = markdown_literal(problem)
         return _run_everywhere(lambda: st.error(message), t("nav.setup"))
     try:
-        shop = current_shop()
+        with st.spinner(t("loading.shop")):  # the first visit of a server loads the model and opens the catalog
+            shop = current_shop()
         idle_minutes = idle_minutes_from_env()
     except AssistantError as problem:
         # Every URL of the app (a bookmarked /kiosk too) shows the explanation; paths only where staff work.

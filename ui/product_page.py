@@ -17,7 +17,7 @@ from assistant.plaintext import html_text, markdown_literal
 from assistant.shop.display import EMPTY_FACETS, facet_label, is_synthetic
 
 from .cards import photo_data_url, product_thumbnail
-from .i18n import facet, price, t
+from .i18n import facet, price, t, text_or
 
 SKU_PARAM = "sku"
 MORE_LIKE_THIS = 8
@@ -44,13 +44,19 @@ def linked_product(catalog: Catalog) -> Product | None:
     return product
 
 
+def attribute_name(name: str) -> str:
+    """An extra CSV column's name as the reader's language says it ('style' -> 'Style' / '风格'), where the
+    catalogue knows it; otherwise as the shop wrote it."""
+    return text_or(f"attribute.{name.strip().lower()}", facet_label(name.replace("_", " ")))
+
+
 def attribute_rows(product: Product) -> list[tuple[str, str]]:
     """(label, value) for every attribute the shop gave the piece, known facets first, empty ones left out."""
     rows = [
         (t("product.category"), facet(product.category)),
         (t("product.metal"), facet(product.metal)),
         (t("product.stone"), facet(product.stone)),
-        *((facet_label(name.replace("_", " ")), value) for name, value in sorted(product.attributes.items())),
+        *((attribute_name(name), facet(str(value))) for name, value in sorted(product.attributes.items())),
         (t("product.sku"), product.sku),
     ]
     return [(label, str(value)) for label, value in rows if str(value or "").strip().lower() not in EMPTY_FACETS]

@@ -65,7 +65,7 @@ def _chinese_facet_names(catalog_root: str, registry_stamp: int) -> dict[str, st
     return chinese_facet_names(categories, load_attributes())
 
 
-@st.cache_resource(max_entries=4, show_spinner="Labelling the catalog's products…")
+@st.cache_resource(max_entries=4, show_spinner=False)  # the Merchandiser page says "labelling"
 def _categories(
     _catalog: Catalog, _embedder: Embedder, catalog_root: str, registry_stamp: int, head_stamp: int
 ) -> CatalogCategories:
@@ -159,12 +159,12 @@ class Shop:
         return _personalizer(self.catalog, str(self.catalog.root), stamp)
 
 
-@st.cache_resource(show_spinner="Loading the image model (once per server)…")
+@st.cache_resource(show_spinner=False)  # run_app says "loading" in the session's language
 def _embedder(model_spec: str, model_cache: str | None) -> Embedder:
     return load_embedder(Settings(catalog_dir=Path("."), model_spec=model_spec, model_cache=model_cache))
 
 
-@st.cache_resource(show_spinner="Opening the catalog…")
+@st.cache_resource(show_spinner=False)
 def _shop(catalog_location: str, model_spec: str, model_cache: str | None) -> Shop:
     settings = Settings.resolve(catalog_location, model_spec, model_cache)
     embedder = _embedder(model_spec, model_cache)

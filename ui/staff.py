@@ -17,7 +17,7 @@ from assistant.plaintext import markdown_literal
 from assistant.staff.accounts import SignedIn, SignInRefused, StaffAccounts
 from assistant.staff.session import PASSWORD, SINGLE_SIGN_ON, StaffSession
 from assistant.staff.sso import allowed_staff_email
-from assistant.staff.throttle import Throttle, wait_message
+from assistant.staff.throttle import Throttle, wait_in_units
 from ui.i18n import t
 from ui.style import page_header
 
@@ -63,10 +63,10 @@ def current_staff(accounts: StaffAccounts, idle_minutes: float) -> StaffSession 
     if session is None:
         return None
     if session.is_idle(idle_minutes):
-        end_staff_session(f"You were signed out after {idle_minutes:g} minutes without activity.")
+        end_staff_session(t("staff.idle_signed_out", minutes=f"{idle_minutes:g}"))
         return None
     if session.method == PASSWORD and not accounts.still_valid(SignedIn(session.name, session.password_changed)):
-        end_staff_session("Your staff account was removed or its password changed: sign in again.")
+        end_staff_session(t("staff.account_changed"))
         return None
     session.touch()
     st.session_state[SESSION_KEY] = session
@@ -90,7 +90,7 @@ def sign_in_page(accounts: StaffAccounts) -> None:
 
 def _single_sign_on_panel() -> None:
     if st.user.is_logged_in:  # signed in with the provider, but not on the staff list
-        email = st.user.to_dict().get("email") or "This account"
+        email = st.user.to_dict().get("email") or t("staff.this_account")
         st.error(t("staff.sso_not_listed", email=markdown_literal(email)))
         if st.button(t("staff.sso_sign_out"), key="staff-sso-sign-out"):
             st.logout()
@@ -111,19 +111,27 @@ def _password_form(accounts: StaffAccounts) -> None:
     throttle: Throttle = st.session_state.setdefault(THROTTLE_KEY, Throttle())
     now = time.time()
     if (wait := throttle.wait_left(now)) > 0:
-        st.error(wait_message(wait))
+        st.error(wait_words(wait))
         return
     try:
         signed_in = accounts.sign_in(name, password, now)
     except SignInRefused as refused:
         throttle.failed(now)
         wait = max(refused.wait_seconds, throttle.wait_left(now))
-        message = str(refused)
-        st.error(message if not wait or message == wait_message(wait) else f"{message} {wait_message(wait)}")
+        said = [t("staff.wrong_password")] if refused.wrong_password else []
+        if wait:
+            said.append(wait_words(wait))
+        st.error(" ".join(said) or markdown_literal(refused))
         return
     throttle.succeeded()
     st.session_state[SESSION_KEY] = StaffSession(signed_in.name, PASSWORD, signed_in.password_changed)
     st.rerun()
+
+
+def wait_words(seconds: float) -> str:
+    """'Too many failed sign-ins: try again in 8 s.' in the reader's language."""
+    amount, unit = wait_in_units(seconds)
+    return t("staff.wait_minutes" if unit == "min" else "staff.wait_seconds", n=amount)
 
 
 def staff_panel(session: StaffSession, idle_minutes: float) -> None:

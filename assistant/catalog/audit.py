@@ -11,7 +11,7 @@ which is what lets another staff member undo it.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -52,12 +52,15 @@ def acting_as(actor: str) -> Iterator[None]:
         _ACTOR.reset(token)
 
 
-def summary(entry: AuditEntry) -> str:
-    """One line for a table: the changed fields of an edit, the counts of an import, ..."""
+def summary(entry: AuditEntry, field_name: Callable[[str], str] = str) -> str:
+    """One line for a table: the changed fields of an edit, the counts of an import, ...; ``field_name`` names
+    each field for the reader (the app: in the interface's language)."""
     d = entry.details
     if entry.action == EDIT:
-        return "; ".join(f"{k}: {d['before'].get(k)!r} → {d['after'].get(k)!r}" for k in sorted(d.get("after", {})))
-    return ", ".join(f"{k} {v}" for k, v in d.items() if not isinstance(v, list | dict))
+        return "; ".join(
+            f"{field_name(k)}: {d['before'].get(k)!r} → {d['after'].get(k)!r}" for k in sorted(d.get("after", {}))
+        )
+    return ", ".join(f"{field_name(k)} {v}" for k, v in d.items() if not isinstance(v, list | dict) and v != "")
 
 
 def entry(action: str, target: str = "", details: dict | None = None) -> AuditEntry:

@@ -14,10 +14,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 from babel import Locale
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal, is_currency
 
 from assistant.errors import SettingsError
@@ -79,6 +81,20 @@ class Messages:
         """A reason from the personaliser in this language (catalog words inside it stay as the shop wrote them)."""
         known = reason_message(reason)
         return self.text(known[0], **known[1]) if known else reason
+
+    def when(self, stamp: str | None) -> str:
+        """A stored ISO timestamp as people read it, in UTC as stored: 'Nov 30, 2026, 7:14 AM' /
+        '2026年11月30日 07:14'; a stamp that is not a date is shown as it is."""
+        try:
+            moment = datetime.fromisoformat(stamp or "")
+        except (TypeError, ValueError):
+            return stamp or ""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+        date_text = format_date(moment.date(), "medium", locale=self.locale)
+        time_text = format_time(moment, "short", tzinfo=UTC, locale=self.locale)
+        return self.locale.datetime_formats["medium"].format(time_text, date_text)
 
     def price(self, amount: float | None, currency: str = "") -> str:
         """'$1,250' / 'US$1,250' / '¥523.40': whole amounts without decimals, in the locale's pattern;

@@ -34,15 +34,19 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 
+WRONG_PASSWORD = "Wrong name or password."
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended cost
 
 
 class SignInRefused(AssistantError):
-    """A sign-in that did not succeed; the message says why (never which of name or password was wrong)."""
+    """A sign-in that did not succeed; the message says why (never which of name or password was wrong).
+    ``wrong_password``: the name and password were checked and did not match (else the name had to wait first);
+    ``wait_seconds``: how long the next try waits."""
 
-    def __init__(self, message: str, wait_seconds: float = 0.0):
+    def __init__(self, message: str, wait_seconds: float = 0.0, wrong_password: bool = False):
         super().__init__(message)
         self.wait_seconds = wait_seconds
+        self.wrong_password = wrong_password
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,7 @@ class StaffAccounts:
                 if _HASHER.check_needs_rehash(row[0]):
                     db.execute("UPDATE accounts SET password_hash = ? WHERE name = ?", (_HASHER.hash(password), name))
         if row is None:  # raised after the commit, which keeps the failure counted
-            raise SignInRefused("Wrong name or password.", throttle.wait_left(now))
+            raise SignInRefused(WRONG_PASSWORD, throttle.wait_left(now), wrong_password=True)
         return SignedIn(name, row[1])
 
     def still_valid(self, signed_in: SignedIn) -> bool:

@@ -45,8 +45,14 @@ class Throttle:
         self.failures, self.last_failure = 0, 0.0
 
 
+def wait_in_units(seconds: float) -> tuple[int, str]:
+    """(8, 's') for an 8 s wait; (3, 'min') for long waits, rounded up: what ``wait_message`` (and the app, in the
+    reader's language) says."""
+    whole = max(1, int(seconds + 0.999))
+    return (whole, "s") if whole < 120 else ((whole + 59) // 60, "min")
+
+
 def wait_message(seconds: float) -> str:
     """'Too many failed sign-ins: try again in 8 s.' (or minutes, for long waits)."""
-    whole = max(1, int(seconds + 0.999))
-    when = f"{whole} s" if whole < 120 else f"{(whole + 59) // 60} min"
-    return f"Too many failed sign-ins: try again in {when}."
+    amount, unit = wait_in_units(seconds)
+    return f"Too many failed sign-ins: try again in {amount} {unit}."
