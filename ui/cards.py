@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 from PIL import Image, ImageDraw
+from streamlit.delta_generator import DeltaGenerator
 
 from assistant.catalog import Catalog, Product
 from assistant.images import ImageError, load_image
@@ -153,8 +154,9 @@ def _draw_card(
     key: str,
     actions: Callable[[Card], None] | None,
     on_open: Callable[[Product], None] | None,
-    box,
+    box: DeltaGenerator,
 ) -> None:
+    """One card into ``box``: its photo (with the tap-to-open button over it), its text and its buttons."""
     with box:
         st.image(product_thumbnail(catalog, card.product), width="stretch", alt=card.product.title)
         if on_open is not None:
