@@ -51,7 +51,7 @@ def run_app(
     signed_in: bool = False,
     **env: str,
 ) -> AppTest:
-    """Start the app on ``catalog_dir`` (and switch to ``page``, e.g. "pages/kiosk.py"); fails on any exception.
+    """Start the app on ``catalog_dir`` (and switch to ``page``, e.g. "app_pages/kiosk.py"); fails on any exception.
 
     ``signed_in``: create a staff account in the catalog and sign in through the form first, as staff do."""
     monkeypatch.setenv("ASSISTANT_CATALOG", str(catalog_dir))
@@ -64,8 +64,8 @@ def run_app(
         add_staff_account(catalog_dir)
         rerun(at)  # the first page now offers the sign-in form when it is a staff page (an empty catalog's)
         if not password_fields(at):
-            at.switch_page("pages/catalog.py").run()
-            page = page or "pages/shop.py"  # back to the default page once signed in
+            at.switch_page("app_pages/catalog.py").run()
+            page = page or "app_pages/shop.py"  # back to the default page once signed in
         sign_in(at)
         assert not password_fields(at), [e.value for e in at.error]
     if page:

@@ -42,7 +42,7 @@ def test_bad_upload_lists_each_rejected_row_and_imports_the_good_ones(monkeypatc
         "NEW-3,Pearl studs,Round studs,earring,silver,pearl,lots,USD,\n"
         "NEW-4,Emerald drop,Drop pendant,pendant,platinum,emerald,900,USD,missing.png\n"
     )
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
     before = open_catalog(app_catalog).count()
 
     import_files(at, csv_text, [("cuff.png", photo, "image/png")])
@@ -70,7 +70,7 @@ def test_photos_in_a_zip_with_folders(monkeypatch, app_catalog, synthetic_source
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("shoot/rings/band.png", photo)
     csv_text = HEADER + "NEW-9,Plain band,,ring,platinum,none,640,EUR,rings/band.png\n"
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
 
     import_files(at, csv_text, [("photos.zip", archive.getvalue(), "application/zip")])
 
@@ -91,7 +91,7 @@ def test_a_damaged_zip_member_and_a_kept_photo_are_shown_per_row(monkeypatch, ap
         "NEW-8,Plain band,,ring,platinum,none,640,EUR,band.png\n"
         f"SYN-00001,{kept.title} (new season),,ring,silver,none,99,USD,\n"
     )
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
 
     import_files(at, csv_text, [("photos.zip", bytes(damaged), "application/zip")])
 
@@ -104,11 +104,11 @@ def test_a_damaged_zip_member_and_a_kept_photo_are_shown_per_row(monkeypatch, ap
 
 
 def test_an_import_the_catalog_stops_part_way_is_a_sentence_not_a_traceback(monkeypatch, app_catalog):
-    def refuse(self, records):
+    def refuse(self, records, change=None):
         raise CatalogError("the catalog folder is read-only")
 
     monkeypatch.setattr(Catalog, "upsert", refuse)
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
 
     import_files(at, HEADER + "NEW-7,Plain band,,ring,platinum,none,640,EUR,\n", [])
 
@@ -119,7 +119,7 @@ def test_an_import_the_catalog_stops_part_way_is_a_sentence_not_a_traceback(monk
 
 
 def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
     before = open_catalog(app_catalog).count()
 
     import_files(at, "name,cost\nring,10\n", [])
@@ -132,7 +132,7 @@ def test_a_file_that_is_no_catalog_csv_is_refused_as_a_whole(monkeypatch, app_ca
 
 def test_edit_then_delete_a_product(monkeypatch, app_catalog):
     before = open_catalog(app_catalog).vectors()[1]
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
     at.selectbox(key="edit-sku").set_value("SYN-00002")
     rerun(at)
     metal = next(s for s in at.selectbox if s.label == "Metal")
@@ -163,7 +163,7 @@ def test_edit_then_delete_a_product(monkeypatch, app_catalog):
 
 
 def test_catalog_facts_and_browse_table(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
     metrics = {m.label: m.value for m in at.metric}
     registry = len(list(CategoryRegistry.load(app_catalog)))
     assert metrics == {"Products": "60", "In the search index": "60", "Index": "flat", "Categories": str(registry)}

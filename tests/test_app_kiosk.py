@@ -16,7 +16,7 @@ from assistant.shop import kiosk as kiosk_rules
 from assistant.shop.kiosk import ENV_IDLE_SECONDS
 from assistant.shop.results import NonsenseQueries, match_threshold, search_results
 
-KIOSK = "pages/kiosk.py"
+KIOSK = "app_pages/kiosk.py"
 
 
 def test_camera_search_shows_tiles_and_writes_nothing_to_disk(

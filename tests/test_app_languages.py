@@ -100,7 +100,7 @@ HEADER = "sku,title,description,category,metal,stone,price,currency,image\n"
 
 def test_the_sign_in_form_and_its_refusals_in_chinese(monkeypatch, app_catalog):
     add_staff_account(app_catalog)
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", **ZH)
     assert_all_chinese(at)
     for _ in range(5):  # the fifth failure also says how long to wait
         sign_in(at, password="not the password")
@@ -109,7 +109,7 @@ def test_the_sign_in_form_and_its_refusals_in_chinese(monkeypatch, app_catalog):
 
 
 def test_the_catalog_page_in_chinese_after_an_import_a_delete_and_with_a_trail(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/catalog.py", signed_in=True, **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True, **ZH)
     at.file_uploader(key="import-csv").set_value(
         ("products.csv", (HEADER + "NEW-1,,No title,ring,silver,none,80,USD,\n").encode(), "text/csv")
     )
@@ -129,7 +129,7 @@ def test_the_catalog_page_in_chinese_after_an_import_a_delete_and_with_a_trail(m
 
 
 def test_the_merchandiser_page_in_chinese_with_a_preview(monkeypatch, app_catalog):
-    at = run_app(monkeypatch, app_catalog, "pages/merchandiser.py", signed_in=True, **ZH)
+    at = run_app(monkeypatch, app_catalog, "app_pages/merchandiser.py", signed_in=True, **ZH)
     assert_all_chinese(at)
     next(t for t in at.text_input if t.label == "名称").input("cocktail ring")
     next(b for b in at.button if b.label == "预览").click()
@@ -142,7 +142,7 @@ def test_the_merchandiser_page_in_chinese_with_a_preview(monkeypatch, app_catalo
     assert_all_chinese(at)
 
 
-@pytest.mark.parametrize("page", ["pages/shop.py", "pages/kiosk.py"])
+@pytest.mark.parametrize("page", ["app_pages/shop.py", "app_pages/kiosk.py"])
 def test_the_shoppers_pages_in_chinese(monkeypatch, app_catalog, page):
     assert_all_chinese(run_app(monkeypatch, app_catalog, page, **ZH))
 
@@ -164,7 +164,7 @@ KEY_IN_CODE = re.compile(r"""\b(?:t|tn|text)\(\s*["']([a-z_]+(?:\.[a-z_]+)+)["']
 
 
 def test_every_message_the_code_asks_for_is_in_every_catalogue():
-    sources = [*Path(REPO, "ui").glob("*.py"), *Path(REPO, "pages").glob("*.py"), REPO / "app.py"]
+    sources = [*Path(REPO, "ui").glob("*.py"), *Path(REPO, "app_pages").glob("*.py"), REPO / "app.py"]
     used = {key for path in sources for key in KEY_IN_CODE.findall(path.read_text(encoding="utf-8"))}
     assert len(used) > 150, "the pattern still finds the code's message keys"
     for language in LOCALES:

@@ -8,7 +8,7 @@ from app_support import card_titles, folder_snapshot, rerun, run_app, shown
 from assistant.categories import CategoryRegistry
 from assistant.categories.fewshot import Maml
 
-MERCHANDISER = "pages/merchandiser.py"
+MERCHANDISER = "app_pages/merchandiser.py"
 
 
 def preview_draft(at, name: str, description: str, photo: bytes | None = None):

@@ -50,7 +50,7 @@ def test_staff_sign_in_on_one_server_uses_the_accounts_in_the_database(
     assert copy_catalog(folder, shared).verified
     StaffAccounts(postgres_url).add(STAFF_NAME, STAFF_PASSWORD)  # as the CLI on another machine would
     monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path / "server-cache"))  # this server's own cache folder
-    at = run_app(monkeypatch, postgres_url, page="pages/catalog.py", signed_in=True)
+    at = run_app(monkeypatch, postgres_url, page="app_pages/catalog.py", signed_in=True)
     assert not password_fields(at), "signed in with the account the database holds"
     assert not list((tmp_path / "server-cache").rglob("staff.db")), "no per-server accounts file"
     assert StaffAccounts(postgres_url).accounts()[0].last_sign_in is not None

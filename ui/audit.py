@@ -1,8 +1,7 @@
 """The Catalog page's Trash and Audit trail tabs: restore deleted products, undo changes, see who changed what.
 
-Every button here writes through the engine (``assistant.catalog.trash``, ``reembed.undo_edit``,
-``CatalogCategories.undo``), which audits it as the signed-in staff member; catalog values are shown in
-tables (plain text) or escaped.
+Every button here writes through the engine (``assistant.catalog.trash``, ``assistant.undo``), which audits
+it as the signed-in staff member; catalog values are shown in tables (plain text) or escaped.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ import streamlit as st
 
 from assistant.catalog import audit
 from assistant.catalog.records import AuditEntry, AuditQuery, CatalogError
-from assistant.catalog.reembed import undo_edit, undo_import
 from assistant.catalog.trash import purge, restore_product, trash_days_from_env, trashed
 from assistant.errors import AssistantError
 from assistant.plaintext import csv_text, markdown_literal
+from assistant.undo import not_undoable, undo, undone_ids
 
 from .i18n import action_label, field_label, labelled, t, tn, when
 from .resources import Shop
@@ -81,40 +80,33 @@ def audit_tab(shop: Shop) -> None:
     if not entries:
         st.info(t("audit.nothing"))
         return
-    rows = [[when(e.at), e.actor, action_label(e.action), e.target, audit.summary(e, field_label)] for e in entries]
-    header = [t("column.when"), t("column.who"), t("column.action"), t("column.what"), t("column.details")]
+    undone = undone_ids(shop.catalog, entries[-1].at)
+    rows = [
+        [e.id, when(e.at), e.actor, action_label(e.action), e.target, audit.summary(e, field_label),
+         _undo_state(e, undone)]
+        for e in entries
+    ]  # fmt: skip
+    header = ["#", *(t(f"column.{c}") for c in ("when", "who", "action", "what", "details", "undo"))]
     st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True, width="stretch", key="audit-table")
     st.download_button(
         t("common.download_csv"), csv_text(header, rows), "audit-trail.csv", "text/csv", key="audit-csv"
     )  # fmt: skip
-    undo_form(shop, [e for e in entries if e.action in UNDOABLE])
+    undo_form(shop, [e for e in entries if e.id not in undone and not_undoable(e) is None])
 
 
-#: Changes the Audit trail tab can reverse (a delete: by restoring from the trash).
-UNDOABLE = (audit.IMPORT, audit.EDIT, audit.DELETE, audit.CATEGORY_ADD, audit.CATEGORY_UPDATE, audit.CATEGORY_REMOVE)
-
-
-def undo(shop: Shop, entry: AuditEntry) -> str:
-    """Reverse one audited change (itself audited as the current staff member); says what was done."""
-    if entry.action == audit.EDIT:
-        undo_edit(shop.catalog, shop.embedder, entry)
-        return t("audit.undone_edit", sku=entry.target)
-    if entry.action == audit.IMPORT:
-        trashed_skus, restored = undo_import(shop.catalog, shop.embedder, entry)
-        return t("audit.undone_import", trashed=len(trashed_skus), restored=len(restored))
-    if entry.action == audit.DELETE:
-        for sku in entry.details.get("skus", []):
-            restore_product(shop.catalog, sku)
-        return t("audit.undone_delete", target=entry.target)
-    shop.categories().undo(entry)
-    return t("audit.undone_category", action=action_label(entry.action), target=entry.target)
+def _undo_state(entry: AuditEntry, undone: set[int]) -> str:
+    if entry.id in undone:
+        return t("audit.undo_state.undone")
+    reason = not_undoable(entry)
+    return t("audit.undo_state.can") if reason is None else t("audit.undo_state.no", reason=reason)
 
 
 def entry_line(entry: AuditEntry) -> str:
-    return f"{when(entry.at)} · {action_label(entry.action)} · {entry.target} · {entry.actor}"
+    return f"#{entry.id} · {when(entry.at)} · {action_label(entry.action)} · {entry.target} · {entry.actor}"
 
 
 def undo_form(shop: Shop, entries: list[AuditEntry]) -> None:
+    """Undo one change (refused, changing nothing, when what it changed was changed again since)."""
     if not entries:
         return
     by_id = {e.id: e for e in entries}
@@ -125,10 +117,14 @@ def undo_form(shop: Shop, entries: list[AuditEntry]) -> None:
         key="audit-undo-entry",
     )
     if st.button(t("audit.undo"), key="audit-undo"):
+        entry = by_id[chosen]
         try:
-            message = undo(shop, by_id[chosen])
+            done = undo(shop.catalog, entry.id, shop.categories)
         except AssistantError as exc:
             st.error(markdown_literal(exc))
             return
-        st.session_state[MESSAGE_KEY] = message
+        st.session_state[MESSAGE_KEY] = t(
+            "audit.undone", entry=entry.id, action=action_label(entry.action), target=entry.target,
+            actor=entry.actor, undo=done.id,
+        )  # fmt: skip
         st.rerun()

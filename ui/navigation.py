@@ -1,24 +1,25 @@
-"""The app's pages and navigation (``run_app``, what app.py runs), and the guard every page in pages/ starts with.
+"""The app's pages and navigation (``run_app``, what app.py runs), and the guard every page in app_pages/ starts with.
 
 Who sees what is decided here, before any page runs: ``assistant.staff.pages.routes`` maps every URL to a
 page for this deployment (``ASSISTANT_PAGES``) and catalog; a staff page runs only for signed-in staff and
 a signed-out visit gets the sign-in form in its place (``ui.staff``), so none of the page's own code, counts
-or controls reach the browser. The navigation links are drawn here too (Streamlit's own sidebar navigation
-is off in .streamlit/config.toml, which also keeps it from listing every file of pages/ on a fresh server's
-first paint); the kiosk gets no sidebar at all.
+or controls reach the browser. The navigation links are drawn here too; the kiosk gets no sidebar at all.
 
-Streamlit runs a file in ``pages/`` on its own, without app.py, when the first visitor of a freshly started
-server opens that page's URL (a kiosk browser reopening /kiosk after a restart). ``ensure_app()`` notices
-that (the page is not running inside ``run_app``) and runs the whole app instead, which shows that same URL
-through the app's own navigation; Streamlit then leaves its per-folder mode for good.
+Any other URL (a typo, an old bookmark, anything typed into a kiosk's address bar) shows the default page as
+the bare address does, with no "page not found" notice. The page files live in ``app_pages/``, not
+``pages/``: Streamlit treats a ``pages/`` folder beside app.py as a multipage app of its own, whose first run
+on a fresh server lists the files raw and answers an unknown URL with that notice before app.py runs.
+``ensure_app()`` still guards a page file run on its own (``streamlit run app_pages/kiosk.py``): it runs
+the whole app instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from assistant.catalog.audit import acting_as
 from assistant.errors import AssistantError, SettingsError
@@ -33,18 +34,18 @@ from ui.staff import current_staff, sign_in_page, staff_panel
 from ui.style import apply_style, page_header, show_logo
 
 PAGES = {  # target: (file, title, icon)
-    "shop": ("pages/shop.py", "Shop", ":material/storefront:"),
-    "kiosk": ("pages/kiosk.py", "Kiosk", ":material/touch_app:"),
-    "merchandiser": ("pages/merchandiser.py", "Merchandiser", ":material/sell:"),
-    "catalog": ("pages/catalog.py", "Catalog", ":material/inventory_2:"),
-    "welcome": ("pages/welcome.py", "Get started", ":material/auto_awesome:"),
+    "shop": ("app_pages/shop.py", "Shop", ":material/storefront:"),
+    "kiosk": ("app_pages/kiosk.py", "Kiosk", ":material/touch_app:"),
+    "merchandiser": ("app_pages/merchandiser.py", "Merchandiser", ":material/sell:"),
+    "catalog": ("app_pages/catalog.py", "Catalog", ":material/inventory_2:"),
+    "welcome": ("app_pages/welcome.py", "Get started", ":material/auto_awesome:"),
 }
 SHOPPER_LINKS = ("shop", "kiosk")
 #: The audit trail's name for anyone not signed in (shopper pages write nothing to the catalog).
 VISITOR = "visitor (not signed in)"
 STAFF_LINKS = ("merchandiser", "catalog", "welcome")
-#: Along the top: .streamlit/config.toml turns Streamlit's own sidebar list of pages/ off (a fresh server
-#: showed it, raw, while the first run loaded the model), and that setting hides any sidebar navigation.
+#: Along the top: .streamlit/config.toml turns Streamlit's own sidebar navigation off, which hides any sidebar
+#: navigation.
 NAV_POSITION = "top"
 
 #: True while ``run_app`` runs the chosen page (per script thread, so sessions do not see each other's runs).
@@ -101,6 +102,7 @@ def run_app() -> None:
     accounts = StaffAccounts.of_catalog(shop.catalog)  # with the catalog: a shared database's for every server
     staff = current_staff(accounts, idle_minutes) if STAFF in page_sets else None
     pages, menu = _pages(app_routes, staff)
+    _show_unknown_urls_as_the_default_page(pages.values())
     without_menu = all(r.target in (KIOSK, CLOSED) for r in app_routes)  # a kiosk machine, or a closed shop
     chosen = st.navigation(menu, position="hidden" if without_menu else NAV_POSITION)
     route = next(r for r in app_routes if pages[r.url] is chosen)
@@ -125,6 +127,21 @@ def run_app() -> None:
     finally:
         _INSIDE_APP.reset(inside)
         _LINKABLE.reset(links)
+
+
+def _show_unknown_urls_as_the_default_page(pages: Iterable[st.Page]) -> None:
+    """A URL the app has no page for shows the default page as the bare address does. ``st.navigation`` would
+    run the default page too, but under a "Page not found" notice; asking it for no page in particular gets the
+    default page without one. The default page's own name counts as unknown here: Streamlit serves it at the
+    bare address only (``/kiosk`` on a kiosk-only server, ``/shop`` on a shop). (Streamlit keeps the page a
+    visitor asked for in the session's pages manager; it has no public setting for this.)"""
+    ctx = get_script_run_ctx()
+    if ctx is None:  # not inside a Streamlit run (bare mode): there is no visitor to show a notice to
+        return
+    manager = ctx.pages_manager
+    asked = manager.intended_page_name
+    if asked and not manager.intended_page_script_hash and asked not in {page.url_path for page in pages}:
+        manager.set_script_intent("", "")
 
 
 def _staff_links(served: set[str]) -> list[str]:
@@ -168,7 +185,7 @@ def page_link(target: str, label: str, icon: str) -> None:
 
 
 def ensure_app() -> None:
-    """First line of every page: when Streamlit ran the page file on its own, run the whole app instead."""
+    """First line of every page: when the page file was run on its own, run the whole app instead."""
     if not _INSIDE_APP.get():
         run_app()
         st.stop()

@@ -5,7 +5,10 @@ in the folder's file) is a cache of it that ``IndexSync`` keeps in step. Every w
 first and the index follows from what the store says changed, so after a crash (even kill -9 mid-ingest)
 or another process's writes, the next search catches up: the counts always agree again. A committed
 product's photo always exists: writes put it back inside their transaction if a concurrent delete took
-it, and deletes remove a photo only inside a store write that sees no product showing it.
+it, and deletes remove a photo only inside a store write that sees no product showing it. A write given a
+change id keeps the rows it touched, as they were and after, in its own transaction (``undo_change`` puts
+them back exactly, or refuses when any changed since); a photo such a revision keeps stays until it is
+dropped (``purge_revisions``).
 
 Folder layout: ``manifest.json`` (``manifest.py``), ``catalog.db`` (``sqlite_store.py``), ``images/``
 (``photos.py``), ``index.faiss`` (``index_sync.py``).
@@ -13,8 +16,11 @@ Folder layout: ``manifest.json`` (``manifest.py``), ``catalog.db`` (``sqlite_sto
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +39,14 @@ from assistant.catalog.records import (
     PhotosMissing,
     Product,
     ProductRecord,
-    RemovedProduct,
+    Revision,
+    StoredRow,
     TrashedProduct,
     normalise_edit,
     now_iso,
 )
 from assistant.catalog.sqlite_store import SQLiteProductStore
-from assistant.catalog.store import ProductStore
+from assistant.catalog.store import ProductStore, ProductWriter
 from assistant.catalog.vector_index import INDEX_KINDS, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -113,6 +120,20 @@ def _new_manifest(root: Path, model_spec: str, dim: int | None, index_kind: str 
         raise CatalogError("a new catalog needs the embedding dimension of its model")
     root.mkdir(parents=True, exist_ok=True)
     return Manifest(model_spec=model_spec, dim=int(dim), index_kind=index_kind or "auto")
+
+
+class UndoRefused(CatalogError):
+    """An audited change cannot be undone as asked (changed again since, purged, another model); says why."""
+
+
+def new_change_id() -> str:
+    """The id of one audited change: its audit entry names it, its revisions are kept under it."""
+    return uuid.uuid4().hex
+
+
+def _state(fields: dict | None) -> str:
+    """A product's stored columns in one comparable form (None: not in the catalog)."""
+    return json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str)
 
 
 class Catalog:
@@ -244,9 +265,9 @@ class Catalog:
         return self.photos.path(product.image_sha256, product.image) if product.image_sha256 else None
 
     # ----------------------------------------------------------------- writes
-    def upsert(self, records: Sequence[ProductRecord]) -> list[int]:
+    def upsert(self, records: Sequence[ProductRecord], change: str | None = None) -> list[int]:
         """Insert or update products by sku, with their photos, in one transaction; the index follows.
-        Returns their ids."""
+        Returns their ids. With ``change``, the rows as they were are kept under that id (``undo_change``)."""
         if not records:
             return []
         for r in records:
@@ -256,9 +277,10 @@ class Catalog:
                 )
             if r.photo is not None:
                 self.photos.put(r.photo, r.image_sha256, r.image)  # the slow part, before taking the write lock
-        with self.store.write() as writer:
+        stamp = now_iso()
+        with self.store.write() as writer, self._revised(writer, change, [r.sku for r in records], stamp):
             self._check_photos(records)
-            ids = writer.upsert(records, self.model_spec, now_iso())
+            ids = writer.upsert(records, self.model_spec, stamp)
         self.index.refresh()
         return ids
 
@@ -279,14 +301,18 @@ class Catalog:
         """Check that only editable fields are named and store facets lower-case, as ingest does."""
         return normalise_edit(fields)
 
-    def update_fields(self, sku: str, *, embedding: tuple[np.ndarray, str] | None = None, **fields) -> Product:
+    def update_fields(
+        self, sku: str, *, embedding: tuple[np.ndarray, str] | None = None, change: str | None = None, **fields
+    ) -> Product:
         """Edit a product's shop fields in one transaction; with ``embedding`` (vector, content hash) its
-        vector is replaced too (see ``assistant.catalog.reembed.edit_product``, which computes it)."""
+        vector is replaced too (see ``assistant.catalog.reembed.edit_product``, which computes it). With
+        ``change``, the row as it was is kept under that id."""
         fields = normalise_edit(fields)
         if fields or embedding is not None:
             vector_change = None if embedding is None else (*embedding, self.model_spec)
-            with self.store.write() as writer:
-                found = writer.update(sku, fields, now_iso(), vector_change)
+            stamp = now_iso()
+            with self.store.write() as writer, self._revised(writer, change, [sku], stamp):
+                found = writer.update(sku, fields, stamp, vector_change)
             if found is not None and embedding is not None:
                 self.index.refresh()
                 self.index.save()
@@ -302,38 +328,116 @@ class Catalog:
             removed = writer.delete(skus)
         self.index.refresh()
         self.index.save()
-        self._drop_unused_photos(removed)
+        self._drop_unused_photos([(p.image_sha256, p.image) for p in removed if p.image_sha256])
         found = {p.sku for p in removed}
         return [s for s in skus if s not in found]
 
-    def trash(self, skus: Sequence[str], actor: str) -> list[TrashedProduct]:
+    def trash(self, skus: Sequence[str], actor: str, change: str | None = None) -> list[TrashedProduct]:
         """Soft delete (``assistant.catalog.trash``): the products leave search at once, their vectors and
         photos stay until ``purge_trash``; returns those that were in the catalog."""
-        with self.store.write() as writer:
-            trashed = writer.trash(list(dict.fromkeys(skus)), now_iso(), actor)
+        skus, stamp = list(dict.fromkeys(skus)), now_iso()
+        with self.store.write() as writer, self._revised(writer, change, skus, stamp):
+            trashed = writer.trash(skus, stamp, actor)
         self.index.refresh()
         self.index.save()
         return trashed
 
-    def restore(self, sku: str) -> Product:
+    def restore(self, sku: str, change: str | None = None) -> Product:
         """Bring a trashed product back, with its id, vector and photo; search finds it at once."""
-        with self.store.write() as writer:
-            writer.restore(sku, self.model_spec, now_iso())
+        stamp = now_iso()
+        with self.store.write() as writer, self._revised(writer, change, [sku], stamp):
+            writer.restore(sku, self.model_spec, stamp)
         self.index.refresh()
         self.index.save()
         return self.get_by_sku(sku)
 
     def purge_trash(self, before: str | None = None) -> list[TrashedProduct]:
-        """Delete trashed products for good (all, or those trashed before ``before``), and photos left unused."""
+        """Delete trashed products for good (all, or those trashed before ``before``), with the revisions that
+        could bring them back, and photos left unused."""
         with self.store.write() as writer:
             gone = writer.purge_trash(before)
-        self._drop_unused_photos([p.removed() for p in gone])
+            kept = writer.drop_revisions(product_ids=[p.id for p in gone])
+        self._drop_unused_photos([(p.image_sha256, p.image) for p in gone if p.image_sha256] + kept)
         return gone
 
-    def _drop_unused_photos(self, removed: Sequence[RemovedProduct]) -> None:
-        """Remove the photos no product shows any more, inside a store write, so that a concurrent write
-        of a product showing one either commits first (and the photo stays) or puts it back."""
-        candidates = {(p.image_sha256, p.image) for p in removed if p.image_sha256}
+    def purge_revisions(self, before: str) -> None:
+        """Forget what changes kept for undo at or before the ISO time ``before``; the photos only they kept
+        (replaced by an import or an edit since) are removed."""
+        with self.store.write() as writer:
+            kept = writer.drop_revisions(before)
+        self._drop_unused_photos(kept)
+
+    # ----------------------------------------------------------------- undo
+    @contextmanager
+    def _revised(self, writer: ProductWriter, change: str | None, skus: Sequence[str], stamp: str) -> Iterator[None]:
+        """Around a write in ``writer``: with a ``change`` id, keep each product's row before and its columns
+        after under that id (only products that existed before or after)."""
+        if change is None:
+            yield
+            return
+        skus = list(dict.fromkeys(skus))
+        before = writer.rows(skus)
+        yield
+        after = writer.rows(skus)
+        writer.keep_revisions([
+            Revision(change, sku, before.get(sku), after[sku].fields if sku in after else None, stamp)
+            for sku in skus if sku in before or sku in after
+        ])  # fmt: skip
+
+    def undo_change(self, change: str, products: int, actor: str) -> tuple[str, int]:
+        """Put every product ``change`` touched back exactly as it was before (row, id, vector, photo; one it
+        added goes to the trash, as ``actor``'s delete), in one transaction. Refused, changing nothing, when
+        any of them changed since, when the change kept fewer than ``products`` (purged since, or older than
+        the trash time), or when a photo it needs is gone. Returns the id of the undo, itself a change, and how
+        many products it put back."""
+        undo, stamp = new_change_id(), now_iso()
+        with self.store.write() as writer:
+            revisions = writer.revisions(change)
+            self._check_undoable(writer, revisions, products)
+            with self._revised(writer, undo, [r.sku for r in revisions], stamp):
+                for revision in revisions:
+                    if revision.before is None:
+                        writer.trash([revision.sku], stamp, actor)
+                    else:
+                        writer.put_row(revision.before)
+        self.index.refresh()
+        self.index.save()
+        return undo, len(revisions)
+
+    @staticmethod
+    def _as_left(writer: ProductWriter, revision: Revision, current: StoredRow | None) -> bool:
+        """Whether the product is as the change left it: the same columns, or for one it took out of the
+        catalog, still out and in the trash exactly as it went in (not restored, changed and deleted again)."""
+        if _state(None if current is None else current.fields) != _state(revision.after):
+            return False
+        if revision.after is None and revision.before is not None:
+            return _state(writer.trashed_row(revision.before.fields["id"])) == _state(revision.before.fields)
+        return True
+
+    def _check_undoable(self, writer: ProductWriter, revisions: Sequence[Revision], products: int) -> None:
+        if len(revisions) < products:
+            raise UndoRefused(
+                f"this change touched {products} product(s) but only {len(revisions)} can still be put back: the "
+                "others were purged from the trash, or the change is older than the trash time"
+            )
+        current = writer.rows([r.sku for r in revisions])
+        changed = [r.sku for r in revisions if not self._as_left(writer, r, current.get(r.sku))]
+        if changed:
+            listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+            raise UndoRefused(
+                f"{listed} changed again after this change (see the audit trail): undo the newer change first, "
+                "or edit the product by hand; nothing was undone"
+            )
+        for r in revisions:
+            image = r.before.image if r.before is not None else None
+            if image and not self.photos.has(*image):
+                raise UndoRefused(f"{r.sku}: its earlier photo {image[1]!r} is no longer stored; nothing was undone")
+
+    def _drop_unused_photos(self, candidates: Sequence[tuple[str, str | None]]) -> None:
+        """Remove the photos ((sha256, file name) pairs) no product, trashed product or kept revision shows any
+        more, inside a store write, so that a concurrent write of a product showing one either commits first
+        (and the photo stays) or puts it back."""
+        candidates = set(candidates)
         if not candidates:
             return
         with self.store.write() as writer:

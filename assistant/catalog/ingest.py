@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.catalog import audit
-from assistant.catalog.catalog import Catalog, ProductRecord
+from assistant.catalog.catalog import Catalog, ProductRecord, new_change_id
 from assistant.catalog.photo_files import MAX_UNPACKED_BYTES, ImageFiles, PhotoSourceError
 from assistant.catalog.product_vectors import content_hash, embed_products, product_text
 from assistant.catalog.records import PhotosMissing
@@ -286,37 +286,25 @@ def ingest_csv(
     with closing(files):
         valid = validate_rows(rows, files, report)
         todo = _plan(catalog, valid, files, report)
-        before = _shop_fields_before(catalog, todo)
+        change = new_change_id()  # every batch keeps the rows it replaces under it: the import can be undone
         try:
-            _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch)
+            _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch, change)
         except AssistantError as exc:  # the batches before this one are in: the audit trail says so
-            _audit_import(catalog, csv_path, report, todo, before, {"stopped part way": str(exc)})
+            _audit_import(catalog, csv_path, report, todo, change, {"stopped part way": str(exc)})
             raise
     report.rejected.sort(key=lambda p: p.row)
     report.notes.sort(key=lambda p: p.row)
-    _audit_import(catalog, csv_path, report, todo, before)
+    _audit_import(catalog, csv_path, report, todo, change)
     return report
 
 
-def _shop_fields_before(catalog: Catalog, todo: list[PlannedRow]) -> dict[str, dict]:
-    """sku -> editable fields, for the (first LISTED_SKUS) products this import is about to update."""
-    updates = [planned.item.fields["sku"] for planned in todo if planned.is_update][: audit.LISTED_SKUS]
-    products = (catalog.get_by_sku(sku) for sku in updates)
-    return {p.sku: {k: getattr(p, k) for k in sorted(catalog.EDITABLE_FIELDS)} for p in products if p is not None}
-
-
 def _audit_import(
-    catalog: Catalog,
-    csv_path: Path,
-    report: IngestReport,
-    todo: list[PlannedRow],
-    before: dict[str, dict],
+    catalog: Catalog, csv_path: Path, report: IngestReport, todo: list[PlannedRow], change: str,
     extra: dict | None = None,
 ) -> None:
     rejected = {p.row for p in report.rejected}
     stored = [planned.item.fields["sku"] for planned in todo if planned.item.row not in rejected]
-    details = audit.import_details(report, stored, {s: f for s, f in before.items() if s in stored})
-    audit.record(catalog, audit.IMPORT, csv_path.name, details | (extra or {}))
+    audit.record(catalog, audit.IMPORT, csv_path.name, audit.import_details(report, stored, change) | (extra or {}))
 
 
 def _plan(catalog: Catalog, valid: list[ValidRow], files: ImageFiles, report: IngestReport) -> list[PlannedRow]:
@@ -380,7 +368,7 @@ def _store_photo(catalog: Catalog, files: ImageFiles, planned: PlannedRow) -> No
     catalog.photos.put(data, planned.image_sha256, planned.image_name)
 
 
-def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch) -> None:
+def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_size, on_batch, change) -> None:
     done = 0
     last_save = time.monotonic()
     for start in range(0, len(todo), batch_size):
@@ -404,7 +392,7 @@ def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_siz
                 report.reject(planned.item.row, planned.sku, "image", str(exc))
                 continue
             stored[planned.sku] = (planned, _record(planned, vectors[n], files))
-        _write_batch(catalog, stored, report)
+        _write_batch(catalog, stored, report, change)
         done = min(start + batch_size, len(todo))
         if progress:
             progress(done, len(todo))
@@ -416,12 +404,14 @@ def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_siz
     catalog.save_index()
 
 
-def _write_batch(catalog: Catalog, stored: dict[str, tuple[PlannedRow, ProductRecord]], report: IngestReport) -> None:
+def _write_batch(
+    catalog: Catalog, stored: dict[str, tuple[PlannedRow, ProductRecord]], report: IngestReport, change: str
+) -> None:
     """Write a batch in one transaction. A row whose kept photo a concurrent delete removed meanwhile is
     rejected alone (nothing of the batch was written then), and the rest is written without it."""
     while True:  # each retry has fewer rows; an empty batch writes nothing and cannot fail
         try:
-            catalog.upsert([record for _, record in stored.values()])
+            catalog.upsert([record for _, record in stored.values()], change=change)
             break
         except PhotosMissing as missing:
             for sku in missing.skus:

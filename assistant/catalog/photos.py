@@ -3,7 +3,8 @@
 Invariant: a photo's file name is the SHA-256 of its bytes (checked when it is put), and files are written
 atomically, so a path that exists holds the whole photo, the same bytes for every product that shows it.
 Deciding *when* a photo may go is the catalog's: it removes one only inside a store write that sees no
-product showing it (see ``Catalog.delete``).
+product, trashed product or kept revision (what an undo would put back) showing it (see
+``Catalog._drop_unused_photos``).
 """
 
 from __future__ import annotations

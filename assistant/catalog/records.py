@@ -121,13 +121,15 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class AuditQuery:
-    """Which audit entries to list, newest first: by action, by actor, by target (a substring), since a time."""
+    """Which audit entries to list, newest first: by action, by actor, by target (a substring), since a time, or
+    the one entry with ``entry_id``."""
 
     action: str | None = None
     actor: str | None = None
     target: str | None = None
     since: str | None = None
     limit: int = 500
+    entry_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,34 @@ class VectorChanges:
     ids: np.ndarray
     vectors: np.ndarray
     removed: np.ndarray
+
+
+@dataclass
+class StoredRow:
+    """A product exactly as stored: every column but the vector (JSON values: ``attributes`` a dict), and its
+    vector. What an undo writes back."""
+
+    fields: dict
+    vector: np.ndarray
+
+    @property
+    def image(self) -> tuple[str, str | None] | None:
+        """(sha256, file name) of its photo, or None."""
+        sha = self.fields.get("image_sha256")
+        return (sha, self.fields.get("image")) if sha else None
+
+
+@dataclass
+class Revision:
+    """One product in one audited change (``change``, the id its audit entry names): the row before (None: there
+    was no such product) and its stored columns after (None: the change removed it), the latter to tell whether
+    anything changed the product since."""
+
+    change: str
+    sku: str
+    before: StoredRow | None
+    after: dict | None
+    at: str
 
 
 @dataclass(frozen=True)

@@ -27,5 +27,6 @@ def reindex(
             progress(min(start + batch_size, len(todo)), len(todo))
     before = catalog.model_spec
     catalog.finish_reindex(target, embedder.dim)
-    audit.record(catalog, audit.REINDEX, target, {"was": before, "products": len(todo)})
+    details = {"was": before, "products": len(todo), "undo": audit.NOT_UNDONE[audit.REINDEX]}
+    audit.record(catalog, audit.REINDEX, target, details)
     return len(todo)

@@ -4,6 +4,7 @@ Invariant: a statement here is the same on both databases but for what a store's
 placeholder (statements are written with ``?``), the column stamped with the generation that last wrote a
 row's vector, the table of deleted ids, how a JSON parameter is cast, and how it lists the products table's
 columns. Every write that changes something sets ``changed``, so the store commits the next generation with it.
+The revisions an undo puts back are kept and read here too, the same way for both stores.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from assistant.catalog.records import AuditEntry, CatalogError
-from assistant.catalog.store import ProductWriter
+from assistant.catalog.records import AuditEntry, CatalogError, Revision, StoredRow
+from assistant.catalog.store import ProductWriter, revision_row
+
+#: Bound parameters per statement for lists of ids or skus (SQLite's default limit is 999).
+CHUNK = 900
 
 
 def vector_bytes(vector: np.ndarray) -> bytes:
@@ -82,8 +86,9 @@ class SQLProductWriter(ProductWriter):
     def photo_in_use(self, sha256: str) -> bool:
         row = self._execute(
             "SELECT 1 FROM products WHERE image_sha256 = ? UNION ALL "
-            "SELECT 1 FROM trash WHERE image_sha256 = ? LIMIT 1",
-            (sha256, sha256),
+            "SELECT 1 FROM trash WHERE image_sha256 = ? UNION ALL "
+            "SELECT 1 FROM revisions WHERE before_image = ? LIMIT 1",
+            (sha256, sha256, sha256),
         ).fetchone()
         return row is not None
 
@@ -113,12 +118,87 @@ class SQLProductWriter(ProductWriter):
         self.changed = True
         return int(pid)
 
-    def append_audit(self, entry: AuditEntry) -> None:
-        self._execute(
-            f"INSERT INTO audit (at, actor, action, target, details) VALUES (?, ?, ?, ?, {self.JSON_MARK})",
+    def append_audit(self, entry: AuditEntry) -> int:
+        return self._execute(
+            f"INSERT INTO audit (at, actor, action, target, details) VALUES (?, ?, ?, ?, {self.JSON_MARK}) "
+            "RETURNING id",
             (entry.at, entry.actor, entry.action, entry.target,
              json.dumps(entry.details, ensure_ascii=False, sort_keys=True, default=str)),
-        )  # fmt: skip
+        ).fetchone()[0]  # fmt: skip
+
+    # ------------------------------------------------------------- revisions: what lets a change be undone
+    def rows(self, skus: Sequence[str]) -> dict[str, StoredRow]:
+        found = {}
+        skus = list(dict.fromkeys(skus))
+        for start in range(0, len(skus), CHUNK):
+            chunk = skus[start : start + CHUNK]
+            cursor = self._execute(f"SELECT * FROM products WHERE sku IN ({', '.join('?' * len(chunk))})", chunk)
+            names = [d[0] for d in cursor.description]
+            for values in cursor.fetchall():
+                row = dict(zip(names, values))
+                fields = {k: v for k, v in row.items() if k not in ("vector", self.GENERATION_COLUMN)}
+                fields["attributes"] = _json_value(fields.get("attributes") or "{}")
+                found[row["sku"]] = StoredRow(fields, _vector(row["vector"]))
+        return found
+
+    def keep_revisions(self, revisions: Sequence[Revision]) -> None:
+        if not revisions:
+            return
+        j = self.JSON_MARK
+        sql = f"""INSERT INTO revisions (change, sku, product_id, before, before_vector, before_image,
+                      before_image_name, after, at) VALUES (?, ?, ?, {j}, ?, ?, ?, {j}, ?)
+                  ON CONFLICT (change, sku) DO UPDATE SET after = excluded.after"""
+        cursor = self.conn.cursor()
+        cursor.executemany(sql.replace("?", self.MARK), [revision_row(r, vector_bytes) for r in revisions])
+
+    def revisions(self, change: str) -> list[Revision]:
+        rows = self._execute(
+            "SELECT sku, before, before_vector, after, at FROM revisions WHERE change = ? ORDER BY sku", (change,)
+        ).fetchall()
+        return [
+            Revision(change, sku, None if before is None else StoredRow(_json_value(before), _vector(vector)),
+                     None if after is None else _json_value(after), at)
+            for sku, before, vector, after, at in rows
+        ]  # fmt: skip
+
+    def trashed_row(self, product_id: int) -> dict | None:
+        row = self._execute("SELECT product FROM trash WHERE id = ?", (int(product_id),)).fetchone()
+        if row is None:
+            return None
+        fields = _json_value(row[0])
+        fields["attributes"] = _json_value(fields.get("attributes") or "{}")
+        return fields
+
+    def put_row(self, row: StoredRow) -> None:
+        values = dict(row.fields) | {"vector": vector_bytes(row.vector), self.GENERATION_COLUMN: self._next}
+        values["attributes"] = json.dumps(values.get("attributes") or {}, ensure_ascii=False)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in values if column != "id")
+        self._execute(
+            f"INSERT INTO products ({', '.join(values)}) VALUES ({', '.join('?' * len(values))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            list(values.values()),
+        )
+        self._execute(f"DELETE FROM {self.TOMBSTONES} WHERE id = ?", (values["id"],))
+        self._execute("DELETE FROM trash WHERE id = ?", (values["id"],))
+        self.changed = True
+
+    def drop_revisions(self, before: str | None = None, product_ids: Sequence[int] = ()) -> list[tuple[str, str]]:
+        returning = " RETURNING before_image, before_image_name"
+        dropped = []
+        if before is not None:
+            dropped += self._execute(f"DELETE FROM revisions WHERE at <= ?{returning}", (before,)).fetchall()
+        ids = [int(i) for i in product_ids]
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            dropped += self._execute(
+                f"DELETE FROM revisions WHERE product_id IN ({marks}){returning}", chunk
+            ).fetchall()
+        return [(sha, name) for sha, name in dropped if sha]
+
+
+def _vector(blob: Any) -> np.ndarray:
+    return np.frombuffer(bytes(blob), dtype="<f4").astype(np.float32)
 
 
 def _json_value(value: Any) -> dict:

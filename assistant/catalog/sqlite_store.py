@@ -33,7 +33,7 @@ from assistant.catalog.records import (
 from assistant.catalog.sql_writer import SQLProductWriter, vector_bytes
 from assistant.catalog.store import ProductStore, ProductWriter
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS products (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,6 +74,19 @@ SCHEMA = (
         target TEXT NOT NULL,
         details TEXT NOT NULL
     )""",
+    # what an audited change did to each product: the row before (NULL: none) and after (NULL: gone), for undo
+    """CREATE TABLE IF NOT EXISTS revisions (
+        change TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        product_id INTEGER,
+        before TEXT,
+        before_vector BLOB,
+        before_image TEXT,
+        before_image_name TEXT,
+        after TEXT,
+        at TEXT NOT NULL,
+        PRIMARY KEY (change, sku)
+    )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')",
 )
@@ -89,6 +102,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS trash_sku ON trash(sku)",
     "CREATE INDEX IF NOT EXISTS trash_image ON trash(image_sha256)",
     "CREATE INDEX IF NOT EXISTS audit_at ON audit(at)",
+    "CREATE INDEX IF NOT EXISTS revisions_at ON revisions(at)",
+    "CREATE INDEX IF NOT EXISTS revisions_image ON revisions(before_image)",
+    "CREATE INDEX IF NOT EXISTS revisions_product ON revisions(product_id)",
 )
 PRODUCT_COLUMNS = (
     "id, sku, title, description, category, metal, stone, price, currency, image, image_sha256, "
@@ -396,8 +412,8 @@ class SQLiteProductStore(ProductStore):
 
     def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
         clauses, params = [], []
-        for column, value in (("action", query.action), ("actor", query.actor)):
-            if value:
+        for column, value in (("action", query.action), ("actor", query.actor), ("id", query.entry_id)):
+            if value is not None and value != "":
                 clauses.append(f"{column} = ?")
                 params.append(value)
         if query.target:

@@ -14,8 +14,9 @@ plain values.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 import numpy as np
@@ -27,9 +28,26 @@ from assistant.catalog.records import (
     Product,
     ProductRecord,
     RemovedProduct,
+    Revision,
+    StoredRow,
     TrashedProduct,
     VectorChanges,
 )
+
+
+def json_text(value) -> str | None:
+    """A JSON column's text (None stays NULL)."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def revision_row(r: Revision, vector_bytes: Callable[[np.ndarray], bytes]) -> tuple:
+    """A revision as the revisions table's columns: change, sku, product id, before (JSON), before's vector,
+    before's photo hash and file name, after (JSON), at."""
+    image = r.before.image if r.before is not None else None
+    product_id = (r.before.fields if r.before is not None else r.after or {}).get("id")
+    before = None if r.before is None else r.before.fields
+    vector = None if r.before is None else vector_bytes(r.before.vector)
+    return (r.change, r.sku, product_id, json_text(before), vector, *(image or (None, None)), json_text(r.after), r.at)
 
 
 class ProductWriter(ABC):
@@ -61,8 +79,8 @@ class ProductWriter(ABC):
 
     @abstractmethod
     def photo_in_use(self, sha256: str) -> bool:
-        """Whether any product, or any product in the trash (as this transaction sees them), still shows the
-        photo with this hash."""
+        """Whether any product, any product in the trash, or any product as a revision kept it (as this
+        transaction sees them), still shows the photo with this hash."""
 
     @abstractmethod
     def trash(self, skus: Sequence[str], stamp: str, actor: str) -> list[TrashedProduct]:
@@ -80,8 +98,36 @@ class ProductWriter(ABC):
         """Drop trashed products for good: all, or those trashed at or before the ISO time ``before``."""
 
     @abstractmethod
-    def append_audit(self, entry: AuditEntry) -> None:
-        """Append one entry to the audit trail (commits with this transaction)."""
+    def append_audit(self, entry: AuditEntry) -> int:
+        """Append one entry to the audit trail (commits with this transaction); returns its id."""
+
+    # ------------------------------------------------------------- revisions: what lets a change be undone
+    @abstractmethod
+    def rows(self, skus: Sequence[str]) -> dict[str, StoredRow]:
+        """The products with these skus exactly as stored (skus not in the catalog are left out)."""
+
+    @abstractmethod
+    def keep_revisions(self, revisions: Sequence[Revision]) -> None:
+        """Keep what a change did to each product (a change that touches a product twice keeps its first
+        ``before`` and its last ``after``)."""
+
+    @abstractmethod
+    def trashed_row(self, product_id: int) -> dict | None:
+        """The columns of the product with this id as the trash holds it (None: not in the trash)."""
+
+    @abstractmethod
+    def revisions(self, change: str) -> list[Revision]:
+        """What ``change`` kept, by sku."""
+
+    @abstractmethod
+    def put_row(self, row: StoredRow) -> None:
+        """Write a product row back exactly as given (same id; out of the trash if it is there), its vector
+        stamped with this transaction's generation."""
+
+    @abstractmethod
+    def drop_revisions(self, before: str | None = None, product_ids: Sequence[int] = ()) -> list[tuple[str, str]]:
+        """Forget the revisions kept at or before the ISO time ``before``, and those of ``product_ids`` (purged
+        for good); returns the (sha256, file name) of the photos they kept."""
 
 
 class ProductStore(ABC):

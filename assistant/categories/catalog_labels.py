@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.atomic import atomic_write_bytes
-from assistant.catalog import Catalog, Product, audit
-from assistant.catalog.records import AuditEntry
+from assistant.catalog import Catalog, Product, audit, history
 from assistant.categories.attributes import AttributeVocabulary, load_attributes
 from assistant.categories.classifier import Classification, Classifier, Decisions, LabelSet
 from assistant.categories.fewshot import Maml
@@ -43,6 +42,11 @@ log = logging.getLogger(__name__)
 CATEGORY = "category"
 LABELS_NAME = "labels.npz"
 HEAD_NAME = "fewshot_head.pt"
+
+
+def _definition(category: dict) -> dict:
+    """A category's definition without its timestamps, to compare."""
+    return {k: v for k, v in category.items() if k not in audit.TIMESTAMPS}
 
 
 def head_path(catalog: Catalog):
@@ -145,14 +149,24 @@ class CatalogCategories:
         return self.builder.attribute_labels(self.attributes[kind])
 
     def install_head(self, maml: Maml, trained_on: dict) -> RefreshReport:
-        """Save a meta-trained head with the catalog; categories switch to MAML and are re-classified."""
-        maml.save(head_path(self.catalog), self.catalog.model_spec, trained_on)
+        """Save a meta-trained head with the catalog; categories switch to MAML and are re-classified. The head
+        it replaces is kept, so the training can be undone (``assistant.undo``)."""
+        path = head_path(self.catalog)
+        previous = history.keep(self.catalog, path)
+        maml.save(path, self.catalog.model_spec, trained_on)
         self.catalog.publish_file(f"{CATEGORIES_DIR}/{HEAD_NAME}")
         maml.trained_on = trained_on
         self.head, self.head_problem = maml, None
         report = self.refresh()
-        audit.record(self.catalog, audit.TRAIN_CATEGORIES, "few-shot category head", dict(trained_on))
+        details = dict(trained_on) | history.training_details(self.catalog, path, previous)
+        audit.record(self.catalog, audit.TRAIN_CATEGORIES, "few-shot category head", details)
         return report
+
+    def reload_head(self) -> RefreshReport:
+        """Use the head file as it is now (put back by an undo) and re-classify."""
+        self.head_problem = None
+        self.head = self._load_head()
+        return self.refresh()
 
     def remove_head(self) -> RefreshReport:
         """Go back to the prototype blend."""
@@ -297,9 +311,8 @@ class CatalogCategories:
         with self._lock:
             CategoryRegistry([*self.registry, category])  # refuse a duplicate or bad parent before storing photos
             category.examples = [*category.examples, *self._store_photos(photos)]
-            self.registry.add(category)
-            report = self._commit()
-        audit.record(self.catalog, audit.CATEGORY_ADD, category.name, category.to_dict())
+        report, details = self._add(category)
+        audit.record(self.catalog, audit.CATEGORY_ADD, category.name, details)
         return report
 
     def update(self, name: str, photos: Sequence[ImageSource] | None = None, **changes) -> RefreshReport:
@@ -308,31 +321,58 @@ class CatalogCategories:
             if photos:
                 examples = changes.get("examples", self.registry.get(name).examples)
                 changes["examples"] = [*examples, *self._store_photos(photos)]
-            before = self.registry.get(name).to_dict()
-            self.registry.update(name, **changes)
-            report = self._commit()
-        after = self.registry.get(name).to_dict()
-        audit.record(self.catalog, audit.CATEGORY_UPDATE, name, audit.edit_details(before, after))
+        report, details = self._update(name, **changes)
+        audit.record(self.catalog, audit.CATEGORY_UPDATE, name, details)
         return report
 
     def remove(self, name: str) -> RefreshReport:
         """Remove a category; its audit entry keeps the whole definition, so it can be added back."""
-        with self._lock:
-            removed = self.registry.remove(name)
-            report = self._commit()
-        audit.record(self.catalog, audit.CATEGORY_REMOVE, name, removed.to_dict())
+        report, details = self._remove(name)
+        audit.record(self.catalog, audit.CATEGORY_REMOVE, name, details)
         return report
 
-    def undo(self, entry: AuditEntry) -> RefreshReport:
-        """Reverse an audited category change: remove an added category, add a removed one back (its
-        example photos are still stored), or put an updated one's fields back."""
-        if entry.action == audit.CATEGORY_ADD:
-            return self.remove(entry.target)
-        if entry.action == audit.CATEGORY_REMOVE:
-            return self.add(Category(**entry.details))
-        if entry.action == audit.CATEGORY_UPDATE:
-            return self.update(entry.target, **entry.details.get("before", {}))
-        raise RegistryError(f"{entry.action!r} is not a category change")
+    def _add(self, category: Category) -> tuple[RefreshReport, dict]:
+        with self._lock:
+            self.registry.add(category)
+            return self._commit(), self.registry.get(category.name).to_dict()
+
+    def _update(self, name: str, **changes) -> tuple[RefreshReport, dict]:
+        with self._lock:
+            before = self.registry.get(name).to_dict()
+            self.registry.update(name, **changes)
+            report = self._commit()
+            return report, audit.edit_details(before, self.registry.get(name).to_dict())
+
+    def _remove(self, name: str) -> tuple[RefreshReport, dict]:
+        with self._lock:
+            removed = self.registry.remove(name)
+            return self._commit(), removed.to_dict()
+
+    def undo(self, action: str, name: str, details: dict) -> tuple[str, dict]:
+        """Reverse a category change (``action`` with its audit ``details``): remove an added category, add a
+        removed one back (its example photos are still stored), put an updated one's fields back. Refused,
+        changing nothing, when the category changed again since. Returns the change the undo amounts to (its
+        action and details, which undo it again); the caller audits it."""
+        current = self.registry.get(name).to_dict() if name in self.registry else None
+        if action == audit.CATEGORY_ADD:
+            self._check_unchanged(name, current is not None and _definition(current) == _definition(details))
+            return audit.CATEGORY_REMOVE, self._remove(name)[1]
+        if action == audit.CATEGORY_REMOVE:
+            self._check_unchanged(name, current is None)
+            return audit.CATEGORY_ADD, self._add(Category(**details))[1]
+        if action == audit.CATEGORY_UPDATE:
+            after = details.get("after", {})
+            self._check_unchanged(name, current is not None and all(current.get(k) == v for k, v in after.items()))
+            return audit.CATEGORY_UPDATE, self._update(name, **details.get("before", {}))[1]
+        raise RegistryError(f"{action!r} is not a category change")
+
+    @staticmethod
+    def _check_unchanged(name: str, unchanged: bool) -> None:
+        if not unchanged:
+            raise RegistryError(
+                f"category {name!r} changed again after this change (see the audit trail): undo the newer change "
+                "first; nothing was undone"
+            )
 
     # ---------------------------------------------------------------- state files
     def _save_tables(self) -> None:

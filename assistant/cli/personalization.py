@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from assistant.atomic import atomic_write_json
-from assistant.catalog import Catalog, audit
+from assistant.catalog import Catalog, audit, history
 from assistant.clip.factory import parse_model_spec
 from assistant.errors import UsageError
 from assistant.personalization.cold_start import evaluate_cold_start
@@ -139,8 +139,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint, log = train_for_catalog(catalog, args.shoppers, args.log, meta, progress, **head_options)
     if log is not None:
         _report_rejected(log)
+    previous = history.keep(catalog, out)  # the checkpoint this one replaces, so the training can be undone
     save_checkpoint(out, checkpoint)
-    audit.record(catalog, audit.TRAIN_PERSONALIZER, str(out), dict(checkpoint.trained_on))
+    details = dict(checkpoint.trained_on) | history.training_details(catalog, out, previous)
+    audit.record(catalog, audit.TRAIN_PERSONALIZER, str(out), details)
     if args.out is None:  # the catalog's own checkpoint: every app server of a shared catalog gets it
         catalog.publish_file(CHECKPOINT_NAME)
     print(

@@ -1,4 +1,4 @@
-"""CLI commands for undo and accountability: ``restore``, ``purge``, ``trash`` and ``audit``.
+"""CLI commands for undo and accountability: ``restore``, ``purge``, ``trash``, ``audit`` and ``undo``.
 
 Writes from the command line are audited as the operating-system user (``assistant.catalog.audit``).
 """
@@ -54,8 +54,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
         json.dump([e.__dict__ for e in entries], sys.stdout, indent=2, ensure_ascii=False, default=str)
         print()
         return 0
-    rows = [[e.at, e.actor, e.action, e.target, audit.summary(e)[:80]] for e in entries]
-    print_table(rows, ["when", "who", "action", "what", "details"])
+    rows = [[e.id, e.at, e.actor, e.action, e.target, audit.summary(e)[:80]] for e in entries]
+    print_table(rows, ["#", "when", "who", "action", "what", "details"])
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from assistant.categories import CatalogCategories
+    from assistant.clip.embedder import Embedder
+    from assistant.undo import undo
+
+    catalog = open_existing_catalog(args.settings)
+
+    def categories() -> CatalogCategories:  # only a category change or the category head needs the model
+        return CatalogCategories(catalog, Embedder.from_spec(catalog.model_spec, cache_dir=args.settings.model_cache))
+
+    done = undo(catalog, args.entry, categories)
+    print(f"undid #{args.entry} ({done.details['undone action']} by {done.details['undone by']}): audit entry "
+          f"#{done.id}; undo that with: python -m assistant undo {done.id}")  # fmt: skip
     return 0
 
 
@@ -80,3 +96,9 @@ def register(commands, evals, trains) -> None:
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_audit)
+
+    p = commands.add_parser(
+        "undo", help="undo one change by its audit entry number (the '#' of `audit`), unless changed again since"
+    )
+    p.add_argument("entry", type=int, metavar="AUDIT_ID")
+    p.set_defaults(handler=cmd_undo)

@@ -311,8 +311,8 @@ class PostgresProductStore(ThreadConnections, ProductStore):
 
     def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
         clauses, params = [], []
-        for column, value in (("action", query.action), ("actor", query.actor)):
-            if value:
+        for column, value in (("action", query.action), ("actor", query.actor), ("id", query.entry_id)):
+            if value is not None and value != "":
                 clauses.append(f"{column} = %s")
                 params.append(value)
         if query.target:
