@@ -15,12 +15,12 @@ from assistant.catalog.upload import ingest_upload, rejected_rows_csv
 from assistant.categories import CategoryRegistry, RegistryError
 from assistant.plaintext import markdown_literal
 from assistant.images import IMAGE_SUFFIXES
-from assistant.catalog.ingest import CSV_COLUMNS, IngestError, IngestReport, Problem
+from assistant.catalog.ingest import CSV_COLUMNS, WHOLE_ROW, IngestError, IngestReport, Problem
 from assistant.catalog.reembed import edit_product
 from assistant.errors import AssistantError
 from ui.audit import audit_tab, trash_tab
 from ui.cards import product_thumbnail
-from ui.i18n import facet, labelled, price, stored_facet, t, tn, when
+from ui.i18n import facet, labelled, localized, price, stored_facet, t, tn, when
 from ui.resources import current_shop
 from ui.style import page_header
 
@@ -30,10 +30,19 @@ shop = current_shop()
 catalog = shop.catalog
 
 
+def remark_headings(what: str) -> list[str]:
+    """The file, row, sku and column a remark concerns, and the remark itself (``what``: its heading)."""
+    return [t("column.file"), t("column.row"), t("column.sku"), t("column.column"), what]
+
+
+def remark_row(remark: Problem) -> list:
+    """A remark in the session's language (a problem with the whole row says so), for the table and the download."""
+    column = t("import.whole_row") if remark.column == WHOLE_ROW else remark.column
+    return [remark.file, remark.row, remark.sku, column, localized(remark.reason or remark.message)]
+
+
 def remarks_table(remarks: list[Problem], what: str) -> pd.DataFrame:
-    """One line per remark: the file, row and column it concerns, and the remark itself (``what``: its heading)."""
-    headings = [t("column.file"), t("column.row"), t("column.sku"), t("column.column"), what]
-    return pd.DataFrame([[p.file, p.row, p.sku, p.column, p.message] for p in remarks], columns=headings)
+    return pd.DataFrame([remark_row(p) for p in remarks], columns=remark_headings(what))
 
 
 def show_report(report: IngestReport) -> None:
@@ -51,7 +60,7 @@ def show_report(report: IngestReport) -> None:
     st.dataframe(rejected, hide_index=True, width="stretch", key="import-rejected")
     st.download_button(
         t("import.download_rejected"),
-        rejected_rows_csv(report),
+        rejected_rows_csv(report, remark_row, remark_headings(t("column.problem"))),
         "rejected-rows.csv",
         "text/csv",
         key="import-rejected-csv",
@@ -82,10 +91,10 @@ def import_tab() -> None:
             )
         except IngestError as exc:
             bar.empty()
-            st.error(markdown_literal(t("import.nothing", error=exc)))
+            st.error(markdown_literal(t("import.nothing", error=localized(exc))))
         except AssistantError as exc:  # e.g. the catalog refused a batch: the batches before it are in
             bar.empty()
-            st.error(markdown_literal(t("import.stopped", error=exc)))
+            st.error(markdown_literal(t("import.stopped", error=localized(exc))))
         else:
             st.session_state["import-report"] = report
             st.rerun()  # the navigation and the counts above follow the new catalog

@@ -16,7 +16,7 @@ from assistant.categories import UNKNOWN, Preview, RegistryError, preview_draft
 from assistant.plaintext import markdown_literal
 from assistant.images import IMAGE_SUFFIXES, ImageError
 from ui.cards import Card, product_grid
-from ui.i18n import facet, facet_markdown, labelled, t
+from ui.i18n import facet, facet_markdown, labelled, localized, t
 from ui.resources import current_shop
 from ui.style import page_header
 
@@ -66,7 +66,7 @@ def draft_form() -> None:
             parent=None if parent == NO_PARENT else parent,
         )
     except (RegistryError, ImageError) as exc:
-        st.error(markdown_literal(exc))
+        st.error(markdown_literal(localized(exc)))
         return
     st.session_state["merch-preview"] = preview
     st.rerun()
@@ -175,7 +175,7 @@ def edit_category() -> None:
         try:
             categories.update(name, description=description.strip(), synonyms=names(synonyms), zh=names(zh))
         except RegistryError as exc:
-            st.error(markdown_literal(exc))
+            st.error(markdown_literal(localized(exc)))
             return
         st.session_state["merch-message"] = t("merch.saved", name=name)
         st.rerun()
@@ -209,8 +209,8 @@ def low_confidence() -> None:
 
 
 page_header(t("merch.title"), t("merch.subtitle"))
-if categories.head_problem:  # a trained few-shot head that cannot be used: why, and the command that retrains it
-    st.warning(categories.head_problem)
+if categories.head_reason:  # a trained few-shot head that cannot be used: why, and the command that retrains it
+    st.warning(markdown_literal(localized(categories.head_reason)))
 if message := st.session_state.pop("merch-message", None):
     st.success(markdown_literal(message))
 draft, listing, unsure = st.tabs(

@@ -20,6 +20,7 @@ import torch
 
 from assistant.atomic import atomic_write_bytes
 from assistant.errors import AssistantError
+from assistant.reasons import Reason
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ class CheckpointFormat:
 
     tag: str  # the header's "format", e.g. "assistant.personalizer"
     version: int  # written now; a file of a newer version is refused (this program cannot know its fields)
-    noun: str  # what the file is, in messages: "personaliser checkpoint"
+    noun: Reason  # what the file is, in messages: Reason("checkpoint.noun.personalizer")
     train_command: str  # the command that writes one: "train personalizer"
     #: Keys of a file written before headers existed; such a file is read as version 0 of this format.
     unversioned_keys: frozenset[str] = frozenset()
@@ -73,35 +74,29 @@ def read_checkpoint(path: str | Path, fmt: CheckpointFormat, model_spec: str, bu
     payload = _read(path, fmt)
     version = _version(path, fmt, payload)
     if version > fmt.version:
-        raise CheckpointError(
-            f"{path} was written by a newer version of this program ({fmt.noun} format {version}, this one reads up "
-            f"to {fmt.version}); upgrade, or retrain it with: {fmt.train_hint(model_spec)}"
-        )
+        values = {"path": str(path), "noun": fmt.noun, "version": version, "supported": fmt.version}
+        raise CheckpointError(Reason("checkpoint.newer", values | {"hint": fmt.train_hint(model_spec)}))
     if payload.get("model_spec") != model_spec:
-        raise CheckpointModelMismatch(
-            f"{fmt.noun} {path} was trained on vectors of model {payload.get('model_spec')!r}, but the catalog uses "
-            f"{model_spec!r}: its scores would be meaningless. Retrain it with: {fmt.train_hint(model_spec)}"
-        )
+        found, hint = repr(payload.get("model_spec")), fmt.train_hint(model_spec)
+        values = {"noun": fmt.noun, "path": str(path), "found": found, "model": repr(model_spec), "hint": hint}
+        raise CheckpointModelMismatch(Reason("checkpoint.other_model", values))
     try:
         return build(payload)
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(
-            f"{path} is a damaged {fmt.noun} ({type(exc).__name__}: {_one_line(exc)}); retrain it with: "
-            f"{fmt.train_hint(model_spec)}"
-        ) from exc
+        error = f"{type(exc).__name__}: {_one_line(exc)}"
+        values = {"path": str(path), "noun": fmt.noun, "error": error, "hint": fmt.train_hint(model_spec)}
+        raise CheckpointError(Reason("checkpoint.damaged", values)) from exc
 
 
 def _read(path: Path, fmt: CheckpointFormat) -> dict:
     if not path.exists():
-        raise CheckpointError(f"no {fmt.noun} at {path}; train one with: {fmt.train_hint()}")
+        raise CheckpointError(Reason("checkpoint.missing", _where(path, fmt)))
     try:
         payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for a damaged or foreign file
-        raise CheckpointError(
-            f"{path} is not a readable {fmt.noun} ({_one_line(exc)}); retrain it with: {fmt.train_hint()}"
-        ) from exc
+        raise CheckpointError(Reason("checkpoint.unreadable", _where(path, fmt) | {"error": _one_line(exc)})) from exc
     if not isinstance(payload, dict):
-        raise CheckpointError(f"{path} is not a {fmt.noun}; retrain it with: {fmt.train_hint()}")
+        raise CheckpointError(Reason("checkpoint.not_a_checkpoint", _where(path, fmt)))
     return payload
 
 
@@ -111,9 +106,17 @@ def _version(path: Path, fmt: CheckpointFormat, payload: dict) -> int:
         return 0
     version = payload.get("format_version")
     if payload.get("format") != fmt.tag or not isinstance(version, int):
-        found = f"a {payload['format']!r} file" if isinstance(payload.get("format"), str) else "another kind of file"
-        raise CheckpointError(f"{path} is {found}, not a {fmt.noun}; retrain it with: {fmt.train_hint()}")
+        tag = payload.get("format")
+        found = Reason("checkpoint.format_file", {"format": repr(tag)})
+        if not isinstance(tag, str):
+            found = Reason("checkpoint.other_kind")
+        raise CheckpointError(Reason("checkpoint.other_format", _where(path, fmt) | {"found": found}))
     return version
+
+
+def _where(path: Path, fmt: CheckpointFormat) -> dict[str, object]:
+    """The values every "retrain it" message names: the file, what it should be, the command that writes one."""
+    return {"path": str(path), "noun": fmt.noun, "hint": fmt.train_hint()}
 
 
 def _one_line(exc: Exception) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from assistant.errors import AssistantError
+from assistant.reasons import Reason
 
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 MAX_IMAGE_PIXELS = 64_000_000
@@ -31,54 +32,71 @@ _SIXTEEN_BIT_MAX = 65535.0
 
 
 class ImageError(AssistantError):
-    """A photo that cannot be used: unreadable, not an image, or too large."""
+    """A photo that cannot be used: unreadable, not an image, or too large. Raised with a ``Reason`` (its
+    ``str`` is the English sentence), so a page can say it in its reader's language."""
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
+def too_large(name: str | Reason, size: int) -> Reason:
+    return Reason("image.too_large", {"name": name, "size": megabytes(size), "limit": MAX_IMAGE_BYTES // 2**20})
+
+
+def grew_while_read(name: str | Reason) -> Reason:
+    return Reason("image.grew", {"name": name, "limit": MAX_IMAGE_BYTES // 2**20})
+
+
+def _cannot_read(name: str | Reason, exc: OSError) -> Reason:
+    return Reason("image.cannot_read", {"name": name, "error": exc.strerror or str(exc)})
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, in words, for messages."""
+def file_kind(mode: int) -> Reason:
+    """What a non-regular file is, in words, for messages (``str()`` is English; a page says it in its language)."""
     kinds = [
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a named pipe"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "pipe"),
+        (stat.S_ISCHR, "character_device"),
+        (stat.S_ISBLK, "block_device"),
+        (stat.S_ISSOCK, "socket"),
     ]
-    return next((words for test, words in kinds if test(mode)), "not a regular file")
+    return Reason("file.kind." + next((kind for test, kind in kinds if test(mode)), "other"))
 
 
-def open_regular_file(path: str | Path, name: str | None = None) -> BinaryIO:
+def open_regular_file(path: str | Path, name: str | Reason | None = None) -> BinaryIO:
     """Open a regular file for reading; a pipe or device is refused without blocking or reading from it."""
     name = name or str(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError as exc:
-        raise ImageError(f"{name} does not exist") from exc
+        raise ImageError(Reason("image.missing", {"name": name})) from exc
     except OSError as exc:
-        raise ImageError(f"cannot read {name}: {exc.strerror or exc}") from exc
+        raise ImageError(_cannot_read(name, exc)) from exc
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise ImageError(f"{name} is {file_kind(mode)}, not a photo file")
+        raise ImageError(Reason("image.not_regular", {"name": name, "kind": file_kind(mode)}))
     return os.fdopen(fd, "rb")
 
 
-def read_image_bytes(path: str | Path, name: str | None = None) -> bytes:
+def read_image_bytes(path: str | Path, name: str | Reason | None = None) -> bytes:
     """Read a photo file, refusing non-regular files and files over MAX_IMAGE_BYTES; errors say ``name``."""
     name = name or str(path)
     with open_regular_file(path, name) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > MAX_IMAGE_BYTES:
-            raise ImageError(f"{name} is {size / 2**20:.1f} MB, over the {MAX_IMAGE_BYTES / 2**20:.0f} MB limit")
+            raise ImageError(too_large(name, size))
         try:
             data = handle.read(MAX_IMAGE_BYTES + 1)
         except OSError as exc:
-            raise ImageError(f"cannot read {name}: {exc.strerror or exc}") from exc
+            raise ImageError(_cannot_read(name, exc)) from exc
     if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(f"{name} grew over the {MAX_IMAGE_BYTES / 2**20:.0f} MB limit while it was read")
+        raise ImageError(grew_while_read(name))
     return data
 
 
@@ -124,14 +142,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def decode_image(data: bytes, name: str = "the photo") -> Image.Image:
+def decode_image(data: bytes, name: str | Reason = "the photo") -> Image.Image:
     """Decode bytes to an upright RGB image; transparent areas become white, as on a product page."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB, over the {MAX_IMAGE_BYTES / 2**20:.0f} MB limit")
+        raise ImageError(too_large(name, len(data)))
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise ImageError(f"{name} is {img.width}x{img.height} pixels, over the {MAX_IMAGE_PIXELS:,} limit")
+                size = {"width": img.width, "height": img.height, "limit": f"{MAX_IMAGE_PIXELS:,}"}
+                raise ImageError(Reason("image.too_many_pixels", {"name": name, **size}))
             upright = ImageOps.exif_transpose(img)
             rgb = to_rgb(upright)
             rgb.load()
@@ -139,12 +158,13 @@ def decode_image(data: bytes, name: str = "the photo") -> Image.Image:
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
-        raise ImageError(f"{name} is not a readable image: not a JPEG, PNG, WebP, BMP, GIF or TIFF file") from exc
+        raise ImageError(Reason("image.not_an_image", {"name": name})) from exc
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"{name} is not a readable image ({exc.__class__.__name__}: {exc})") from exc
+        error = f"{exc.__class__.__name__}: {exc}"
+        raise ImageError(Reason("image.unreadable", {"name": name, "error": error})) from exc
 
 
-def load_image(path: str | Path, name: str | None = None) -> Image.Image:
+def load_image(path: str | Path, name: str | Reason | None = None) -> Image.Image:
     name = name or str(path)
     return decode_image(read_image_bytes(path, name), name)
 

@@ -8,12 +8,14 @@ catalogue. Catalog values (titles, skus, file names, paths) are data and stay as
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
 
 import pytest
-from app_support import REPO, add_staff_account, rerun, run_app, sign_in
+from app_support import REPO, add_staff_account, rerun, run_app, shown, sign_in
 
 from assistant.shop.i18n import LOCALES, MESSAGES_DIR
 
@@ -35,6 +37,10 @@ CATALOG_MARKUP = re.compile(r'<div class="(card|product)')
 
 def catalogue(language: str) -> dict:
     return json.loads((MESSAGES_DIR / f"{language}.json").read_text(encoding="utf-8"))
+
+
+#: Table columns whose cells are the app's own words (why a row was rejected, a note on a row that went in).
+REMARK_COLUMNS = (catalogue("zh")["column.problem"], catalogue("zh")["column.note"])
 
 
 def message_texts(entry) -> list[str]:
@@ -73,6 +79,7 @@ def interface_texts(at) -> tuple[list[str], list[str]]:
             continue
         if kind == "arrow_data_frame":
             labels += [str(c) for c in node.value.columns]
+            prose += [str(v) for c in REMARK_COLUMNS if c in node.value.columns for v in node.value[c]]
         fields = {f.name: v for f, v in proto.ListFields() if isinstance(v, str)}
         labels += [fields[f] for f in LABEL_FIELDS if fields.get(f)]
         if kind not in NOT_PROSE:
@@ -142,6 +149,24 @@ def test_the_merchandiser_page_in_chinese_with_a_preview(monkeypatch, app_catalo
     assert_all_chinese(at)
 
 
+def test_the_merchandiser_says_in_chinese_why_a_trained_head_is_not_used(monkeypatch, app_catalog):
+    from assistant.catalog import Catalog
+    from assistant.categories.catalog_labels import head_path
+    from assistant.categories.fewshot import Maml
+    from assistant.clip.factory import TEST_MODEL_SPEC
+
+    catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
+    Maml(catalog.dim, 14.3).save(head_path(catalog), "ViT-B-32:laion2b_s34b_b79k", {"source": "another model"})
+    at = run_app(monkeypatch, app_catalog, "app_pages/merchandiser.py", signed_in=True, **ZH)
+
+    warning = shown(at.warning[0].value)
+    assert warning.startswith("小样本品类模型 ") and "是用模型 'ViT-B-32:laion2b_s34b_b79k' 的向量训练的" in warning
+    assert warning.endswith("在此之前，有照片的品类按原型融合（文字与照片）学习。")
+    command = "python -m assistant --model tiny-test train categories"  # a command is code, the same in any language
+    words = warning.replace(command, " ")
+    assert command in warning and not ENGLISH_RUN.search(words) and not [p for p in english_phrases() if p in words]
+
+
 @pytest.mark.parametrize("page", ["app_pages/shop.py", "app_pages/kiosk.py"])
 def test_the_shoppers_pages_in_chinese(monkeypatch, app_catalog, page):
     assert_all_chinese(run_app(monkeypatch, app_catalog, page, **ZH))
@@ -159,6 +184,87 @@ def test_the_setup_page_in_chinese(monkeypatch, tmp_path):
     assert_all_chinese(at)
 
 
+def record_downloads(monkeypatch) -> dict[str, bytes]:
+    """file name -> bytes of every download button the page draws (what a click would save)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    saved: dict[str, bytes] = {}
+    store = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            saved[filename] = path_or_data.encode() if isinstance(path_or_data, str) else path_or_data
+        return store(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    return saved
+
+
+def import_upload(at, csv_bytes: bytes, photos: list[tuple[str, bytes, str]] = ()):
+    at.file_uploader(key="import-csv").set_value(("products.csv", csv_bytes, "text/csv"))
+    if photos:
+        at.file_uploader(key="import-photos").set_value(list(photos))
+    rerun(at)
+    at.button(key="import-run").click()
+    return rerun(at)
+
+
+#: One CSV whose rows are rejected for four different reasons (rows 3-6), after one good row.
+MIXED_ROWS = HEADER + (
+    "NEW-1,Gold cuff,,bracelet,yellow gold,none,310,USD,cuff.png\n"
+    'NEW-2,Silver ring,,ring,silver,none,"12,50",USD,\n'
+    ",Pearl studs,,earring,silver,pearl,80,USD,\n"
+    "NEW-1,Gold cuff again,,bracelet,yellow gold,none,320,USD,\n"
+    "NEW-3,Emerald drop,,pendant,platinum,emerald,900,USD,broken.png\n"
+)
+REJECTED_IN_CHINESE = [
+    "'12,50' 有歧义：逗号只用作千位分隔（1,250）；请写成 12.50",
+    "为空；每件商品都需要一个唯一的货号",
+    "与第 2 行重复",
+    "broken.png 不是可读取的图片：不是 JPEG、PNG、WebP、BMP、GIF 或 TIFF 文件",
+]
+
+
+def test_an_import_in_chinese_says_why_each_row_was_rejected_on_the_page_and_in_the_download(
+    monkeypatch, app_catalog, synthetic_source
+):
+    downloads = record_downloads(monkeypatch)
+    photo = (synthetic_source.parent / "images" / "SYN-00001.png").read_bytes()
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True, **ZH)
+
+    import_upload(at, MIXED_ROWS.encode(), [("cuff.png", photo, "image/png"), ("broken.png", b"no photo", "image/png")])
+
+    [table] = [d.value for d in at.dataframe if "问题" in d.value.columns]
+    where = [[3, "NEW-2", "price"], [4, "", "sku"], [5, "NEW-1", "sku"], [6, "NEW-3", "image"]]
+    assert table[["行", "货号", "列"]].values.tolist() == where
+    assert table["问题"].tolist() == REJECTED_IN_CHINESE
+    assert "有 4 行被拒绝" in at.warning[0].value
+    assert_all_chinese(at)
+    rows = list(csv.reader(io.StringIO(downloads["rejected-rows.csv"].decode())))
+    assert rows[0] == ["文件", "行", "货号", "列", "问题"]
+    assert [row[1:] for row in rows[1:]] == [[str(r), s, c, p] for (r, s, c), p in zip(where, REJECTED_IN_CHINESE)]
+
+
+def test_a_semicolon_csv_and_a_broken_row_are_explained_in_chinese(monkeypatch, app_catalog):
+    at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True, **ZH)
+
+    import_upload(at, HEADER.replace(",", ";").encode() + b"NEW-1;Gold cuff;;bracelet;gold;none;310;USD;\n")
+
+    [error] = [shown(e.value) for e in at.error]
+    assert error.startswith("未导入任何商品：products.csv：缺少列 sku, title")
+    assert "该文件用分号（;）分隔，而不是逗号" in error
+    assert_all_chinese(at)
+
+    downloads = record_downloads(monkeypatch)
+    import_upload(at, (HEADER + 'NEW-2,"Ring, "with" quote,,ring,silver,none,80,USD,,extra\n').encode())
+
+    [table] = [d.value for d in at.dataframe if "问题" in d.value.columns]
+    assert table["列"].tolist() == ["（整行）"] and "含逗号的单元格请用英文双引号括起来" in table["问题"][0]
+    assert_all_chinese(at)
+    rows = list(csv.reader(io.StringIO(downloads["rejected-rows.csv"].decode())))
+    assert rows[1][3:] == table[["列", "问题"]].values.tolist()[0]
+
+
 #: ``t("key")``, ``tn("key", n)``, ``text_or("key", ...)`` and ``st.spinner(t("key"))`` calls with a literal key.
 KEY_IN_CODE = re.compile(r"""\b(?:t|tn|text)\(\s*["']([a-z_]+(?:\.[a-z_]+)+)["']""")
 
@@ -169,6 +275,28 @@ def test_every_message_the_code_asks_for_is_in_every_catalogue():
     assert len(used) > 150, "the pattern still finds the code's message keys"
     for language in LOCALES:
         assert not used - set(catalogue(language)), language
+
+
+#: ``Reason("key", ...)`` in the engine: a problem the pages say in their language.
+REASON_IN_CODE = re.compile(r"""\bReason\(\s*["']([a-z_]+(?:\.[a-z_]+)+)["']""")
+
+
+def test_every_reason_the_engine_gives_is_in_every_catalogue_and_rendered_from_it():
+    import stat
+
+    from assistant.catalog.ingest import _SEPARATORS
+    from assistant.images import file_kind
+    from assistant.shop.i18n import messages
+
+    sources = Path(REPO, "assistant").rglob("*.py")
+    used = {key for path in sources for key in REASON_IN_CODE.findall(path.read_text(encoding="utf-8"))}
+    assert len(used) > 40, "the pattern still finds the engine's reasons"
+    kinds = (stat.S_IFDIR, stat.S_IFIFO, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFSOCK, stat.S_IFLNK)
+    used |= {file_kind(mode).key for mode in kinds} | {f"ingest.separator.{name}" for name in _SEPARATORS.values()}
+    for language in LOCALES:
+        assert not used - set(catalogue(language)), language
+        assert all(isinstance(messages(language).entries[key], str) for key in used), "a reason is one sentence"
+    assert messages("zh").localized(file_kind(stat.S_IFDIR)) == "文件夹"
 
 
 def test_streamlits_own_widget_words_are_drawn_in_the_pages_language():

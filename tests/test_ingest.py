@@ -6,6 +6,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import json
 import os
 import pickle
 import random
@@ -24,6 +25,7 @@ from assistant.catalog.photos import PhotoStore
 from assistant.catalog.upload import ingest_upload
 from assistant.cli.main import main
 from assistant.images import MAX_IMAGE_BYTES, ImageError
+from assistant.shop.i18n import messages
 
 HEADER = ["sku", "title", "description", "category", "metal", "stone", "price", "currency", "image", "collection"]
 
@@ -548,3 +550,59 @@ def test_archive_reads_in_the_parent_and_in_decoding_workers_never_mix(tmp_path,
     report = ingest_csv(cat, tiny_embedder, csv_path, archive, batch_size=70)
 
     assert report.rejected == [] and report.added == 140
+
+
+#: Rows rejected for four different reasons (rows 3-6) after one good row; the Chinese page shows the same file
+#: (tests/test_app_languages.py), the command line keeps its English.
+MIXED_ROWS = (
+    "sku,title,description,category,metal,stone,price,currency,image\n"
+    "NEW-1,Gold cuff,,bracelet,yellow gold,none,310,USD,cuff.png\n"
+    'NEW-2,Silver ring,,ring,silver,none,"12,50",USD,\n'
+    ",Pearl studs,,earring,silver,pearl,80,USD,\n"
+    "NEW-1,Gold cuff again,,bracelet,yellow gold,none,320,USD,\n"
+    "NEW-3,Emerald drop,,pendant,platinum,emerald,900,USD,broken.png\n"
+)
+REJECTED_IN_ENGLISH = [
+    (3, "NEW-2", "price", "'12,50' is ambiguous: a comma only separates thousands (1,250); write 12.50"),
+    (4, "", "sku", "empty; every product needs a unique sku"),
+    (5, "NEW-1", "sku", "duplicate of row 2"),
+    (6, "NEW-3", "image", "broken.png is not a readable image: not a JPEG, PNG, WebP, BMP, GIF or TIFF file"),
+]
+
+
+def test_the_cli_says_why_rows_were_rejected_in_english_in_its_table_and_its_json(tmp_path, capsys, photo):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "cuff.png").write_bytes(photo)
+    (photos / "broken.png").write_bytes(b"no photo")
+    csv_path = tmp_path / "products.csv"
+    csv_path.write_text(MIXED_ROWS, encoding="utf-8")
+    argv = ["--catalog", str(tmp_path / "cat"), "--model", "tiny-test", "ingest", str(csv_path)]
+    argv += ["--images", str(photos)]
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert all(message in out for *_, message in REJECTED_IN_ENGLISH)
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rejected = [(p["row"], p["sku"], p["column"], p["message"]) for p in report["rejected"]]
+    assert rejected == REJECTED_IN_ENGLISH
+    assert set(report["rejected"][0]) == {"file", "row", "sku", "column", "message"}, "the JSON's fields as before"
+
+
+def test_a_problem_keeps_its_reason_which_the_english_catalogue_says_word_for_word(tmp_path, tiny_embedder, photo):
+    (tmp_path / "cuff.png").write_bytes(photo)
+    (tmp_path / "broken.png").write_bytes(b"no photo")
+    csv_path = tmp_path / "products.csv"
+    csv_path.write_text(MIXED_ROWS, encoding="utf-8")
+    report = ingest_csv(new_catalog(tmp_path / "cat", tiny_embedder), tiny_embedder, csv_path, tmp_path)
+
+    english = messages("en")
+    assert [english.localized(p.reason) for p in report.rejected] == [m for *_, m in REJECTED_IN_ENGLISH]
+    assert [p.reason.key for p in report.rejected] == [
+        "ingest.price_ambiguous",
+        "ingest.sku_empty",
+        "ingest.sku_duplicate",
+        "image.not_an_image",
+    ]
+    assert pickle.loads(pickle.dumps(report.rejected[3].reason)) == report.rejected[3].reason, "crosses processes"

@@ -13,6 +13,7 @@ from typing import TypeVar
 import streamlit as st
 
 from assistant.plaintext import markdown_literal
+from assistant.reasons import Reason
 from assistant.shop.display import facet_label
 from assistant.shop.i18n import LANGUAGE_NAMES, Messages, language_from_env, messages, parse_language
 
@@ -42,6 +43,11 @@ def t(key: str, **values: object) -> str:
 
 def tn(key: str, n: int, **values: object) -> str:
     return current_messages().count(key, n, **values)
+
+
+def localized(message: Reason | str | BaseException) -> str:
+    """An engine's message (why a row was rejected, an error) in the session's language."""
+    return current_messages().localized(message)
 
 
 def price(amount: float | None, currency: str = "") -> str:

@@ -5,11 +5,21 @@ stamped with, and the index file holds exactly the vectors of the generation wri
 Catching up reads ``changes_since(stamp)`` in one store snapshot, so an index never skips another
 process's commit; ``current()`` catches up whenever the store's generation moved, so a search sees
 every commit made before it started. A file is only replaced by one with a newer stamp (under a file
-lock), so no process overwrites the file with an index that misses rows another process saved.
+lock), so no process overwrites the file with an index that misses rows another process saved (or by a
+compacted index of the same stamp: the same vectors, without dead positions).
 A file that is unreadable, of another dimension, or that disagrees with the store is rebuilt from it.
 
+Updates are applied in place for every kind: an edit or delete costs milliseconds, not a rebuild. The
+approximate kinds keep replaced and deleted vectors as dead positions that searches skip
+(``vector_index.py``); once COMPACT_DEAD_SHARE of the positions are dead, a thread builds a compacted index
+aside from the store, catches it up with what changed meanwhile and swaps it in, while searches go on over the
+masked one. A process that outruns its compactions (a command that exits before one ends, writing again and
+again) compacts before returning once COMPACT_NOW_DEAD_SHARE are dead, so the mask never grows without bound.
+The file holds whatever index the process held, dead mask included: it is still exactly the vectors of its
+generation, and a process that loads it starts without replaying changes.
+
 Threads: searches share the index (FAISS searches run in parallel); catching up changes it in place
-only while no search runs, and rebuilds are swapped in whole.
+only while no search runs, and rebuilds and compactions are swapped in whole.
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ import numpy as np
 from assistant.atomic import atomic_write_bytes
 from assistant.catalog.records import VectorChanges
 from assistant.catalog.store import ProductStore
-from assistant.catalog.vector_index import VectorIndex, resolve_kind
+from assistant.catalog.vector_index import VectorIndex, one_faiss_thread, resolve_kind
+from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +48,11 @@ HEADER = struct.Struct("<8sq")
 #: An index file from before generation stamps counts as holding generation 0: every vector stamped
 #: later is applied on top of it, and a count or id mismatch with the store rebuilds it.
 UNSTAMPED_GENERATION = 0
+#: An approximate index with this share of dead positions is compacted in a background thread: searches then
+#: scan up to 1 / (1 - share) times as much (11% at 0.1) and memory holds as many dead vectors.
+COMPACT_DEAD_SHARE = 0.1
+#: ... and in the thread catching up, before it returns, once this share is dead (a compaction did not keep up).
+COMPACT_NOW_DEAD_SHARE = 0.3
 
 
 class ReadWriteLock:
@@ -110,6 +126,7 @@ class IndexSync:
         self._saved_generation = -1  # the generation last read from or written to the file
         self._update_lock = threading.RLock()  # one thread catches up or rebuilds at a time
         self._searching = ReadWriteLock()
+        self._compaction: threading.Thread | None = None  # the background compaction, while one runs
 
     # ----------------------------------------------------------------- reading
     @property
@@ -172,19 +189,24 @@ class IndexSync:
 
     def _apply(self, changes: VectorChanges) -> None:
         index = self._index
-        held = index.ids()
-        stale = np.union1d(np.intersect1d(held, changes.removed), np.intersect1d(held, changes.ids))
-        expected = len(held) - len(stale) + len(changes.ids)
-        wanted_kind = resolve_kind(self.kind_setting, changes.count)
-        if index.kind != wanted_kind or expected != changes.count or (len(stale) and not index.supports_remove):
-            if expected != changes.count:
-                log.info("index %s disagrees with the database (%d vs %d)", self.path, expected, changes.count)
-            self._rebuild(wanted_kind)
+        stale = self._stale_ids(index, changes)
+        if stale is None:
+            self._rebuild(resolve_kind(self.kind_setting, changes.count))
             return
         with self._searching.writing():
-            index.remove(stale)
-            index.add(changes.ids, changes.vectors)
+            _update(index, stale, changes)
             self._generation = changes.generation
+        self._compact_when_due()
+
+    def _stale_ids(self, index: VectorIndex, changes: VectorChanges) -> np.ndarray | None:
+        """The ids whose vectors in index the changes replace or delete; None when index must be rebuilt
+        instead (the setting now picks another kind, or the index disagrees with the store)."""
+        stale = np.union1d(index.present(changes.removed), index.present(changes.ids))
+        expected = index.ntotal - len(stale) + len(changes.ids)
+        if expected != changes.count:
+            log.info("index %s disagrees with the database (%d vs %d)", self.path, expected, changes.count)
+            return None
+        return None if index.kind != resolve_kind(self.kind_setting, changes.count) else stale
 
     def _rebuild(self, kind: str | None = None) -> None:
         everything = self.store.changes_since(-1)
@@ -193,24 +215,83 @@ class IndexSync:
         built = VectorIndex.build(self.dim, kind, everything.ids, everything.vectors)
         with self._searching.writing():
             self._index, self._generation = built, everything.generation
-        self.save()
+        self._write_file(same_generation=True)
 
     def rebuild(self, kind: str | None = None) -> None:
         """Build the index afresh from the store (of ``kind``, or the one the setting picks) and save it."""
         with self._update_lock:
             self._rebuild(kind)
 
+    # ----------------------------------------------------------------- compaction
+    def _compact_when_due(self) -> None:
+        """Compact an index whose dead share passed the thresholds (called holding the update lock)."""
+        dead = self._index.dead_share
+        if dead >= COMPACT_NOW_DEAD_SHARE and not self.compacting:
+            log.info("index %s is %.0f%% dead positions: compacting now", self.path, 100 * dead)
+            self._rebuild(self._index.kind)
+        elif dead >= COMPACT_DEAD_SHARE:
+            self.compact()
+
+    def compact(self) -> None:
+        """Start compacting in a background thread now, unless one runs already (``wait_for_compaction``)."""
+        with self._update_lock:
+            if self._index is not None and not self.compacting:
+                self._compaction = threading.Thread(target=self._compact_aside, name="index compaction", daemon=True)
+                self._compaction.start()
+
+    @property
+    def compacting(self) -> bool:
+        """Whether a background compaction is running."""
+        thread = self._compaction
+        return thread is not None and thread.is_alive()
+
+    def wait_for_compaction(self, timeout: float | None = None) -> None:
+        """Block until the background compaction (if any) has been swapped in or given up."""
+        thread = self._compaction
+        if thread is not None:
+            thread.join(timeout)
+
+    def _compact_aside(self) -> None:
+        """The compaction thread's work; a failure (the database went away) leaves the masked index serving."""
+        try:
+            self._build_aside_and_swap()
+        except (AssistantError, RuntimeError, OSError) as exc:
+            log.warning("compacting index %s failed (%s); the next change tries again", self.path, exc)
+
+    def _build_aside_and_swap(self) -> None:
+        """Build the index afresh from a store snapshot without holding a lock (FAISS releases the GIL; on one
+        core, so searches keep the other), then catch it up and swap it in."""
+        kind = self._index.kind
+        everything = self.store.changes_since(-1)
+        log.info("compacting the %s index of %d products", kind, everything.count)
+        with one_faiss_thread():
+            built = VectorIndex.build(self.dim, kind, everything.ids, everything.vectors)
+        with self._update_lock:
+            changes = self.store.changes_since(everything.generation)
+            stale = self._stale_ids(built, changes)
+            if stale is None or changes.generation < self._generation:
+                return  # the setting picks another kind now: the next catch-up rebuilds
+            _update(built, stale, changes)
+            with self._searching.writing():
+                self._index, self._generation = built, changes.generation
+            self._write_file(same_generation=True)
+
     # ----------------------------------------------------------------- the file
     def save(self) -> None:
         """Write the index file if this process holds a newer generation than the file does."""
         with self._update_lock:
-            if self._index is None or self._generation == self._saved_generation or self.path is None:
-                return
-            with self._file_lock():
-                on_disk = file_generation(self.path)
-                if on_disk is None or on_disk < self._generation:
-                    atomic_write_bytes(self.path, HEADER.pack(FILE_MAGIC, self._generation) + self._index.to_bytes())
-            self._saved_generation = self._generation
+            if self._generation != self._saved_generation:
+                self._write_file(same_generation=False)
+
+    def _write_file(self, same_generation: bool) -> None:
+        """Replace the file if it holds an older generation (or the same one, for an index built afresh)."""
+        if self._index is None or self.path is None:
+            return
+        with self._file_lock():
+            on_disk = file_generation(self.path)
+            if on_disk is None or on_disk < self._generation or (same_generation and on_disk == self._generation):
+                atomic_write_bytes(self.path, HEADER.pack(FILE_MAGIC, self._generation) + self._index.to_bytes())
+        self._saved_generation = self._generation
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -221,3 +302,9 @@ class IndexSync:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _update(index: VectorIndex, stale: np.ndarray, changes: VectorChanges) -> None:
+    """Apply changes in place: drop the stale ids, add the new and replaced vectors."""
+    index.remove(stale)
+    index.add(changes.ids, changes.vectors)

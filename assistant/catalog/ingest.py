@@ -6,6 +6,8 @@ reinterpreted quietly: prices follow one grammar (``parse_price``), an empty ima
 stored photo (with a note in the report) and only ``-`` removes it. Photos are read one at a time as the
 embedder decodes them, never a batch at once, so memory does not grow with the archive. Rows whose content
 is unchanged since the last ingest are not embedded again, so re-running an interrupted ingest resumes.
+A problem's words are a ``Reason`` (message key and values): ``Problem.message`` is its English, as the command
+line prints it, and ``Problem.reason`` lets a page say it in its reader's language.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from assistant.catalog.records import PhotosMissing
 from assistant.clip.embedder import Embedder, ImageSource, ProgressCallback
 from assistant.errors import AssistantError
 from assistant.images import ImageError, file_kind, sha256_bytes
+from assistant.reasons import Reason, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +41,19 @@ LOWERCASE_COLUMNS = ("category", "metal", "stone")
 MAX_SKU_LENGTH = 64
 #: Longest value a cell may hold; a longer one is almost always an unclosed quote that swallowed the rows after it.
 MAX_FIELD_CHARS = 65_536
+#: The column of a problem with the row as a whole (a broken quote, more values than columns).
+WHOLE_ROW = "(row)"
 #: The image cell that removes a product's stored photo (an empty cell keeps it).
 REMOVE_PHOTO = "-"
 #: The highest price accepted: a typo guard (a jewelry price above ten million is more likely a slip).
 MAX_PRICE = 10_000_000
-PRICE_RULE = (
-    "write digits with an optional decimal point and at most 2 decimals, commas only between groups of three "
-    "digits, and an optional currency sign: 1250, 1,250.00, $1250"
-)
+PRICE_RULE = Reason("ingest.price_rule")
 _PRICE = re.compile(
     r"(?P<before>[$€£¥₹]?)\s*(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<decimals>\d{1,2}))?\s*(?P<after>[$€£¥₹]?)",
     re.ASCII,  # ASCII digits only: no full-width or other scripts' digits read as numbers
 )
 _DECIMAL_COMMA = re.compile(r"[$€£¥₹]?\s*\d+,\d{1,2}\s*[$€£¥₹]?", re.ASCII)
-_SEPARATORS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
+_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "bar"}
 INDEX_SAVE_SECONDS = 10.0
 
 
@@ -65,13 +67,15 @@ class PriceError(AssistantError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One remark on a row: the CSV file, spreadsheet row number (the header is row 1), sku, column, message."""
+    """One remark on a row: the CSV file, spreadsheet row number (the header is row 1), sku, column, message;
+    ``reason`` is the message as a key and values (None for words that have no key), for other languages."""
 
     file: str
     row: int
     sku: str
     column: str
     message: str
+    reason: Reason | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.file}, row {self.row} (sku {self.sku or '?'}), {self.column}: {self.message}"
@@ -92,21 +96,30 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.rejected
 
-    def reject(self, row: int, sku: str, column: str, message: str) -> None:
-        self.rejected.append(Problem(self.file, row, sku, column, message))
+    def reject(self, row: int, sku: str, column: str, message: Reason | str) -> None:
+        self.rejected.append(self._problem(row, sku, column, message))
 
-    def note(self, row: int, sku: str, column: str, message: str) -> None:
-        self.notes.append(Problem(self.file, row, sku, column, message))
+    def note(self, row: int, sku: str, column: str, message: Reason | str) -> None:
+        self.notes.append(self._problem(row, sku, column, message))
+
+    def _problem(self, row: int, sku: str, column: str, message: Reason | str) -> Problem:
+        reason = message if isinstance(message, Reason) else None
+        return Problem(self.file, row, sku, column, str(message), reason)
 
     def to_dict(self) -> dict:
+        """The report as the command line's --json prints it (the English messages, not their keys)."""
         return {
             "file": self.file,
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
-            "rejected": [asdict(p) for p in self.rejected],
-            "notes": [asdict(p) for p in self.notes],
+            "rejected": [_problem_dict(p) for p in self.rejected],
+            "notes": [_problem_dict(p) for p in self.notes],
         }
+
+
+def _problem_dict(problem: Problem) -> dict:
+    return {name: value for name, value in asdict(problem).items() if name != "reason"}
 
 
 @dataclass
@@ -140,14 +153,13 @@ def parse_price(text: str) -> float | None:
     match = _PRICE.fullmatch(text)
     if match is None or (match["before"] and match["after"]):
         if text.startswith("-"):
-            raise PriceError(f"{text!r} is negative; a price is 0 or more")
+            raise PriceError(Reason("ingest.price_negative", {"text": repr(text)}))
         if _DECIMAL_COMMA.fullmatch(text):
-            dotted = text.replace(",", ".")
-            raise PriceError(f"{text!r} is ambiguous: a comma only separates thousands (1,250); write {dotted}")
-        raise PriceError(f"{text!r} is not a price: {PRICE_RULE}")
+            raise PriceError(Reason("ingest.price_ambiguous", {"text": repr(text), "dotted": text.replace(",", ".")}))
+        raise PriceError(Reason("ingest.price_unreadable", {"text": repr(text), "rule": PRICE_RULE}))
     price = float(match["whole"].replace(",", "") + "." + (match["decimals"] or "0"))
     if price > MAX_PRICE:
-        raise PriceError(f"{text!r} is over the {MAX_PRICE:,} limit")
+        raise PriceError(Reason("ingest.price_over_limit", {"text": repr(text), "limit": f"{MAX_PRICE:,}"}))
     return price
 
 
@@ -159,13 +171,12 @@ def read_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     try:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
-        raise IngestError(f"{csv_path}: the header row is not readable CSV ({exc})") from exc
+        raise IngestError(Reason("ingest.header_unreadable", {"path": str(csv_path), "error": str(exc)})) from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise IngestError(
-            f"{csv_path}: missing column(s) {', '.join(missing)}; the header must include "
-            f"{','.join(CSV_COLUMNS)} (found: {','.join(header) or 'nothing'}){_separator_hint(text)}"
-        )
+        found = ",".join(header) or Reason("ingest.found_nothing")
+        values = {"path": str(csv_path), "missing": ", ".join(missing), "columns": ",".join(CSV_COLUMNS)}
+        raise IngestError(Reason("ingest.missing_columns", values | {"found": found, "hint": _separator_hint(text)}))
     reader.fieldnames = header
     rows = []
     while True:
@@ -186,24 +197,21 @@ def _read_csv_text(csv_path: Path) -> str:
     try:
         mode = os.stat(csv_path).st_mode
         if not stat.S_ISREG(mode):
-            raise IngestError(f"{csv_path} is {file_kind(mode)}, not a CSV file")
+            raise IngestError(Reason("ingest.not_a_csv_file", {"path": str(csv_path), "kind": file_kind(mode)}))
         return Path(csv_path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise IngestError(f"{csv_path} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8") from exc
+        raise IngestError(Reason("ingest.not_utf8", {"path": str(csv_path), "byte": exc.start})) from exc
     except OSError as exc:
         raise IngestError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
 
 
-def _separator_hint(text: str) -> str:
+def _separator_hint(text: str) -> Reason | str:
     """When the header splits into the required columns on another separator, say so."""
     first_line = text.split("\n", 1)[0].lower()
-    for separator, words in _SEPARATORS.items():
+    for separator, name in _SEPARATORS.items():
         names = [n.strip().strip('"') for n in first_line.split(separator)]
         if all(c in names for c in REQUIRED_COLUMNS):
-            return (
-                f". The file is separated by {words}, not commas: save it as 'CSV UTF-8 (comma delimited)', "
-                "or export it again with a comma as the separator"
-            )
+            return Reason("ingest.separator_hint", {"separator": Reason(f"ingest.separator.{name}")})
     return ""
 
 
@@ -228,38 +236,36 @@ def validate_rows(rows: list[tuple[int, dict]], images: ImageFiles, report: Inge
     return valid
 
 
-def _row_problem(raw: dict, sku: str, seen: dict[str, int], images: ImageFiles) -> tuple[str, str] | None:
+def _row_problem(raw: dict, sku: str, seen: dict[str, int], images: ImageFiles) -> tuple[str, Reason | str] | None:
     """(column, what is wrong) for the first problem of a row, or None."""
     if "__unreadable__" in raw:
-        return "(row)", f"not readable as CSV ({raw['__unreadable__']})"
+        return WHOLE_ROW, Reason("ingest.row_unreadable", {"error": raw["__unreadable__"]})
     if "__extra__" in raw:
-        return "(row)", f"{len(raw['__extra__'])} more value(s) than header columns; quote fields that contain commas"
+        return WHOLE_ROW, Reason("ingest.row_extra_values", {"count": len(raw["__extra__"])})
     long_cell = next((c for c, v in raw.items() if len(v) > MAX_FIELD_CHARS), None)
     if long_cell:
-        return long_cell, (
-            f"{len(raw[long_cell]):,} characters, over the {MAX_FIELD_CHARS:,} limit "
-            '(an unclosed quote " swallows the rows after it)'
-        )
+        length, limit = f"{len(raw[long_cell]):,}", f"{MAX_FIELD_CHARS:,}"
+        return long_cell, Reason("ingest.cell_too_long", {"length": length, "limit": limit})
     if not sku:
-        return "sku", "empty; every product needs a unique sku"
+        return "sku", Reason("ingest.sku_empty")
     if len(sku) > MAX_SKU_LENGTH:
-        return "sku", f"longer than {MAX_SKU_LENGTH} characters"
+        return "sku", Reason("ingest.sku_too_long", {"limit": MAX_SKU_LENGTH})
     if sku in seen:
-        return "sku", f"duplicate of row {seen[sku]}"
+        return "sku", Reason("ingest.sku_duplicate", {"row": seen[sku]})
     if not raw.get("title"):
-        return "title", "empty"
+        return "title", Reason("ingest.title_empty")
     try:
         parse_price(raw.get("price", ""))
     except PriceError as exc:
-        return "price", str(exc)
+        return "price", reason_of(exc)
     currency = raw.get("currency", "")
     if currency and not re.fullmatch(r"[A-Za-z]{3}", currency):
-        return "currency", f"{currency!r} is not a 3-letter code such as USD, EUR, CNY"
+        return "currency", Reason("ingest.currency_invalid", {"currency": repr(currency)})
     if raw.get("image") and raw["image"] != REMOVE_PHOTO:
         try:
             images.check(raw["image"])
         except ImageError as exc:
-            return "image", str(exc)
+            return "image", reason_of(exc)
     return None
 
 
@@ -316,7 +322,7 @@ def _plan(catalog: Catalog, valid: list[ValidRow], files: ImageFiles, report: In
         try:
             planned = _photo_plan(catalog, item, files, sku in known, report)
         except ImageError as exc:
-            report.reject(item.row, sku, "image", str(exc))
+            report.reject(item.row, sku, "image", reason_of(exc))
             continue
         if known.get(sku, (None,))[0] == planned.digest:
             report.unchanged += 1
@@ -341,7 +347,7 @@ def _photo_plan(catalog: Catalog, item: ValidRow, files: ImageFiles, known: bool
         item.row,
         item.fields["sku"],
         "image",
-        f"empty: kept the stored photo {stored.image!r}; write {REMOVE_PHOTO} in the image cell to remove it",
+        Reason("ingest.photo_kept", {"photo": repr(stored.image), "remove": REMOVE_PHOTO}),
     )
     return planned(stored.image, stored.image_sha256, catalog.image_path(stored))
 
@@ -353,9 +359,9 @@ def _photo_source(planned: PlannedRow, files: ImageFiles) -> ImageSource | None:
     return files.loader(planned.image_name)
 
 
-def _photo_label(planned: PlannedRow) -> str | None:
+def _photo_label(planned: PlannedRow) -> Reason | str | None:
     if planned.kept_photo is not None:
-        return f"the stored photo {planned.image_name!r}"
+        return Reason("ingest.stored_photo", {"photo": repr(planned.image_name)})
     return planned.image_name
 
 
@@ -364,7 +370,7 @@ def _store_photo(catalog: Catalog, files: ImageFiles, planned: PlannedRow) -> No
     one whose hash the row was planned with (the batch's write then finds it there)."""
     data = files.read(planned.image_name)
     if sha256_bytes(data) != planned.image_sha256:
-        raise ImageError(f"{planned.image_name!r} changed while it was ingested; run the ingest again")
+        raise ImageError(Reason("ingest.photo_changed", {"name": repr(planned.image_name)}))
     catalog.photos.put(data, planned.image_sha256, planned.image_name)
 
 
@@ -389,7 +395,7 @@ def _embed_and_store(catalog, embedder, files, todo, report, progress, batch_siz
                 if planned.image_name is not None and planned.kept_photo is None:
                     _store_photo(catalog, files, planned)
             except ImageError as exc:
-                report.reject(planned.item.row, planned.sku, "image", str(exc))
+                report.reject(planned.item.row, planned.sku, "image", reason_of(exc))
                 continue
             stored[planned.sku] = (planned, _record(planned, vectors[n], files))
         _write_batch(catalog, stored, report, change)
@@ -416,11 +422,8 @@ def _write_batch(
         except PhotosMissing as missing:
             for sku in missing.skus:
                 planned, _ = stored.pop(sku)
-                report.reject(
-                    planned.item.row, sku, "image",
-                    f"the stored photo {planned.image_name!r} was removed while this ingest ran (the product was "
-                    "deleted meanwhile?); ingest the row again with its photo",
-                )  # fmt: skip
+                removed = Reason("ingest.stored_photo_removed", {"photo": repr(planned.image_name)})
+                report.reject(planned.item.row, sku, "image", removed)
     for planned, _ in stored.values():
         report.updated += planned.is_update
         report.added += not planned.is_update

@@ -22,7 +22,17 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from assistant.errors import AssistantError
-from assistant.images import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, file_kind, open_regular_file
+from assistant.images import (
+    IMAGE_SUFFIXES,
+    MAX_IMAGE_BYTES,
+    ImageError,
+    file_kind,
+    grew_while_read,
+    megabytes,
+    open_regular_file,
+    too_large,
+)
+from assistant.reasons import Reason
 
 #: A photo inflating more than this many times its packed size is refused: JPEG, PNG and WebP hardly shrink.
 MAX_COMPRESSION_RATIO = 100
@@ -46,10 +56,6 @@ _DAMAGED_MEMBER_ERRORS = (
 
 class PhotoSourceError(AssistantError):
     """The --images folder or zip as a whole cannot be used (missing, not a folder or zip, unreadable)."""
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 2**20:.1f} MB"
 
 
 class ImageFiles:
@@ -94,16 +100,17 @@ class ImageFiles:
     def _clean(self, name: str) -> str:
         path = PurePosixPath(name.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts:
-            raise ImageError(f"image path {name!r} must be relative to the image folder, without '..'")
+            raise ImageError(Reason("image.path_escapes", {"name": repr(name)}))
         return str(path)
 
     def check(self, name: str) -> None:
         """Raise ImageError when the photo is missing, outside the source, not a file or claims too many bytes."""
         name = self._clean(name)
         if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
-            raise ImageError(f"{name!r} is not an image file name ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+            raise ImageError(Reason("image.not_image_name", {"name": repr(name), "suffixes": suffixes}))
         if self.source is None:
-            raise ImageError(f"row names image {name!r} but no --images folder or zip was given")
+            raise ImageError(Reason("image.no_source", {"name": repr(name)}))
         if self._zip is not None:
             info = self._member(name)
             size = info.file_size
@@ -111,22 +118,22 @@ class ImageFiles:
             with self._open_folder_file(name) as handle:
                 size = os.fstat(handle.fileno()).st_size
         if size > MAX_IMAGE_BYTES:
-            raise ImageError(f"{name!r} is {_megabytes(size)}, over the {MAX_IMAGE_BYTES // 2**20} MB limit")
+            raise ImageError(too_large(repr(name), size))
 
     def _member(self, name: str) -> zipfile.ZipInfo:
         member = self._zip_names.get(name)
         if member is None:
-            raise ImageError(f"{name!r} is not in {self.source.name}")
+            raise ImageError(Reason("image.not_in_archive", {"name": repr(name), "archive": self.source.name}))
         info = self._zip.getinfo(member)
         if info.flag_bits & 0x1:
-            raise ImageError(f"{name!r} is encrypted in {self.source.name}; zip the photos without a password")
+            raise ImageError(Reason("image.encrypted", {"name": repr(name), "archive": self.source.name}))
         return info
 
     def _folder_path(self, name: str) -> Path:
         """The resolved path of a photo in the folder; a link that leads out of the folder is refused."""
         resolved = Path(os.path.realpath(self._folder / name))
         if not resolved.is_relative_to(self._folder):
-            raise ImageError(f"{name!r} is a link to {resolved}, outside the image folder; copy the photo in instead")
+            raise ImageError(Reason("image.link_outside", {"name": repr(name), "target": str(resolved)}))
         return resolved
 
     def _open_folder_file(self, name: str) -> BinaryIO:
@@ -180,32 +187,29 @@ class ImageFiles:
 
     def _folder_limit(self, name: str, total: int) -> None:
         if total > MAX_IMAGE_BYTES:
-            raise ImageError(f"{name!r} grew over the {MAX_IMAGE_BYTES // 2**20} MB limit while it was read")
+            raise ImageError(grew_while_read(repr(name)))
 
     def _member_limit(self, name: str, info: zipfile.ZipInfo, total: int) -> None:
         if total > MAX_IMAGE_BYTES:
-            raise ImageError(
-                f"{name!r} unpacks to over {MAX_IMAGE_BYTES // 2**20} MB though {self.source.name} says "
-                f"{_megabytes(info.file_size)}: the archive is damaged or forged"
-            )
+            limit, claimed = MAX_IMAGE_BYTES // 2**20, megabytes(info.file_size)
+            values = {"name": repr(name), "limit": limit, "archive": self.source.name, "size": claimed}
+            raise ImageError(Reason("image.member_lies", values))
         if total > RATIO_FREE_BYTES and total > MAX_COMPRESSION_RATIO * info.compress_size:
-            raise ImageError(
-                f"{name!r} expands over {MAX_COMPRESSION_RATIO} times its packed size "
-                f"({info.compress_size:,} bytes in {self.source.name}): refused as a possible zip bomb"
-            )
+            packed = f"{info.compress_size:,}"
+            values = {"name": repr(name), "ratio": MAX_COMPRESSION_RATIO, "packed": packed, "archive": self.source.name}
+            raise ImageError(Reason("image.zip_bomb", values))
         if info.filename not in self._unpacked_members and self._unpacked_bytes + total > self.max_unpacked_bytes:
-            raise ImageError(
-                f"{name!r} not unpacked: this ingest already unpacked {_megabytes(self._unpacked_bytes)} "
-                f"from {self.source.name}, the cap is {_megabytes(self.max_unpacked_bytes)}; split the photos "
-                "into smaller zips"
-            )
+            unpacked, cap = megabytes(self._unpacked_bytes), megabytes(self.max_unpacked_bytes)
+            values = {"name": repr(name), "unpacked": unpacked, "archive": self.source.name, "cap": cap}
+            raise ImageError(Reason("image.unpack_cap", values))
 
     @contextmanager
     def _member_errors(self, name: str) -> Iterator[None]:
         try:
             yield
         except _DAMAGED_MEMBER_ERRORS as exc:
-            raise ImageError(f"{name!r} in {self.source.name} is damaged ({exc})") from exc
+            values = {"name": repr(name), "archive": self.source.name, "error": str(exc)}
+            raise ImageError(Reason("image.damaged", values)) from exc
 
     def close(self) -> None:
         if self._zip is not None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from assistant.catalog.catalog import DEFAULT_IMAGE_WEIGHT
 from assistant.clip.embedder import Embedder, ImageSource, ProgressCallback, blend
+from assistant.reasons import Reason
 
 
 def product_text(fields: Mapping[str, object]) -> str:
@@ -35,6 +36,10 @@ def content_hash(fields: Mapping[str, object], image_sha256: str | None, image_w
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def _photo_name(name: str | Reason | None) -> str | Reason:
+    return name if isinstance(name, Reason) else str(name)
+
+
 def embed_products(
     embedder: Embedder,
     texts: Sequence[str],
@@ -42,8 +47,8 @@ def embed_products(
     image_weight: float = DEFAULT_IMAGE_WEIGHT,
     progress: ProgressCallback | None = None,
     num_workers: int | None = None,
-    names: Sequence[str | None] | None = None,
-) -> tuple[np.ndarray, dict[int, str]]:
+    names: Sequence[str | Reason | None] | None = None,
+) -> tuple[np.ndarray, dict[int, Reason | str]]:
     """Vectors for products (rows whose photo failed are zero) and {row: why its photo failed}.
 
     ``names[i]`` is what a failure message calls product i's photo (e.g. the CSV's file name).
@@ -56,7 +61,7 @@ def embed_products(
         [images[i] for i in with_image],
         num_workers=num_workers,
         progress=progress,
-        names=[str(names[i]) for i in with_image] if names is not None else None,
+        names=[_photo_name(names[i]) for i in with_image] if names is not None else None,
     )
     vectors = np.zeros_like(text_vectors)
     failures = {with_image[j]: msg for j, msg in result.failures.items()}

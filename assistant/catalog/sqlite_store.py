@@ -334,8 +334,13 @@ class SQLiteProductStore(ProductStore):
             now = self._generation(conn)
             count = conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]
             rows = conn.execute(
-                "SELECT id, vector FROM products WHERE vector_generation > ? ORDER BY id", (generation,)
+                "SELECT id, vector FROM products ORDER BY id"
+                if generation < 0
+                # without ORDER BY: SQLite would scan every row in id order rather than sort a few found by index
+                else "SELECT id, vector FROM products WHERE vector_generation > ?",
+                () if generation < 0 else (generation,),
             ).fetchall()
+            rows.sort(key=lambda row: row[0])
             removed = [] if generation < 0 else conn.execute(
                 "SELECT id FROM removed_products WHERE generation > ?", (generation,)
             ).fetchall()  # fmt: skip

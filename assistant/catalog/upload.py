@@ -8,21 +8,22 @@ only place anything is kept. (Staff uploads only: the kiosk never comes here.)
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePath
 
 from assistant.catalog.catalog import Catalog
-from assistant.catalog.ingest import IngestError, IngestReport, ingest_csv
+from assistant.catalog.ingest import IngestError, IngestReport, Problem, ingest_csv
 from assistant.clip.embedder import Embedder, ProgressCallback
 from assistant.plaintext import csv_text
+from assistant.reasons import Reason, reason_of
 
 
 def _upload_name(name: str) -> str:
     """The file name a browser sent, without any folder part; refuses names that are no file name."""
     base = PurePath(name.replace("\\", "/")).name
     if not base or base.startswith("."):
-        raise IngestError(f"uploaded file {name!r} has no usable file name")
+        raise IngestError(Reason("upload.no_file_name", {"name": repr(name)}))
     return base
 
 
@@ -33,9 +34,7 @@ def stage_photos(photos: Sequence[tuple[str, bytes]], folder: Path) -> Path | No
     names = [_upload_name(name) for name, _ in photos]
     zips = [n for n in names if n.lower().endswith(".zip")]
     if zips and len(photos) > 1:
-        raise IngestError(
-            f"upload either one .zip of photos or the photo files themselves, not both ({zips[0]} and others)"
-        )
+        raise IngestError(Reason("upload.zip_and_photos", {"zip": zips[0]}))
     if zips:
         path = folder / zips[0]
         path.write_bytes(photos[0][1])
@@ -45,15 +44,24 @@ def stage_photos(photos: Sequence[tuple[str, bytes]], folder: Path) -> Path | No
     images.mkdir()
     for name, (_, data) in zip(names, photos):
         if name in seen:
-            raise IngestError(f"two uploaded photos are both named {name!r}; photos are matched to rows by file name")
+            raise IngestError(Reason("upload.same_name", {"name": repr(name)}))
         seen.add(name)
         (images / name).write_bytes(data)
     return images
 
 
-def _unstaged(text: str, folder: Path) -> str:
+def _unstaged(message: Reason | str, folder: Path) -> Reason | str:
     """Messages name the files as the user uploaded them, not by the temporary folder they sat in."""
-    return text.replace(f"{folder / 'images'}/", "").replace(f"{folder}/", "")
+
+    def unstage(text: str) -> str:
+        return text.replace(f"{folder / 'images'}/", "").replace(f"{folder}/", "")
+
+    return message.with_text(unstage) if isinstance(message, Reason) else unstage(message)
+
+
+def _unstaged_problem(problem: Problem, folder: Path) -> Problem:
+    message = _unstaged(problem.reason or problem.message, folder)
+    return replace(problem, message=str(message), reason=message if isinstance(message, Reason) else None)
 
 
 def ingest_upload(
@@ -73,9 +81,9 @@ def ingest_upload(
             images = stage_photos(photos, folder)
             report = ingest_csv(catalog, embedder, csv_path, images, progress=progress)
         except IngestError as exc:
-            raise IngestError(_unstaged(str(exc), folder)) from exc
-        report.rejected = [replace(p, message=_unstaged(p.message, folder)) for p in report.rejected]
-        report.notes = [replace(p, message=_unstaged(p.message, folder)) for p in report.notes]
+            raise IngestError(_unstaged(reason_of(exc), folder)) from exc
+        report.rejected = [_unstaged_problem(p, folder) for p in report.rejected]
+        report.notes = [_unstaged_problem(p, folder) for p in report.notes]
         return report
 
 
@@ -83,6 +91,15 @@ def ingest_upload(
 REJECTED_COLUMNS = ("file", "row", "sku", "column", "problem")
 
 
-def rejected_rows_csv(report: IngestReport) -> str:
-    """The rejected rows as a CSV to download; cells that a spreadsheet would run as formulas are neutralised."""
-    return csv_text(REJECTED_COLUMNS, [(p.file, p.row, p.sku, p.column, p.message) for p in report.rejected])
+def english_row(problem: Problem) -> Sequence[object]:
+    return (problem.file, problem.row, problem.sku, problem.column, problem.message)
+
+
+def rejected_rows_csv(
+    report: IngestReport,
+    row: Callable[[Problem], Sequence[object]] = english_row,
+    headings: Sequence[str] = REJECTED_COLUMNS,
+) -> str:
+    """The rejected rows as a CSV to download; cells that a spreadsheet would run as formulas are neutralised.
+    ``row`` and ``headings`` say them in the reader's language (English, as the command line, by default)."""
+    return csv_text(headings, [row(problem) for problem in report.rejected])

@@ -6,11 +6,20 @@ approximate index with an id selector and a search breadth (efSearch, nprobe) sc
 the share allowed, falling back to the scan if that still returns fewer than k. Where the stored vectors
 are quantised ("ivf"), the best 2k candidates of either path are re-scored on the exact vectors when the
 caller supplies them (the catalog does, from SQLite).
+
+Updates: "flat" removes vectors in place. The approximate kinds cannot (FAISS's HNSW and IndexRefine have no
+``remove_ids``; IVF's alone would put its lists' positions out of step with the id map), so removing marks a position
+dead in a mask, and a changed vector is added again at a new position, as vector stores keep tombstones.
+Every search skips dead positions: the unfiltered one through a bitmap selector of the live positions with
+its breadth widened by the inverse of the live share, the filtered ones because the id -> position table
+only holds live positions. ``dead_share`` tells the owner when to rebuild (``index_sync.py`` compacts). The
+mask travels with the index in ``to_bytes`` (plain FAISS bytes when nothing is dead, as before).
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -54,6 +63,10 @@ FILTER_WIDEN = 2.0
 #: A filter allowing at most this many products is scored exactly: a scan of the stored vectors that skips
 #: the others by a bitmap (a few ms); larger ones go through the approximate index with a selector.
 EXACT_FILTERED_MAX = 20_000
+#: ``to_bytes`` of an index with dead positions: this magic, the stored count (little-endian int64), the dead
+#: mask (one bit per position, little bit order), then the FAISS bytes.
+DEAD_MASK_MAGIC = b"JWLDEAD\x01"
+DEAD_MASK_HEADER = struct.Struct("<8sq")
 
 
 def resolve_kind(kind: str, n_vectors: int) -> str:
@@ -116,6 +129,8 @@ class VectorIndex:
         self.exact_filtered_max = EXACT_FILTERED_MAX
         self.factory: str | None = None  # the factory string override this index was created with, if any
         self._position_table: np.ndarray | None = None  # product id -> internal position, -1 if absent
+        self._dead: np.ndarray | None = None  # per stored position: removed or replaced (None: none is)
+        self._live: tuple[np.ndarray, faiss.IDSelector] | None = None  # live positions and their bitmap, cached
 
     @classmethod
     def create(cls, dim: int, kind: str, n_expected: int = 0, factory: str | None = None) -> VectorIndex:
@@ -135,11 +150,24 @@ class VectorIndex:
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> VectorIndex:
-        """An index from ``to_bytes`` output; RuntimeError when the bytes are not a FAISS index."""
-        return cls(faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)))
+        """An index from ``to_bytes`` output; RuntimeError when the bytes are not one."""
+        data = memoryview(data)
+        dead = None
+        if bytes(data[: len(DEAD_MASK_MAGIC)]) == DEAD_MASK_MAGIC:
+            dead, data = _split_dead_mask(data)
+        loaded = cls(faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)))
+        if dead is not None:
+            if len(dead) != loaded.stored_count:
+                raise RuntimeError(f"dead mask of {len(dead)} positions for an index of {loaded.stored_count}")
+            loaded._dead = dead
+        return loaded
 
     def to_bytes(self) -> bytes:
-        return faiss.serialize_index(self.index).tobytes()
+        index = faiss.serialize_index(self.index).tobytes()
+        if self._dead is None:
+            return index
+        mask = np.packbits(self._dead, bitorder="little").tobytes()
+        return DEAD_MASK_HEADER.pack(DEAD_MASK_MAGIC, len(self._dead)) + mask + index
 
     @property
     def dim(self) -> int:
@@ -147,14 +175,32 @@ class VectorIndex:
 
     @property
     def ntotal(self) -> int:
+        """Vectors searches can find (dead positions left out)."""
+        return self.stored_count - self.dead_count
+
+    @property
+    def stored_count(self) -> int:
+        """Positions in the FAISS index, dead ones included."""
         return self.index.ntotal
 
     @property
-    def supports_remove(self) -> bool:
-        return self.kind == "flat"
+    def dead_count(self) -> int:
+        return 0 if self._dead is None else int(np.count_nonzero(self._dead))
+
+    @property
+    def dead_share(self) -> float:
+        """The share of stored positions that are dead: what a rebuild would reclaim."""
+        return self.dead_count / self.stored_count if self.stored_count else 0.0
 
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        """The product ids searches can find."""
+        stored = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        return stored if self._dead is None else stored[~self._dead]
+
+    def present(self, ids: np.ndarray) -> np.ndarray:
+        """The given ids that searches can find, each once (a table look-up per id, not a set operation)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return self._id_array()[self._positions(ids)] if len(ids) else ids
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under ids; an untrained IVF index is first sized and trained on these vectors."""
@@ -166,16 +212,30 @@ class VectorIndex:
             self.index, self.inner = fresh.index, fresh.inner
             self.index.train(_training_sample(vectors, ivf_list_count(len(vectors))))
         self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
-        self._position_table = None
+        if self._dead is not None:
+            self._dead = np.concatenate([self._dead, np.zeros(len(vectors), dtype=bool)])
+        self._forget_positions()
 
     def remove(self, ids: np.ndarray) -> None:
-        """Remove ids; only exact indexes can (graphs and IVF short lists can't here: the catalog rebuilds)."""
+        """Remove ids (unknown ones are ignored): in place for "flat", as dead positions otherwise."""
         if not len(ids):
             return
-        if not self.supports_remove:
-            raise NotImplementedError(f"{self.kind} indexes cannot remove vectors; rebuild instead")
-        self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+        ids = np.asarray(ids, dtype=np.int64)
+        if self.kind == "flat":
+            self.index.remove_ids(ids)
+        else:
+            self._mark_dead(self._positions(ids))
+        self._forget_positions()
+
+    def _mark_dead(self, positions: np.ndarray) -> None:
+        if self._dead is None:
+            self._dead = np.zeros(self.stored_count, dtype=bool)
+        self._dead[positions] = True
+
+    def _forget_positions(self) -> None:
+        """Drop what searches cached about positions (after an add or a removal, which no search overlaps)."""
         self._position_table = None
+        self._live = None
 
     # ----------------------------------------------------------------- search
     def search(
@@ -201,26 +261,46 @@ class VectorIndex:
     def _candidates(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k by the index's own (possibly quantised) scores, choosing the path for the filter."""
         if allowed_ids is None:
-            return self._translated(*self.inner.search(queries, k, params=self._params(1.0)))
+            if self._dead is None:
+                return self._translated(*self.inner.search(queries, k, params=self._params(1.0)))
+            return self._approximate_among(queries, k, *self._live_selection(), widen=1.0)
         positions = self._positions(np.asarray(allowed_ids, dtype=np.int64))
         if len(positions) <= self.exact_filtered_max:
             return self._exact_among(queries, k, positions)
-        scores, ids = self._translated(
-            *self.inner.search(queries, k, params=self._params(len(positions) / self.ntotal, positions))
-        )
-        if (ids < 0).any():  # the walk ran out of allowed candidates: score the filter exactly instead
+        return self._approximate_among(queries, k, positions)
+
+    def _approximate_among(
+        self,
+        queries: np.ndarray,
+        k: int,
+        positions: np.ndarray,
+        selector: faiss.IDSelector | None = None,
+        widen: float = FILTER_WIDEN,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k among positions (selector: their bitmap, when made already) through the approximate index,
+        its breadth grown by widen / (the share of stored positions allowed); the exact scan when that finds
+        fewer than k."""
+        share = len(positions) / self.stored_count
+        params = self._params(share, selector or self._selector(positions), widen=widen)
+        scores, ids = self._translated(*self.inner.search(queries, k, params=params))
+        if (ids < 0).any():  # the walk ran out of allowed candidates: score them exactly instead
             return self._exact_among(queries, k, positions)
         return scores, ids
 
-    def _params(self, share: float, positions: np.ndarray | None = None, plain: bool = False) -> faiss.SearchParameters:
-        """Search parameters restricted to positions when given; for a filter (share < 1) the breadth
-        grows as FILTER_WIDEN / share. plain: no kind-specific part (for the storage scan)."""
-        selector = None if positions is None else self._selector(positions)
-        widen = 1.0 if share >= 1.0 else FILTER_WIDEN / max(share, 1e-9)
+    def _params(
+        self,
+        share: float,
+        selector: faiss.IDSelector | None = None,
+        plain: bool = False,
+        widen: float = FILTER_WIDEN,
+    ) -> faiss.SearchParameters:
+        """Search parameters restricted to the selector's positions when given; for a share < 1 the breadth
+        grows as widen / share. plain: no kind-specific part (for the storage scan)."""
+        widen = 1.0 if share >= 1.0 else widen / max(share, 1e-9)
         if plain:
             params = faiss.SearchParameters()
         elif self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=min(self.ntotal, math.ceil(self.ef_search * widen)))
+            params = faiss.SearchParametersHNSW(efSearch=min(self.stored_count, math.ceil(self.ef_search * widen)))
         elif self.kind == "ivf":
             nlist = faiss.extract_index_ivf(self.inner.base_index).nlist
             ivf = faiss.SearchParametersIVF(nprobe=min(nlist, math.ceil(self.nprobe * widen)))
@@ -238,20 +318,27 @@ class VectorIndex:
 
     def _selector(self, positions: np.ndarray) -> faiss.IDSelector:
         """A bitmap over internal positions (one bit per vector): O(1) per test, cheap to build."""
-        mask = np.zeros(self.ntotal, dtype=bool)
+        mask = np.zeros(self.stored_count, dtype=bool)
         mask[positions] = True
-        bitmap = np.packbits(mask, bitorder="little")
-        selector = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bitmap))
-        selector.keep_alive = bitmap
-        return selector
+        return _bitmap_selector(mask)
+
+    def _live_positions(self) -> np.ndarray:
+        return np.arange(self.stored_count) if self._dead is None else np.flatnonzero(~self._dead)
+
+    def _live_selection(self) -> tuple[np.ndarray, faiss.IDSelector]:
+        """Live positions and their selector, made once per change (searches share them; FAISS only reads)."""
+        live = self._live
+        if live is None:
+            live = self._live = (self._live_positions(), _bitmap_selector(~self._dead))
+        return live
 
     def _positions(self, ids: np.ndarray) -> np.ndarray:
-        """Internal positions of the given product ids that are in the index (unknown ids are dropped)."""
+        """Internal live positions of the given product ids (ids not in the index are dropped)."""
         table = self._position_table
         if table is None:  # searches share this index: publish the table only once it is complete
-            stored = self.ids()
+            stored, live = self._id_array(), self._live_positions()
             table = np.full(int(stored.max(initial=-1)) + 1, -1, dtype=np.int64)
-            table[stored] = np.arange(len(stored))
+            table[stored[live]] = live
             self._position_table = table
         ids = ids[(ids >= 0) & (ids < len(table))]
         positions = table[ids]
@@ -273,22 +360,22 @@ class VectorIndex:
         """
         storage = self._storage()
         if isinstance(storage, faiss.IndexFlat):
-            scores, found = storage.search(queries, k, params=self._params(1.0, positions, plain=True))
+            scores, found = storage.search(queries, k, params=self._params(1.0, self._selector(positions), plain=True))
             return self._translated(scores, found)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         found = np.full((len(queries), k), -1, dtype=np.int64)
         take = min(k, len(positions))
         if take:
-            codes = faiss.rev_swig_ptr(storage.codes.data(), self.ntotal * storage.code_size)
-            allowed_codes = np.ascontiguousarray(codes.reshape(self.ntotal, storage.code_size)[positions])
-            with _one_faiss_thread():  # a few thousand codes: thread hand-offs cost more than they save
+            codes = faiss.rev_swig_ptr(storage.codes.data(), self.stored_count * storage.code_size)
+            allowed_codes = np.ascontiguousarray(codes.reshape(self.stored_count, storage.code_size)[positions])
+            with one_faiss_thread():  # a few thousand codes: thread hand-offs cost more than they save
                 vectors = storage.sa_decode(allowed_codes)
                 scores[:, :take], nearest = faiss.knn(queries, vectors, take, metric=faiss.METRIC_INNER_PRODUCT)
             found[:, :take] = positions[nearest]
         return self._translated(scores, found)
 
     def _id_array(self) -> np.ndarray:
-        return faiss.rev_swig_ptr(self.index.id_map.data(), self.ntotal).view(np.int64)
+        return faiss.rev_swig_ptr(self.index.id_map.data(), self.stored_count).view(np.int64)
 
     def _translated(self, scores: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map the inner index's positions to product ids (-1 stays -1)."""
@@ -296,8 +383,28 @@ class VectorIndex:
         return scores, ids
 
 
+def _bitmap_selector(mask: np.ndarray) -> faiss.IDSelector:
+    """An IDSelectorBitmap over positions from a bool mask (it keeps its packed bits alive)."""
+    bitmap = np.packbits(mask, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
+    selector.keep_alive = bitmap
+    return selector
+
+
+def _split_dead_mask(data: memoryview) -> tuple[np.ndarray, memoryview]:
+    """(dead mask, the FAISS bytes after it) from ``to_bytes`` output that starts with DEAD_MASK_MAGIC."""
+    if len(data) < DEAD_MASK_HEADER.size:
+        raise RuntimeError("index bytes end inside the dead mask header")
+    _, stored = DEAD_MASK_HEADER.unpack(data[: DEAD_MASK_HEADER.size])
+    end = DEAD_MASK_HEADER.size + (stored + 7) // 8
+    if stored < 0 or len(data) < end:
+        raise RuntimeError("index bytes end inside the dead mask")
+    packed = np.frombuffer(data[DEAD_MASK_HEADER.size : end], dtype=np.uint8)
+    return np.unpackbits(packed, count=stored, bitorder="little").astype(bool), data[end:]
+
+
 @contextmanager
-def _one_faiss_thread() -> Iterator[None]:
+def one_faiss_thread() -> Iterator[None]:
     """FAISS on one OpenMP thread for this thread's calls inside the block (the setting is per thread)."""
     saved = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)

@@ -36,6 +36,7 @@ from assistant.categories.translate import QueryTranslator
 from assistant.checkpoints import CheckpointError
 from assistant.clip.embedder import Embedder, ImageSource
 from assistant.images import read_image_bytes
+from assistant.reasons import Reason, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,8 @@ class CatalogCategories:
         # An image-only model's text prior is noise: its categories learn from their photos alone ("prototype").
         prior = 0.0 if embedder.spec.image_only else PRIOR_STRENGTH
         self.builder = PrototypeBuilder(embedder, VectorCache.for_catalog(catalog.root, catalog.model_spec), prior)
-        #: Why the catalog's few-shot head is not used, as a sentence for staff; None when it is, or there is none.
-        self.head_problem: str | None = None
+        #: Why the catalog's few-shot head is not used (``head_problem`` in English); None when it is, or there is none.
+        self.head_reason: Reason | None = None
         self.head = self._load_head()
         self._tables: dict[str, SimilarityTable] = {}
         self._labels: dict[str, LabelSet] = {}
@@ -138,10 +139,16 @@ class CatalogCategories:
         try:
             return load_head(self.catalog)
         except CheckpointError as exc:
-            fallback = "photo prototype" if self.embedder.spec.image_only else "prototype blend"
-            self.head_problem = f"{exc} Until then, categories with photos are learned by the {fallback}."
-            log.warning("%s", self.head_problem)
+            method = "photo_prototype" if self.embedder.spec.image_only else "prototype_blend"
+            fallback = Reason(f"categories.fallback.{method}")
+            self.head_reason = Reason("categories.head_fallback", {"problem": reason_of(exc), "fallback": fallback})
+            log.warning("%s", self.head_reason)
             return None
+
+    @property
+    def head_problem(self) -> str | None:
+        """Why the catalog's few-shot head is not used, as an English sentence for staff; None when it is."""
+        return str(self.head_reason) if self.head_reason else None
 
     def label_set(self, kind: str = CATEGORY) -> LabelSet:
         if kind == CATEGORY:
@@ -156,7 +163,7 @@ class CatalogCategories:
         maml.save(path, self.catalog.model_spec, trained_on)
         self.catalog.publish_file(f"{CATEGORIES_DIR}/{HEAD_NAME}")
         maml.trained_on = trained_on
-        self.head, self.head_problem = maml, None
+        self.head, self.head_reason = maml, None
         report = self.refresh()
         details = dict(trained_on) | history.training_details(self.catalog, path, previous)
         audit.record(self.catalog, audit.TRAIN_CATEGORIES, "few-shot category head", details)
@@ -172,7 +179,7 @@ class CatalogCategories:
         """Go back to the prototype blend."""
         head_path(self.catalog).unlink(missing_ok=True)
         self.catalog.publish_file(f"{CATEGORIES_DIR}/{HEAD_NAME}")
-        self.head, self.head_problem = None, None
+        self.head, self.head_reason = None, None
         return self.refresh()
 
     def classifier(self, kind: str = CATEGORY) -> Classifier:

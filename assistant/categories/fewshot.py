@@ -28,12 +28,13 @@ from assistant.categories.episodes import Episode, EpisodeSampler
 from assistant.checkpoints import CheckpointFormat, read_checkpoint, write_checkpoint
 from assistant.errors import TrainingDataError
 from assistant.metalearning import adapt
+from assistant.reasons import Reason
 
 #: ``train categories`` writes the head in this format; version 0 is a head saved before the format had a header.
 FEWSHOT_FORMAT = CheckpointFormat(
     tag="assistant.fewshot_head",
     version=1,
-    noun="few-shot category head",
+    noun=Reason("checkpoint.noun.fewshot"),
     train_command="train categories",
     unversioned_keys=frozenset({"model_spec", "dim", "config", "state", "trained_on"}),
 )

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from assistant.clip.factory import DEFAULT_MODEL_SPEC, LoadedModel, ModelSpec, create_model
 from assistant.clip.onnx_tower import DEFAULT_RUNTIME, check_runtime, image_tower
 from assistant.images import ImageError, decode_image, load_image, to_rgb
+from assistant.reasons import Reason, reason_of
 
 #: progress(done, total): how far a long embedding job has got; the CLI draws a tqdm bar with it.
 ProgressCallback = Callable[[int, int], None]
@@ -65,11 +66,11 @@ class ImageEmbeddings:
 
     vectors: np.ndarray
     ok: list[int]
-    failures: dict[int, str] = field(default_factory=dict)
+    failures: dict[int, Reason | str] = field(default_factory=dict)
 
 
 class _PreprocessedImages(Dataset):
-    def __init__(self, sources: Sequence[ImageSource], preprocess, names: Sequence[str] | None = None):
+    def __init__(self, sources: Sequence[ImageSource], preprocess, names: Sequence[str | Reason] | None = None):
         self.sources = sources
         self.preprocess = preprocess
         self.names = names
@@ -77,7 +78,7 @@ class _PreprocessedImages(Dataset):
     def __len__(self) -> int:
         return len(self.sources)
 
-    def _name(self, i: int) -> str:
+    def _name(self, i: int) -> str | Reason:
         """What error messages call photo ``i``: the caller's name for it, its path, or its position."""
         if self.names is not None:
             return self.names[i]
@@ -97,7 +98,7 @@ class _PreprocessedImages(Dataset):
                 image = load_image(source, self._name(i))
             return i, self.preprocess(image), None
         except ImageError as exc:
-            return i, None, str(exc)
+            return i, None, reason_of(exc)
 
 
 def _collate(items):
@@ -199,7 +200,7 @@ class Embedder:
         batch_size: int = 32,
         num_workers: int | None = None,
         progress: ProgressCallback | None = None,
-        names: Sequence[str] | None = None,
+        names: Sequence[str | Reason] | None = None,
     ) -> ImageEmbeddings:
         """Embed photos; decoding and preprocessing run in DataLoader workers, overlapped with the model.
 
@@ -217,7 +218,7 @@ class Embedder:
         )
         vectors = np.zeros((len(sources), self.dim), dtype=np.float32)
         ok: list[int] = []
-        failures: dict[int, str] = {}
+        failures: dict[int, Reason | str] = {}
         done = 0
         for indices, tensor, batch_failures in loader:
             failures.update(batch_failures)

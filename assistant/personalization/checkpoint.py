@@ -20,11 +20,15 @@ from assistant.checkpoints import (
 )
 from assistant.personalization.head import HeadConfig, RankingHead
 from assistant.personalization.items import AttributeVocab
+from assistant.reasons import Reason
 
 #: Where ``train personalizer`` writes and the app looks, inside the catalog folder.
 CHECKPOINT_NAME = "personalizer.pt"
 PERSONALIZER_FORMAT = CheckpointFormat(
-    tag="assistant.personalizer", version=1, noun="personaliser checkpoint", train_command="train personalizer"
+    tag="assistant.personalizer",
+    version=1,
+    noun=Reason("checkpoint.noun.personalizer"),
+    train_command="train personalizer",
 )
 
 # The typed errors of a bad checkpoint are named here too: the personaliser's callers catch them.

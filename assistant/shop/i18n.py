@@ -23,6 +23,7 @@ from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal, is_currency
 
 from assistant.errors import SettingsError
+from assistant.reasons import Reason, reason_of
 
 MESSAGES_DIR = Path(__file__).resolve().parents[1] / "data" / "messages"
 ENV_LANGUAGE = "ASSISTANT_LANGUAGE"
@@ -81,6 +82,12 @@ class Messages:
         """A reason from the personaliser in this language (catalog words inside it stay as the shop wrote them)."""
         known = reason_message(reason)
         return self.text(known[0], **known[1]) if known else reason
+
+    def localized(self, message: Reason | str | BaseException) -> str:
+        """An engine's message (a rejected row's reason, an error) in this language: a ``Reason`` from this
+        catalogue, plain words (raised without a key) as they are."""
+        reason = reason_of(message) if isinstance(message, BaseException) else message
+        return reason.render(self.entries) if isinstance(reason, Reason) else str(reason)
 
     def when(self, stamp: str | None) -> str:
         """A stored ISO timestamp as people read it, in UTC as stored: 'Nov 30, 2026, 7:14 AM' /
