@@ -5,6 +5,9 @@ shortlist for staff with skus on one line and photos large enough to recognise.
 Nothing a shopper shows the camera is stored: the photo is searched from memory and dropped. After
 ASSISTANT_KIOSK_IDLE_SECONDS without a touch, or on *Start over*, the visit starts over: shortlist, photo,
 choices, open panels and the product page are gone. No link on it leaves the kiosk.
+
+The shortlist and the tiles are one st.fragment (*Show more* reruns only them); inside it the shortlist and
+each tile are fragments too, so *Add to shortlist* or *Remove* redraws that tile and the shortlist only.
 """
 
 from ui.navigation import ensure_app
@@ -22,14 +25,19 @@ from assistant.plaintext import html_text, markdown_literal
 from assistant.shop.kiosk import KioskSession, idle_seconds_from_env
 from assistant.shop.photos import ShopperPhotoError, read_shopper_photo
 from assistant.shop.results import MAX_COUNTED, search_results
-from ui.cards import Card, product_grid, product_thumbnail
+from ui.cards import Card, card_fragment_key, product_grid, product_thumbnail
 from ui.i18n import facet_markdown, language_switch, price, reset_language, t, tn
 from ui.product_page import close_product, open_product, show_product_dialog
+from ui.redraw import redraw
 from ui.resources import current_shop
 from ui.shopper import listing
 from ui.style import apply_style
 
 PAGE = 12
+#: Fragment keys: the results (shortlist, tiles, product page) and the shortlist panel.
+RESULTS, SHORTLIST = "kiosk-results", "kiosk-shortlist-panel"
+#: Where a shortlist button sits when it is on the product page (a dialog, which redraws itself on a tap).
+PRODUCT_PAGE = "product"
 shop = current_shop()
 catalog = shop.catalog
 apply_style(kiosk=True)
@@ -68,6 +76,7 @@ def idle_watch() -> None:
     )
 
 
+@st.fragment(key=SHORTLIST)
 def shortlist_panel() -> None:
     """The shortlist across the screen: a large photo, the sku on one line, title and price, and *Remove*."""
     with st.container(border=True, key="kiosk-shortlist"):
@@ -92,9 +101,19 @@ def shortlist_panel() -> None:
                         t("kiosk.remove"),
                         icon=":material/close:",
                         key=key(f"remove-{product.sku}"),
-                        on_click=session.remove,
-                        args=(product.sku,),
+                        on_click=change_shortlist,
+                        args=(session.remove, product, True),
                     )
+
+
+def change_shortlist(change, product, on_screen: bool) -> None:
+    """*Add* or *Remove*, which is a touch. Tapped on the screen (the product page redraws itself), the
+    shortlist and the product's tile, when shown, redraw."""
+    change(product.sku)
+    session.touch()
+    if on_screen:
+        tile = [card_fragment_key(tiles_key(), product.id)] if product.id in view.visible() else []
+        redraw([SHORTLIST, *tile])
 
 
 def shortlist_button(product, where: str) -> None:
@@ -105,8 +124,8 @@ def shortlist_button(product, where: str) -> None:
         icon=":material/check:" if listed else ":material/playlist_add:",
         key=key(f"{where}-{product.sku}"),
         type="primary" if listed else "secondary",
-        on_click=session.add,
-        args=(product.sku,),
+        on_click=change_shortlist,
+        args=(session.add, product, where != PRODUCT_PAGE),
         disabled=listed,
         width="stretch",
     )
@@ -129,7 +148,7 @@ with camera_col:
 with choice_col:
     category = st.pills(
         t("kiosk.category"),
-        catalog.facet_values("category"),
+        shop.facet_values("category"),
         format_func=facet_markdown,
         key=key("category"),
         width="stretch",
@@ -137,7 +156,7 @@ with choice_col:
     )
     metal = st.pills(
         t("kiosk.metal"),
-        catalog.facet_values("metal"),
+        shop.facet_values("metal"),
         format_func=facet_markdown,
         key=key("metal"),
         width="stretch",
@@ -187,7 +206,18 @@ if photo_problem and key("listing") in st.session_state:  # a photo that cannot 
 view = listing(key("listing"), signature, kiosk_listing, PAGE)
 
 
-@st.fragment
+def tiles_key() -> str:
+    """The tiles' grid key: new with every visit, so a fresh visit draws fresh tiles."""
+    return f"kiosk{session.visit}"
+
+
+def open_here(product) -> None:
+    """A tap on a photo: the product page opens over the tiles (the results fragment draws it)."""
+    open_product(product)
+    redraw([RESULTS])
+
+
+@st.fragment(key=RESULTS)
 def results_area() -> None:
     """The shortlist and the results change together on a tap, without rerunning the camera and choices."""
     shortlist_panel()
@@ -197,11 +227,12 @@ def results_area() -> None:
     product_grid(
         catalog,
         cards,
-        key=f"kiosk{session.visit}",
+        key=tiles_key(),
         columns=3,
         min_column_width=280,
         actions=lambda card: shortlist_button(card.product, "list"),
-        on_open=open_product,
+        on_open=open_here,
+        redrawn=Card,
     )
     if view.remaining():
         st.button(
@@ -211,7 +242,7 @@ def results_area() -> None:
             on_click=view.show_more,
             width="stretch",
         )
-    show_product_dialog(catalog, lambda p: shortlist_button(p, "product"), lambda p: [], key=f"kiosk{session.visit}")
+    show_product_dialog(catalog, lambda p: shortlist_button(p, PRODUCT_PAGE), lambda p: [], key=tiles_key())
 
 
 results_area()

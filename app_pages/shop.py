@@ -2,8 +2,9 @@
 (close matches only, calibrated on the catalog); cards with like / pass that never reorder under the finger,
 an "Updated for you" band, a tray of liked pieces, *Show more*, and a product page (tap a photo, or ``?sku=``).
 
-The page body reads the inputs and searches; the grid, the band and the tray are one st.fragment, so a like,
-a pass or *Show more* reruns only them.
+The page body reads the inputs and searches; the grid, the band and the tray are one st.fragment, so *Show
+more* reruns only them. Inside it each card, the tray and the band are fragments too: a like, a pass or an
+unlike redraws the tapped card, the cards whose reason it changed, the tray and the band (ui/redraw.py).
 """
 
 from ui.navigation import ensure_app
@@ -22,18 +23,21 @@ from assistant.plaintext import markdown_literal
 from assistant.search import DEFAULT_TEXT_WEIGHT
 from assistant.shop.photos import MAX_SHOPPER_PHOTO_BYTES, ShopperPhotoError, read_shopper_photo
 from assistant.shop.results import MAX_COUNTED, search_results
-from ui.cards import product_grid
+from ui.cards import Card, card_fragment_key, product_grid
 from ui.filters import filter_sidebar
 from ui.i18n import language_switch, t, tn
 from ui.product_page import open_product, show_product_dialog
+from ui.redraw import redraw
 from ui.resources import current_shop
 from ui.shopper import (
     for_you_order,
     like_pass_buttons,
     likes_tray,
     listing,
+    shop_card,
     shop_cards,
     shopper_session,
+    shown_reasons,
     strongest_reasons,
     updated_for_you,
 )
@@ -43,6 +47,10 @@ PAGE = 24
 FOR_YOU, BEST_MATCH = "for_you", "best_match"
 #: The last query that could be searched: a photo that cannot be read keeps the results it found.
 LAST_QUERY = "shop-last-query"
+#: Fragment keys: the results (grid, band, tray, product page), the tray of likes, the "Updated for you" band.
+RESULTS, TRAY, BAND = "shop-results", "shop-tray", "shop-band"
+#: The reason each card of the grid shows (product id -> [reason]), as last drawn.
+GRID_REASONS = "shop-grid-reasons"
 shop = current_shop()
 catalog = shop.catalog
 session = shopper_session(shop)
@@ -60,7 +68,7 @@ class Query:
 page_header(t("shop.title"), t("shop.subtitle"))
 with st.sidebar:
     language_switch("shop")
-    filters = filter_sidebar(catalog, key="shop")
+    filters = filter_sidebar(shop, key="shop")
 
 words_col, photo_col = st.columns([3, 2], gap="large")
 with words_col:
@@ -169,13 +177,49 @@ def reasons_of(product) -> list[str]:
     return strongest_reasons(session, [product.id], reason_query).get(product.id, [])
 
 
-@st.fragment
+def grid_card(product) -> Card:
+    return shop_card(session, product, st.session_state.get(GRID_REASONS, {}))
+
+
+def after_tap(product_id: int) -> None:
+    """After a like, a pass or an unlike: redraw the tapped card, every card whose reason it changed, the tray
+    and the band; the rest of the grid stays as drawn."""
+    shown = st.session_state.get(GRID_REASONS, {})
+    st.session_state[GRID_REASONS] = fresh = shown_reasons(session, view.visible(), reason_query)
+    changed = [p for p in view.visible() if p == product_id or shown.get(p, []) != fresh.get(p, [])]
+    redraw([*(card_fragment_key("shop", p) for p in changed), TRAY, BAND])
+
+
+def open_here(product) -> None:
+    """A tap on a photo: the product page opens over the results (the results fragment draws it)."""
+    open_product(product)
+    redraw([RESULTS])
+
+
+@st.fragment(key=TRAY)
+def tray() -> None:
+    likes_tray(shop, session, after=after_tap, on_open=open_here, on_reset=lambda: redraw([RESULTS]))
+
+
+@st.fragment(key=BAND)
+def band() -> None:
+    """After a like: the best pieces for this shopper that are not on screen yet."""
+    if fresh := updated_for_you(session, band_pool(), reason_query, view.visible()):
+        st.subheader(t("results.updated_for_you"))
+        actions = lambda card: like_pass_buttons(session, card.product, "band", after_tap)  # noqa: E731
+        cards = shop_cards(session, catalog.get(fresh), reason_query)
+        product_grid(catalog, cards, key="band", actions=actions, on_open=open_here)
+
+
+@st.fragment(key=RESULTS)
 def results_area() -> None:
     """The grid in its fixed order, the band of fresh picks after a like, *Show more*, the tray, the product page."""
-    likes_tray(shop, session)
+    tray()
     visible = catalog.get(view.visible())
-    actions = lambda card: like_pass_buttons(session, card.product, "shop")  # noqa: E731
-    product_grid(catalog, shop_cards(session, visible, reason_query), key="shop", actions=actions, on_open=open_product)
+    st.session_state[GRID_REASONS] = shown_reasons(session, view.visible(), reason_query)
+    actions = lambda card: like_pass_buttons(session, card.product, "shop", after_tap)  # noqa: E731
+    cards = [grid_card(p) for p in visible]
+    product_grid(catalog, cards, key="shop", actions=actions, on_open=open_here, redrawn=grid_card)
     if view.remaining():
         st.button(
             tn("results.show_more", min(PAGE, view.remaining())),
@@ -183,11 +227,7 @@ def results_area() -> None:
             icon=":material/expand_more:",
             on_click=view.show_more,
         )
-    if band := updated_for_you(session, band_pool(), reason_query, view.visible()):
-        st.subheader(t("results.updated_for_you"))
-        band_actions = lambda card: like_pass_buttons(session, card.product, "band")  # noqa: E731
-        cards = shop_cards(session, catalog.get(band), reason_query)
-        product_grid(catalog, cards, key="band", actions=band_actions, on_open=open_product)
+    band()
     show_product_dialog(catalog, lambda p: like_pass_buttons(session, p, "product"), reasons_of, key="shop")
 
 

@@ -351,3 +351,22 @@ def test_chinese_by_deep_link_by_default_and_by_the_switch(monkeypatch, app_cata
 def test_an_unknown_default_language_is_explained(monkeypatch, app_catalog):
     at = run_app(monkeypatch, app_catalog, ASSISTANT_LANGUAGE="klingon")
     assert at.error and "ASSISTANT_LANGUAGE" in shown(at.error[0].value)
+
+
+def test_the_loaded_shop_is_kept_out_of_the_garbage_collectors_walk(monkeypatch, app_catalog):
+    """Streamlit collects garbage after every run; the model and torch must not be walked each time."""
+    import gc
+
+    run_app(monkeypatch, app_catalog)
+    assert gc.get_freeze_count() > 100_000
+
+
+def test_filters_offer_what_the_catalog_holds_after_a_write(monkeypatch, app_catalog, engine):
+    """The filters' values are read once per catalog generation: a write elsewhere shows on the next run."""
+    at = run_app(monkeypatch, app_catalog)
+    assert "Brooch" not in at.multiselect(key="shop-category").options
+    sku = engine.catalog.products(limit=1)[0].sku
+    engine.catalog.update_fields(sku, category="brooch", price=99999)
+    rerun(at)
+    assert "Brooch" in at.multiselect(key="shop-category").options
+    assert at.slider(key="shop-price").max == 99999

@@ -428,6 +428,18 @@ def test_search_then_like_keeps_the_grid_in_place(app_url, browser, screenshots)
     assert "Your likes (1)" in browser.page_source
     screenshot(browser, screenshots / "shop-after-like.png")
 
+    # A tap redraws only the parts it changed (ui/redraw.py): taking the like back from the tray redraws
+    # the card, the tray and the band, exactly as a whole page would show it.
+    browser.execute_script("document.querySelector('.st-key-shop-likes-tray summary').click()")
+    click_button(browser, "Remove")
+    headings = "return [...document.querySelectorAll('h3')].map(h => h.innerText)"
+    wait_until(
+        browser,
+        lambda d: "Your likes (0)" in d.page_source and "Updated for you" not in d.execute_script(headings) and idle(d),
+        "the like taken back",
+    )
+    assert "Liked" not in visible_text(browser) and card_titles(browser) == results
+
 
 def test_a_tap_on_a_photo_opens_the_product_page_with_zoom(app_url, browser, screenshots):
     from selenium.webdriver.common.by import By

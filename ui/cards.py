@@ -1,5 +1,6 @@
 """Product cards in a responsive grid: photo (tap it for the product page), title, price, facts, one reason,
-and the page's buttons. Staff pages may show a score on a card; shopper pages never pass one.
+and the page's buttons. Staff pages may show a score on a card; shopper pages never pass one. A shopper
+page's cards are fragments of their own, so a tap on a card redraws that card, not the grid (ui/redraw.py).
 
 Every catalog value goes into the card's HTML escaped, so a title is text, never markup.
 """
@@ -7,12 +8,14 @@ Every catalog value goes into the card's HTML escaped, so a title is text, never
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import streamlit as st
 from PIL import Image, ImageDraw
+from streamlit.delta_generator import DeltaGenerator
 
 from assistant.catalog import Catalog, Product
 from assistant.images import ImageError, load_image
@@ -38,11 +41,13 @@ class Card:
     dimmed: bool = False
 
 
-@st.cache_data(max_entries=2000, show_spinner=False)  # about 60 MB of JPEGs at most
+@functools.lru_cache(maxsize=2000)  # about 60 MB of JPEGs at most, shared by every session of the server
 def thumbnail(path: str | None, size: int = THUMBNAIL_PIXELS) -> bytes:
     """A JPEG no larger than size x size: the browser gets small files, whatever the shop uploaded.
 
-    Keyed by path, which is safe because catalog photos are stored under their content hash.
+    Keyed by path, which is safe because catalog photos are stored under their content hash. A plain
+    in-process cache: st.cache_data hashed its arguments through inspect.signature and unpickled a copy of
+    the bytes on every hit, a few ms per card on every run.
     """
     try:
         image = load_image(path) if path else None
@@ -97,6 +102,11 @@ def card_html(card: Card) -> str:
     )
 
 
+def card_fragment_key(grid_key: str, product_id: int) -> str:
+    """The fragment key of a card in a grid drawn with ``redrawn``: ``ui.redraw.redraw([...])`` reruns it."""
+    return f"piece-{grid_key}-{product_id}"
+
+
 def product_grid(
     catalog: Catalog,
     cards: Sequence[Card],
@@ -105,21 +115,57 @@ def product_grid(
     min_column_width: int = 200,
     actions: Callable[[Card], None] | None = None,
     on_open: Callable[[Product], None] | None = None,
+    redrawn: Callable[[Product], Card] | None = None,
 ) -> None:
     """Cards in a grid that reflows with the window; ``actions`` draws each card's buttons, and with
-    ``on_open`` a tap on the photo opens the product (a transparent button laid over the photo)."""
+    ``on_open`` a tap on the photo opens the product (a transparent button laid over the photo).
+
+    With ``redrawn``, each card is a fragment of its own (``card_fragment_key``): a tap on its buttons redraws
+    that card alone, as ``redrawn(product)`` builds it at that moment, and the grid stays as it is."""
     grid = st.grid(columns, min_column_width=min_column_width, gap="medium")
     for card in cards:
-        dimmed = "-dimmed" if card.dimmed else ""
-        with grid.container(key=f"card{dimmed}-{key}-{card.product.id}"):
-            st.image(product_thumbnail(catalog, card.product), width="stretch", alt=card.product.title)
-            if on_open is not None:
-                st.button(
-                    t("card.open", title=markdown_literal(card.product.title)),
-                    key=f"open-{key}-{card.product.id}",
-                    on_click=on_open,
-                    args=(card.product,),
-                )
-            st.markdown(card_html(card), unsafe_allow_html=True)
-            if actions is not None:
-                actions(card)
+        if redrawn is None:
+            _draw_card(catalog, card, key, actions, on_open, grid.container(key=_card_key(card, key)))
+            continue
+        with grid.container():
+            draw = st.fragment(_draw_fresh_card, key=card_fragment_key(key, card.product.id))
+            draw(catalog, card.product, redrawn, key, actions, on_open)
+
+
+def _card_key(card: Card, grid_key: str) -> str:
+    return f"card{'-dimmed' if card.dimmed else ''}-{grid_key}-{card.product.id}"
+
+
+def _draw_fresh_card(
+    catalog: Catalog,
+    product: Product,
+    redrawn: Callable[[Product], Card],
+    key: str,
+    actions: Callable[[Card], None] | None,
+    on_open: Callable[[Product], None] | None,
+) -> None:
+    card = redrawn(product)
+    _draw_card(catalog, card, key, actions, on_open, st.container(key=_card_key(card, key)))
+
+
+def _draw_card(
+    catalog: Catalog,
+    card: Card,
+    key: str,
+    actions: Callable[[Card], None] | None,
+    on_open: Callable[[Product], None] | None,
+    box: DeltaGenerator,
+) -> None:
+    """One card into ``box``: its photo (with the tap-to-open button over it), its text and its buttons."""
+    with box:
+        st.image(product_thumbnail(catalog, card.product), width="stretch", alt=card.product.title)
+        if on_open is not None:
+            st.button(
+                t("card.open", title=markdown_literal(card.product.title)),
+                key=f"open-{key}-{card.product.id}",
+                on_click=on_open,
+                args=(card.product,),
+            )
+        st.markdown(card_html(card), unsafe_allow_html=True)
+        if actions is not None:
+            actions(card)

@@ -6,17 +6,19 @@ import math
 
 import streamlit as st
 
-from assistant.catalog import Catalog, Filters
+from assistant.catalog import Filters
 
 from .i18n import facet, labelled, t
+from .resources import Shop
 
 
-def filter_sidebar(catalog: Catalog, key: str) -> Filters:
-    """Multiselects for the facets the catalog has, and a price slider over its price range."""
+def filter_sidebar(shop: Shop, key: str) -> Filters:
+    """Multiselects for the facets the catalog has, and a price slider over its price range (both read once
+    per catalog generation)."""
     st.header(t("filter.refine"))
     chosen = {}
     for column in ("category", "metal", "stone"):
-        values = catalog.facet_values(column)
+        values = list(shop.facet_values(column))
         if values:
             chosen[column] = (
                 st.multiselect(
@@ -29,7 +31,7 @@ def filter_sidebar(catalog: Catalog, key: str) -> Filters:
                 or None
             )
     min_price = max_price = None
-    price_range = catalog.price_range()
+    price_range = shop.price_range()
     if price_range and price_range[1] > price_range[0]:
         low, high = math.floor(price_range[0]), math.ceil(price_range[1])
         picked = st.slider(t("filter.price"), low, high, (low, high), key=f"{key}-price")

@@ -5,10 +5,16 @@ later calls are free. The catalog object notices writes by other processes itsel
 the category registry and the personaliser checkpoint are re-read when their files change, so a
 category added on the Merchandiser page (or from the CLI) or a newly trained personaliser is used on
 the next click.
+
+Once a shop is loaded, every object alive is moved out of the garbage collector's sight (``gc.freeze``):
+Streamlit collects garbage after every script run, and a full pass over the ~430,000 objects of torch,
+open_clip and the model took 0.3-1 s per tap with the interpreter lock held, so the server answered nothing
+meanwhile. Later collections see only what later runs create.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +98,16 @@ def _match_threshold(
     return match_threshold(_catalog, _nonsense.like(words, photo, weight))
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _facet_values(_catalog: Catalog, root: str, generation: int, column: str) -> tuple[str, ...]:
+    return tuple(_catalog.facet_values(column))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _price_range(_catalog: Catalog, root: str, generation: int) -> tuple[float, float] | None:
+    return _catalog.price_range()
+
+
 @dataclass(frozen=True)
 class Shop:
     """Everything a page needs: the settings, the embedder, the catalog, and the engines over them."""
@@ -128,6 +144,15 @@ class Shop:
         weight = round(text_weight, 2) if words and photo else 0.0
         return _match_threshold(self.catalog, nonsense, str(self.catalog.root), generation, words, photo, weight)
 
+    def facet_values(self, column: str) -> tuple[str, ...]:
+        """A facet's values in the catalog (for the shopper's filters), read again only after a catalog write:
+        each read scans every product."""
+        return _facet_values(self.catalog, str(self.catalog.root), self.catalog.generation, column)
+
+    def price_range(self) -> tuple[float, float] | None:
+        """The catalog's lowest and highest price, read again only after a catalog write."""
+        return _price_range(self.catalog, str(self.catalog.root), self.catalog.generation)
+
     def personalizer(self) -> tuple[Personalizer, str | None]:
         """The ranking for "for you" (re-read when ``train personalizer`` writes a new checkpoint), and any problem."""
         stamp = _file_stamp(default_checkpoint_path(self.catalog.root))
@@ -146,7 +171,16 @@ def _shop(catalog_location: str, model_spec: str, model_cache: str | None) -> Sh
     catalog = open_catalog(settings, embedder)
     if settings.catalog_url:  # a shared database: hear every other server's and the CLI's commits at once
         catalog.listen()
-    return Shop(settings=settings, embedder=embedder, catalog=catalog)
+    shop = Shop(settings=settings, embedder=embedder, catalog=catalog)
+    _freeze_long_lived_objects()
+    return shop
+
+
+def _freeze_long_lived_objects() -> None:
+    """Collect once, then exempt everything alive (the model, torch, the catalog) from later collections: they
+    live as long as the server process, and Streamlit's collection after each run then costs milliseconds."""
+    gc.collect()
+    gc.freeze()
 
 
 def current_settings() -> Settings:

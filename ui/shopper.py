@@ -70,10 +70,20 @@ def strongest_reasons(session: ShopperSession, ids: Sequence[int], query: np.nda
     return {r.product_id: [words.reason(x) for x in r.reasons] for r in ranked if r.product_id not in session.likes}
 
 
+def shown_reasons(session: ShopperSession, ids: Sequence[int], query: np.ndarray | None) -> dict[int, list[str]]:
+    """The one reason each card shows: its strongest (none for a piece without one)."""
+    return {pid: reasons[:1] for pid, reasons in strongest_reasons(session, ids, query).items() if reasons}
+
+
+def shop_card(session: ShopperSession, product: Product, reasons: dict[int, list[str]]) -> Card:
+    """A card with its reason from ``reasons`` (``shown_reasons``); a passed piece stays in place, dimmed."""
+    return Card(product, reasons=reasons.get(product.id, []), dimmed=product.id in session.skips)
+
+
 def shop_cards(session: ShopperSession, products: Sequence[Product], query: np.ndarray | None) -> list[Card]:
     """Cards with one reason each (the strongest); passed pieces stay in place, dimmed."""
-    reasons = strongest_reasons(session, [p.id for p in products], query)
-    return [Card(p, reasons=reasons.get(p.id, [])[:1], dimmed=p.id in session.skips) for p in products]
+    reasons = shown_reasons(session, [p.id for p in products], query)
+    return [shop_card(session, p, reasons) for p in products]
 
 
 def updated_for_you(
@@ -87,8 +97,11 @@ def updated_for_you(
     return [r.product_id for r in ranked if r.product_id not in seen][:UPDATED_FOR_YOU]
 
 
-def like_pass_buttons(session: ShopperSession, product: Product, key: str) -> None:
-    """Like / Pass: callbacks update the session before the rerun; a second tap changes nothing."""
+def like_pass_buttons(
+    session: ShopperSession, product: Product, key: str, after: Callable[[int], None] | None = None
+) -> None:
+    """Like / Pass: callbacks update the session before the rerun; a second tap changes nothing. ``after``
+    (given the product id) runs after the change, in the callback: it redraws what else the tap changed."""
     pid = product.id
     liked, passed = pid in session.likes, pid in session.skips
     with st.container(horizontal=True, gap="small"):
@@ -97,23 +110,36 @@ def like_pass_buttons(session: ShopperSession, product: Product, key: str) -> No
             key=f"like-{key}-{pid}",
             icon=":material/favorite:" if liked else ":material/favorite_border:",
             type="primary" if liked else "secondary",
-            on_click=session.like,
-            args=(pid,),
+            on_click=_tap,
+            args=(session.like, pid, after),
             width="stretch",
         )
         st.button(
             t("like.passed") if passed else t("like.pass"),
             key=f"pass-{key}-{pid}",
             icon=":material/close:",
-            on_click=session.skip,
-            args=(pid,),
+            on_click=_tap,
+            args=(session.skip, pid, after),
             disabled=passed,
             width="stretch",
         )
 
 
-def likes_tray(shop: Shop, session: ShopperSession) -> None:
-    """The pieces this shopper liked, in the order liked, each with a way back to it and a way to take it back."""
+def _tap(change: Callable[[int], None], product_id: int, after: Callable[[int], None] | None) -> None:
+    change(product_id)
+    if after is not None:
+        after(product_id)
+
+
+def likes_tray(
+    shop: Shop,
+    session: ShopperSession,
+    after: Callable[[int], None] | None = None,
+    on_open: Callable[[Product], None] = open_product,
+    on_reset: Callable[[], None] | None = None,
+) -> None:
+    """The pieces this shopper liked, in the order liked, each with a way back to it and a way to take it back.
+    ``after`` runs after an unlike (given the product id), ``on_reset`` after *Start over*, in the callback."""
     products = shop.catalog.get(session.likes)
     with st.expander(tn("likes.tray", len(products)), icon=":material/favorite:", key="shop-likes-tray"):
         if not products:
@@ -126,16 +152,28 @@ def likes_tray(shop: Shop, session: ShopperSession) -> None:
                     markdown_literal(product.title),
                     key=f"tray-open-{product.id}",
                     type="tertiary",
-                    on_click=open_product,
+                    on_click=on_open,
                     args=(product,),
                 )
                 st.button(
                     t("likes.remove"),
                     key=f"unlike-{product.id}",
                     icon=":material/heart_minus:",
-                    on_click=session.unlike,
-                    args=(product.id,),
+                    on_click=_tap,
+                    args=(session.unlike, product.id, after),
                     width="stretch",
                 )
         if session.likes or session.skips:
-            st.button(t("likes.reset"), key="shop-reset", icon=":material/restart_alt:", on_click=session.reset)
+            st.button(
+                t("likes.reset"),
+                key="shop-reset",
+                icon=":material/restart_alt:",
+                on_click=_reset,
+                args=(session, on_reset),
+            )
+
+
+def _reset(session: ShopperSession, after: Callable[[], None] | None) -> None:
+    session.reset()
+    if after is not None:
+        after()
