@@ -171,7 +171,7 @@ class CatalogCategories:
 
     def reload_head(self) -> RefreshReport:
         """Use the head file as it is now (put back by an undo) and re-classify."""
-        self.head_problem = None
+        self.head_reason = None
         self.head = self._load_head()
         return self.refresh()
 
