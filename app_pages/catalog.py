@@ -20,12 +20,11 @@ from assistant.catalog.reembed import edit_product
 from assistant.errors import AssistantError
 from ui.audit import audit_tab, trash_tab
 from ui.cards import product_thumbnail
-from ui.i18n import facet, labelled, localized, price, stored_facet, t, tn, when
+from ui.i18n import facet, labelled, localized, price, select_all_or_one, stored_facet, t, tn, when
 from ui.resources import current_shop
 from ui.style import page_header
 
 PAGE_SIZE = 50
-ALL = "all"  # the category filter's "every category" choice
 shop = current_shop()
 catalog = shop.catalog
 
@@ -105,16 +104,10 @@ def import_tab() -> None:
 def browse_tab() -> None:
     find_col, category_col = st.columns([3, 1])
     needle = find_col.text_input(t("browse.find"), key="browse-find").strip().lower()
-    categories = catalog.facet_values("category")
-    choices = [ALL, *categories]
-    all_label = t("common.all")
-    category = category_col.selectbox(
-        t("browse.category"),
-        choices,
-        format_func=labelled(choices, lambda v: all_label if v == ALL else facet(v)),
-        key="browse-category",
+    category = select_all_or_one(
+        category_col, t("browse.category"), catalog.facet_values("category"), facet, key="browse-category"
     )
-    filters = Filters(category=None if category == ALL else category)
+    filters = Filters(category=category)
     if needle:  # a substring match on two columns: the page size keeps this list short to show
         matching = [p for p in catalog.products(filters) if needle in p.sku.lower() or needle in p.title.lower()]
         total = len(matching)

@@ -146,21 +146,16 @@ with camera_col:
     photo_file = st.camera_input(t("kiosk.camera"), key=key("camera"))
     st.caption(t("kiosk.camera_help"))
 with choice_col:
-    category = st.pills(
-        t("kiosk.category"),
-        shop.facet_values("category"),
-        format_func=facet_markdown,
-        key=key("category"),
-        width="stretch",
-        wrap=True,
-    )
-    metal = st.pills(
-        t("kiosk.metal"),
-        shop.facet_values("metal"),
-        format_func=facet_markdown,
-        key=key("metal"),
-        width="stretch",
-        wrap=True,
+    category, metal = (
+        st.pills(
+            t(f"kiosk.{facet}"),
+            shop.facet_values(facet),
+            format_func=facet_markdown,
+            key=key(facet),
+            width="stretch",
+            wrap=True,
+        )
+        for facet in ("category", "metal")
     )
     with st.expander(t("kiosk.type_words"), key=key("words-panel")):
         typed = st.text_input(

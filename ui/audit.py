@@ -18,10 +18,9 @@ from assistant.errors import AssistantError
 from assistant.plaintext import csv_text, markdown_literal
 from assistant.undo import not_undoable, undo, undone_ids
 
-from .i18n import action_label, field_label, labelled, t, tn, when
+from .i18n import action_label, field_label, labelled, select_all_or_one, t, tn, when
 from .resources import Shop
 
-ALL = "all"
 MESSAGE_KEY = "catalog-message"
 
 
@@ -59,19 +58,12 @@ def trash_tab(shop: Shop) -> None:
 
 def audit_tab(shop: Shop) -> None:
     action_col, actor_col, target_col, since_col = st.columns(4)
-    actions = [ALL, *audit.ACTIONS]
-    all_label = t("common.all")
-    action = action_col.selectbox(
-        t("audit.action"),
-        actions,
-        format_func=labelled(actions, lambda a: all_label if a == ALL else action_label(a)),
-        key="audit-action",
-    )
+    action = select_all_or_one(action_col, t("audit.action"), audit.ACTIONS, action_label, key="audit-action")
     actor = actor_col.text_input(t("audit.who"), key="audit-actor", placeholder=t("audit.who_placeholder")).strip()
     target = target_col.text_input(t("audit.what"), key="audit-target").strip()
     since = since_col.date_input(t("audit.since"), value=None, key="audit-since")
     query = AuditQuery(
-        action=None if action == ALL else action,
+        action=action,
         actor=actor or None,
         target=target or None,
         since=since.isoformat() if isinstance(since, date) else None,

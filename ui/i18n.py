@@ -21,6 +21,8 @@ from .resources import current_shop
 
 SESSION_KEY = "language"
 T = TypeVar("T")
+#: The "All" choice of ``select_all_or_one``: an object no catalog value can equal (a category may be called "all").
+ALL = type("AllChoice", (), {"__repr__": lambda self: "ALL"})()
 
 
 def current_language() -> str:
@@ -79,6 +81,16 @@ def labelled(options: Iterable[T], label: Callable[[T], str]) -> Callable[[T], s
     Streamlit (and AppTest) may call it later, outside the run, where the session's language is unknown."""
     names = {option: label(option) for option in options}
     return lambda option: names.get(option, str(option))
+
+
+def select_all_or_one(place, label: str, values: Iterable[T], name: Callable[[T], str], key: str) -> T | None:
+    """A select box offering "All" (in the reader's language) then ``values`` named by ``name``; None for All."""
+    choices = [ALL, *values]
+    all_label = t("common.all")
+    chosen = place.selectbox(
+        label, choices, format_func=labelled(choices, lambda v: all_label if v == ALL else name(v)), key=key
+    )
+    return None if chosen == ALL else chosen
 
 
 def reset_language() -> None:
