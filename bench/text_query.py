@@ -7,7 +7,9 @@ the weights, as ``ASSISTANT_RUNTIME=onnx`` uses) with one or two intra-op thread
 query by query (the starting one rotates), so a busy spell of the shared machine hits them alike. Each
 runtime's vectors are compared with the baseline's (cosine). Besides wall-clock time, each query's CPU time
 (this process, all threads) is kept: on a shared machine a one-thread runtime's wall time is its CPU time plus
-the wait for a core. Goal: p50 <= 10 ms for a new query at cosine >= 0.99 to fp32.
+the wait for a core. Then the baseline and the engine's choice (int8 on the engine's threads) answer the
+same queries again, each alone, back to back, as a server running one runtime does ("alone" rows: the
+speed-up is against torch fp32 alone). Goal: p50 <= 10 ms for a new query at cosine >= 0.99 to fp32.
 
     python -m bench.text_query                           # ViT-B-32 (random weights), 50 queries
     python -m bench.text_query --model tiny-test --queries 10
@@ -94,8 +96,27 @@ def measure(runs: Sequence[Runtime], queries: Sequence[str]) -> dict[str, Measur
     return out
 
 
-def summarise(results: dict[str, Measured]) -> list[dict]:
-    base = results[BASELINE]
+def engines_choice(runs: Sequence[Runtime], engine_threads: int) -> Runtime:
+    """The int8 runtime on the engine's threads (what ``ASSISTANT_RUNTIME=onnx`` serves), else the last int8 one."""
+    int8 = [r for r in runs if r.name.startswith("onnx int8")]
+    return next((r for r in int8 if r.name.split(", ")[1].startswith(f"{engine_threads} thread")), int8[-1])
+
+
+def measure_alone(runs: Sequence[Runtime], queries: Sequence[str]) -> dict[str, Measured]:
+    """Each runtime answers every query back to back, as a server running only that runtime does: its weights
+    stay in the CPU's caches between queries (taking turns, the other runtimes' weights push them out)."""
+    out = {}
+    for run in runs:
+        timed_call(run, "warm-up query")
+        n = len(queries)
+        m = out[f"{run.name}, alone"] = Measured(np.zeros(n), np.zeros(n), np.zeros((n, run.embedder.dim), np.float32))
+        for i, query in enumerate(queries):
+            m.wall_ms[i], m.cpu_ms[i], m.vectors[i] = timed_call(run, query)
+    return out
+
+
+def summarise(results: dict[str, Measured], baseline: str = BASELINE) -> list[dict]:
+    base = results[baseline]
     base_p50 = float(np.percentile(base.wall_ms, 50))
     rows = []
     for name, m in results.items():
@@ -161,8 +182,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     onnx_threads = [int(t) for t in args.onnx_threads.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-text-") as tmp:
         runs = runtimes(embedder, args.cache_dir or tmp, engine_threads, onnx_threads)
+        served = [runs[0], engines_choice(runs, engine_threads)]
         try:
             rows = summarise(measure(runs, queries))
+            rows += summarise(measure_alone(served, queries), f"{BASELINE}, alone")
         finally:
             torch.set_num_threads(engine_threads)
     print_report(rows, model_name, len(queries), engine_threads)
