@@ -1,4 +1,4 @@
-"""The writes that the SQLite and the PostgreSQL product stores do the same way, written once.
+"""The writes (and the filter clause) that the SQLite and the PostgreSQL product stores do the same way, written once.
 
 Invariant: a statement here is the same on both databases but for what a store's writer declares: its
 placeholder (statements are written with ``?``), the column stamped with the generation that last wrote a
@@ -16,11 +16,30 @@ from typing import Any
 
 import numpy as np
 
-from assistant.catalog.records import AuditEntry, CatalogError, Revision, StoredRow
+from assistant.catalog.records import AuditEntry, CatalogError, Filters, Revision, StoredRow
 from assistant.catalog.store import ProductWriter, revision_row
 
 #: Bound parameters per statement for lists of ids or skus (SQLite's default limit is 999).
 CHUNK = 900
+
+
+def where_clause(filters: Filters | None, mark: str) -> tuple[str, list]:
+    """A WHERE clause for the filters with its parameters, written with the database's placeholder ``mark``;
+    facet column names come from FACET_COLUMNS, never from input."""
+    if filters is None:
+        return "", []
+    clauses: list[str] = []
+    params: list = []
+    for column, values in filters.facets().items():
+        clauses.append(f"{column} IN ({', '.join([mark] * len(values))})")
+        params.extend(values)
+    if filters.min_price is not None:
+        clauses.append(f"price >= {mark}")
+        params.append(float(filters.min_price))
+    if filters.max_price is not None:
+        clauses.append(f"price <= {mark}")
+        params.append(float(filters.max_price))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def vector_bytes(vector: np.ndarray) -> bytes:

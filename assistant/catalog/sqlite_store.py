@@ -30,7 +30,7 @@ from assistant.catalog.records import (
     TrashedProduct,
     VectorChanges,
 )
-from assistant.catalog.sql_writer import SQLProductWriter, vector_bytes
+from assistant.catalog.sql_writer import SQLProductWriter, vector_bytes, where_clause
 from assistant.catalog.store import ProductStore, ProductWriter
 
 SCHEMA_VERSION = 3
@@ -140,24 +140,6 @@ def _trashed(row: sqlite3.Row) -> TrashedProduct:
 
 
 TRASH_COLUMNS = "id, sku, product, image_sha256, deleted_at, deleted_by"
-
-
-def _where(filters: Filters | None) -> tuple[str, list]:
-    """A WHERE clause with its parameters for the filters; facet names come from FACET_COLUMNS, never input."""
-    if filters is None:
-        return "", []
-    clauses: list[str] = []
-    params: list = []
-    for column, values in filters.facets().items():
-        clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-        params.extend(values)
-    if filters.min_price is not None:
-        clauses.append("price >= ?")
-        params.append(float(filters.min_price))
-    if filters.max_price is not None:
-        clauses.append("price <= ?")
-        params.append(float(filters.max_price))
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def _chunks(values: Sequence) -> Iterator[list]:
@@ -354,11 +336,11 @@ class SQLiteProductStore(ProductStore):
         )
 
     def count(self, filters: Filters | None = None) -> int:
-        where, params = _where(filters)
+        where, params = where_clause(filters, "?")
         return self._connection().execute(f"SELECT COUNT(*) FROM products{where}", params).fetchone()[0]
 
     def products(self, filters: Filters | None = None, limit: int | None = None, offset: int = 0) -> list[Product]:
-        where, params = _where(filters)
+        where, params = where_clause(filters, "?")
         sql = f"SELECT {PRODUCT_COLUMNS} FROM products{where} ORDER BY id"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -380,7 +362,7 @@ class SQLiteProductStore(ProductStore):
         return _product(row) if row else None
 
     def ids_matching(self, filters: Filters) -> np.ndarray:
-        where, params = _where(filters)
+        where, params = where_clause(filters, "?")
         rows = self._connection().execute(f"SELECT id FROM products{where}", params).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 

@@ -32,7 +32,7 @@ from assistant.catalog.records import (
     TrashedProduct,
     VectorChanges,
 )
-from assistant.catalog.sql_writer import SQLProductWriter, vector_bytes
+from assistant.catalog.sql_writer import SQLProductWriter, vector_bytes, where_clause
 from assistant.catalog.store import ProductStore, ProductWriter
 
 #: The LISTEN/NOTIFY channel a commit announces its generation on.
@@ -69,24 +69,6 @@ def _trashed(row: Sequence) -> TrashedProduct:
         deleted_at=deleted_at,
         deleted_by=deleted_by,
     )
-
-
-def _where(filters: Filters | None) -> tuple[str, list]:
-    """A WHERE clause with its parameters; facet column names come from FACET_COLUMNS, never from input."""
-    if filters is None:
-        return "", []
-    clauses: list[str] = []
-    params: list = []
-    for column, values in filters.facets().items():
-        clauses.append(f"{column} = ANY(%s)")
-        params.append(values)
-    if filters.min_price is not None:
-        clauses.append("price >= %s")
-        params.append(float(filters.min_price))
-    if filters.max_price is not None:
-        clauses.append("price <= %s")
-        params.append(float(filters.max_price))
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 class _PostgresWriter(SQLProductWriter):
@@ -248,11 +230,11 @@ class PostgresProductStore(ThreadConnections, ProductStore):
         return self._read(query)
 
     def count(self, filters: Filters | None = None) -> int:
-        where, params = _where(filters)
+        where, params = where_clause(filters, "%s")
         return self._read(lambda c: c.execute(f"SELECT count(*) FROM products{where}", params).fetchone()[0])
 
     def products(self, filters: Filters | None = None, limit: int | None = None, offset: int = 0) -> list[Product]:
-        where, params = _where(filters)
+        where, params = where_clause(filters, "%s")
         sql = f"SELECT {PRODUCT_COLUMNS} FROM products{where} ORDER BY id"
         if limit is not None:
             sql += " LIMIT %s OFFSET %s"
@@ -269,7 +251,7 @@ class PostgresProductStore(ThreadConnections, ProductStore):
         return found[0] if found else None
 
     def ids_matching(self, filters: Filters) -> np.ndarray:
-        where, params = _where(filters)
+        where, params = where_clause(filters, "%s")
         rows = self._read(lambda c: c.execute(f"SELECT id FROM products{where}", params).fetchall())
         return np.array([r[0] for r in rows], dtype=np.int64)
 
