@@ -49,10 +49,17 @@ class Settings:
 
 
 def number_from_env(
-    name: str, default: float, minimum: float, unit: str, environ: Mapping[str, str] = os.environ
+    name: str,
+    default: float,
+    minimum: float,
+    unit: str,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    above_minimum: bool = False,
 ) -> float:
-    """A finite number of ``unit`` from the environment variable ``name`` (``default`` when unset or blank);
-    anything else raises a SettingsError that names the variable, its value and what it must be."""
+    """A finite number of ``unit`` from the environment variable ``name`` (``default`` when unset or blank), at
+    least ``minimum`` (more than it with ``above_minimum``); anything else raises a SettingsError that names the
+    variable, its value and what it must be."""
     raw = environ.get(name, "").strip()
     if not raw:
         return default
@@ -60,6 +67,7 @@ def number_from_env(
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number of {unit}") from None
-    if not math.isfinite(value) or value < minimum:
-        raise SettingsError(f"{name}={raw!r}: it must be at least {minimum:g} {unit}")
+    if not math.isfinite(value) or value < minimum or (above_minimum and value == minimum):
+        bound = "more than" if above_minimum else "at least"
+        raise SettingsError(f"{name}={raw!r}: it must be {bound} {minimum:g} {unit}")
     return value

@@ -115,6 +115,9 @@ def test_idle_sessions_end():
     assert idle_minutes_from_env({}) == 30
     with pytest.raises(SettingsError):
         idle_minutes_from_env({"ASSISTANT_STAFF_IDLE_MINUTES": "-1"})
+    with pytest.raises(SettingsError, match="more than 0 minutes"):
+        idle_minutes_from_env({"ASSISTANT_STAFF_IDLE_MINUTES": "0"})  # a session that ends at once is a mistake
+    assert idle_minutes_from_env({"ASSISTANT_STAFF_IDLE_MINUTES": " 45 "}) == 45
 
 
 def test_single_sign_on_lets_in_verified_allow_listed_emails_only():

@@ -7,13 +7,12 @@ also when the account is removed or its password changed.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from assistant.errors import SettingsError
+from assistant.settings import number_from_env
 
 ENV_IDLE_MINUTES = "ASSISTANT_STAFF_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 30.0
@@ -21,16 +20,8 @@ PASSWORD, SINGLE_SIGN_ON = "password", "single sign-on"
 
 
 def idle_minutes_from_env(environ: Mapping[str, str] = os.environ) -> float:
-    raw = environ.get(ENV_IDLE_MINUTES, "").strip()
-    if not raw:
-        return DEFAULT_IDLE_MINUTES
-    try:
-        minutes = float(raw)
-    except ValueError:
-        raise SettingsError(f"{ENV_IDLE_MINUTES}={raw!r} is not a number of minutes") from None
-    if not math.isfinite(minutes) or minutes <= 0:
-        raise SettingsError(f"{ENV_IDLE_MINUTES}={raw!r}: the idle time must be a positive number of minutes")
-    return minutes
+    """``ASSISTANT_STAFF_IDLE_MINUTES``: a positive number of minutes, 30 when unset."""
+    return number_from_env(ENV_IDLE_MINUTES, DEFAULT_IDLE_MINUTES, 0, "minutes", environ, above_minimum=True)
 
 
 @dataclass
