@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.atomic import atomic_write_json
 from assistant.catalog import Catalog
 from assistant.categories import CatalogCategories, CategoryRegistry, preview_draft
 from assistant.categories.catalog_labels import CATEGORY, HEAD_NAME
@@ -17,7 +16,7 @@ from assistant.categories.labelled import read_labels
 from assistant.categories.registry import CATEGORIES_DIR
 from assistant.categories.training import catalog_training_set, image_training_set, train_catalog_head
 from assistant.checkpoints import CheckpointError
-from assistant.cli.common import print_table
+from assistant.cli.common import print_table, write_json_report
 from assistant.clip.embedder import Embedder
 from assistant.errors import UsageError
 from assistant.services import open_existing_catalog, stored_manifest
@@ -137,9 +136,7 @@ def cmd_eval_categories(args: argparse.Namespace) -> int:
         train_items=train_items,
     )
     report = evaluation.run()
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out, report)
+    out = write_json_report(args.json, report)
     print_eval_report(report)
     print(f"\nwrote {out}")
     return 0

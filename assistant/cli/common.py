@@ -1,4 +1,4 @@
-"""What every command group shares: progress bars, plain-text tables, and a stdout that prints no control codes.
+"""What every command group shares: progress bars, plain-text tables, JSON reports, and a stdout without control codes.
 
 Invariant: while a command runs (``main`` wraps it in ``plain_stdout``), nothing it prints to stdout can
 carry a terminal control sequence, whatever a catalog value holds; table cells are flattened to one line.
@@ -10,8 +10,18 @@ import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+from assistant.atomic import atomic_write_json
 from assistant.plaintext import terminal_text
+
+
+def write_json_report(path: str | Path, report: dict) -> Path:
+    """An evaluation's report written whole (atomically) to ``path``, its folder created if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, report)
+    return path
 
 
 @contextmanager

@@ -9,8 +9,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from assistant.atomic import atomic_write_json
 from assistant.catalog import Catalog, audit, history
+from assistant.cli.common import write_json_report
 from assistant.clip.factory import parse_model_spec
 from assistant.errors import UsageError
 from assistant.personalization.cold_start import evaluate_cold_start
@@ -222,7 +222,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 args.seed,
                 _say,
             )
-    atomic_write_json(args.json, report)
+    write_json_report(args.json, report)
     print(format_table(report))
     if args.holdout_category:
         cold = report["cold_start"]

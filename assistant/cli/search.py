@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from assistant.atomic import atomic_write_json
 from assistant.categories.labelled import read_labels
-from assistant.cli.common import print_table, progress_bar
+from assistant.cli.common import print_table, progress_bar, write_json_report
 from assistant.search.evaluation import TOP_K, SearchEvaluation
 from assistant.services import load_embedder
 
@@ -53,9 +52,7 @@ def cmd_eval_search(args: argparse.Namespace) -> int:
     with progress_bar("embedding photos") as progress:
         evaluation = SearchEvaluation(embedder, items, progress=progress)
     report = evaluation.run()
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out, report)
+    out = write_json_report(args.json, report)
     print_search_report(report)
     print(f"\nwrote {out}")
     return 0
