@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from app_support import REPO, add_staff_account, rerun, run_app, shown, sign_in
+from app_support import REPO, add_staff_account, delete_on_page, rerun, run_app, shown, sign_in
 
 from assistant.shop.i18n import LOCALES, MESSAGES_DIR
 
@@ -124,12 +124,7 @@ def test_the_catalog_page_in_chinese_after_an_import_a_delete_and_with_a_trail(m
     at.button(key="import-run").click()
     rerun(at)
     assert "有 1 行被拒绝" in at.warning[0].value
-    at.selectbox(key="edit-sku").set_value("SYN-00004")
-    rerun(at)
-    at.checkbox(key="delete-confirm-SYN-00004").check()
-    rerun(at)
-    at.button(key="delete-SYN-00004").click()
-    rerun(at)
+    delete_on_page(at, "SYN-00004")
     assert [t.label for t in at.tabs] == ["导入", "浏览与编辑", "回收站", "操作记录"]
     assert "年" in next(d.value for d in at.dataframe if "删除时间" in d.value.columns)["删除时间"][0]
     assert_all_chinese(at)

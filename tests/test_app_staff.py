@@ -13,6 +13,7 @@ from app_support import (
     RUN_TIMEOUT,
     STAFF_PASSWORD,
     add_staff_account,
+    delete_on_page,
     password_fields,
     record_navigation,
     rerun,
@@ -155,12 +156,7 @@ def test_the_rejected_rows_csv_neutralises_formulas(monkeypatch, app_catalog):
 
 def test_a_delete_on_the_page_is_audited_as_the_staff_member_and_restored_from_the_trash_tab(monkeypatch, app_catalog):
     at = run_app(monkeypatch, app_catalog, "app_pages/catalog.py", signed_in=True)
-    at.selectbox(key="edit-sku").set_value("SYN-00004")
-    rerun(at)
-    at.checkbox(key="delete-confirm-SYN-00004").check()
-    rerun(at)
-    at.button(key="delete-SYN-00004").click()
-    rerun(at)
+    delete_on_page(at, "SYN-00004")
     catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
     assert catalog.get_by_sku("SYN-00004") is None
     [entry] = audit.entries(catalog, AuditQuery(action="delete"))
@@ -251,12 +247,7 @@ def test_single_sign_on_opens_for_an_allow_listed_verified_email_and_names_it_in
     at = single_sign_on_app(monkeypatch, app_catalog, anna)
     assert at.metric[0].label == "Products" and not password_fields(at)
     assert any("Signed in as anna@shop.example" in shown(c.value) for c in at.main.caption)
-    at.selectbox(key="edit-sku").set_value("SYN-00007")
-    rerun(at)
-    at.checkbox(key="delete-confirm-SYN-00007").check()
-    rerun(at)
-    at.button(key="delete-SYN-00007").click()
-    rerun(at)
+    delete_on_page(at, "SYN-00007")
     catalog = Catalog.open(app_catalog, TEST_MODEL_SPEC, create=False)
     assert [e.actor for e in audit.entries(catalog, AuditQuery(action="delete"))] == ["anna@shop.example"]
 
