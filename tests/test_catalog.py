@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ingest_process import INGEST_SCRIPT
 from postgres_server import both_stores
 
 from assistant.catalog.catalog import INDEX_NAME, Catalog, CatalogError
@@ -91,25 +92,11 @@ def test_other_process_writes_are_seen(catalog, catalog_location):
     assert reader.indexed_count() == 59 and reader.count() == 59
 
 
-KILLED_INGEST = """
-import sys
-from assistant.catalog import Catalog
-from assistant.clip.embedder import Embedder
-from assistant.catalog.ingest import ingest_csv
-e = Embedder.from_spec("tiny-test")
-c = Catalog.open(sys.argv[1], e.spec.name, e.dim)
-def tell(report):
-    print("batch", report.added, flush=True)
-ingest_csv(c, e, sys.argv[2], sys.argv[3], batch_size=8, on_batch=tell)
-print("done", flush=True)
-"""
-
-
 @pytest.mark.slow
 def test_sigkill_during_ingest_leaves_a_consistent_resumable_catalog(tmp_path):
     source = write_synthetic_catalog(tmp_path / "src", n=400, seed=3)
     root = tmp_path / "cat"
-    args = [sys.executable, "-c", KILLED_INGEST, str(root), str(source), str(source.parent / "images")]
+    args = [sys.executable, "-c", INGEST_SCRIPT, str(root), str(source), str(source.parent / "images")]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, text=True)
     batches = 0
     for line in proc.stdout:

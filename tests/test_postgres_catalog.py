@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
+from ingest_process import INGEST_SCRIPT
 
 from assistant.catalog import Catalog, CatalogError, ProductRecord
 from assistant.catalog.postgres import migrations
@@ -76,20 +77,6 @@ def _wait_for(condition, seconds: float) -> float | None:
             return time.monotonic() - start
         time.sleep(0.01)
     return None
-
-
-INGEST_SCRIPT = """
-import sys
-from assistant.catalog import Catalog
-from assistant.clip.embedder import Embedder
-from assistant.catalog.ingest import ingest_csv
-e = Embedder.from_spec("tiny-test")
-c = Catalog.open(sys.argv[1], e.spec.name, e.dim)
-def tell(report):
-    print("batch", report.added, flush=True)
-ingest_csv(c, e, sys.argv[2], sys.argv[3], batch_size=8, on_batch=tell)
-print("done", flush=True)
-"""
 
 
 def _env(tmp_path: Path) -> dict:
